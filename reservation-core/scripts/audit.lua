@@ -1,0 +1,72 @@
+-- Recounts a product from its holds, to check invariant 1 and the indexes
+-- against the stored counters. Reads only.
+--
+-- KEYS[1..5] as in lib.lua
+--
+-- Returns {'OK', total, available, held, sold,
+--          units in HELD and CONFIRMED holds, units in PURCHASED holds,
+--          customers whose unit count differs from their holds,
+--          HELD holds missing from the due index, due entries that are not HELD,
+--          CONFIRMED holds missing from the purchase index,
+--          purchase index entries that are not CONFIRMED}
+-- or {'NOT_FOUND'}.
+
+local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local f = redis.call('HMGET', PRODUCT, 'total', 'available', 'held', 'sold')
+if not f[1] then
+  return { 'NOT_FOUND' }
+end
+
+local active_units, sold_units = 0, 0
+local by_customer = {}
+local held_not_due, confirmed_not_indexed = 0, 0
+local holds = redis.call('HGETALL', HOLDS)
+for i = 1, #holds, 2 do
+  local token, hold = holds[i], cjson.decode(holds[i + 1])
+  local counts = hold.state == 'HELD' or hold.state == 'CONFIRMED' or hold.state == 'PURCHASED'
+  if hold.state == 'HELD' or hold.state == 'CONFIRMED' then
+    active_units = active_units + hold.quantity
+  elseif hold.state == 'PURCHASED' then
+    sold_units = sold_units + hold.quantity
+  end
+  if counts then
+    by_customer[hold.customer_id] = (by_customer[hold.customer_id] or 0) + hold.quantity
+  end
+  if hold.state == 'HELD' and not redis.call('ZSCORE', DUE, token) then
+    held_not_due = held_not_due + 1
+  end
+  if hold.state == 'CONFIRMED' and not redis.call('ZSCORE', PURCHASE_DUE, token) then
+    confirmed_not_indexed = confirmed_not_indexed + 1
+  end
+end
+
+local customer_drift = 0
+local stored = redis.call('HGETALL', CUSTOMERS)
+local seen = {}
+for i = 1, #stored, 2 do
+  seen[stored[i]] = true
+  if tonumber(stored[i + 1]) ~= (by_customer[stored[i]] or 0) then
+    customer_drift = customer_drift + 1
+  end
+end
+for customer, units in pairs(by_customer) do
+  if not seen[customer] and units ~= 0 then
+    customer_drift = customer_drift + 1
+  end
+end
+
+local function stray_entries(index, state)
+  local stray = 0
+  for _, token in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    local raw = redis.call('HGET', HOLDS, token)
+    if not raw or cjson.decode(raw).state ~= state then
+      stray = stray + 1
+    end
+  end
+  return stray
+end
+
+return { 'OK', tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4]),
+  active_units, sold_units, customer_drift,
+  held_not_due, stray_entries(DUE, 'HELD'),
+  confirmed_not_indexed, stray_entries(PURCHASE_DUE, 'CONFIRMED') }

@@ -1,0 +1,130 @@
+//! The engine: the typed API over the Lua scripts. Each public method is one
+//! script call (plus, for a new product, its catalog entry), so each state
+//! change is atomic and a process dying between two calls leaks nothing.
+
+mod audit;
+mod holds;
+mod products;
+mod reply;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{Script, ScriptInvocation};
+
+use crate::clock::{Clock, SystemClock};
+use crate::connection::{Connection, RedisConfig};
+use crate::error::{Error, Result};
+use crate::keys::{CUSTOMER_CHANNEL_PREFIX, ProductKeys};
+
+pub use audit::AuditReport;
+pub use products::ProductPage;
+use reply::Reply;
+
+/// Limits and timings of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Most units one reserve may ask for.
+    pub max_quantity_per_reserve: u32,
+    /// How long a reserve's `request_id` is remembered. At least 24 h.
+    pub request_record_ttl: Duration,
+    /// How long a purchase worker has to finish a confirmed hold before the
+    /// hold counts as stranded and its purchase is enqueued again.
+    pub purchase_timeout: Duration,
+    /// Most due holds one reserve or restock reclaims before it goes on.
+    pub reclaim_batch: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_quantity_per_reserve: 10,
+            request_record_ttl: Duration::from_secs(24 * 3600),
+            purchase_timeout: Duration::from_secs(300),
+            reclaim_batch: 64,
+        }
+    }
+}
+
+impl EngineConfig {
+    fn validate(&self) -> Result<()> {
+        let invalid = |field, reason: &str| Error::InvalidArgument {
+            field,
+            reason: reason.to_owned(),
+        };
+        if self.max_quantity_per_reserve == 0 {
+            return Err(invalid("max_quantity_per_reserve", "must be at least 1"));
+        }
+        if self.request_record_ttl < Duration::from_secs(24 * 3600) {
+            return Err(invalid("request_record_ttl", "must be at least 24 hours"));
+        }
+        if self.purchase_timeout.is_zero() {
+            return Err(invalid("purchase_timeout", "must not be zero"));
+        }
+        if self.reclaim_batch == 0 {
+            return Err(invalid("reclaim_batch", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// The reservation engine. Cheap to clone; clones share one connection.
+#[derive(Clone)]
+pub struct Engine {
+    redis: Connection,
+    config: Arc<EngineConfig>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    /// Connects to Redis with the system clock.
+    pub async fn connect(redis: &RedisConfig, config: EngineConfig) -> Result<Self> {
+        Self::connect_with_clock(redis, config, Arc::new(SystemClock)).await
+    }
+
+    /// Connects to Redis, deciding deadlines with `clock`.
+    pub async fn connect_with_clock(
+        redis: &RedisConfig,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            redis: Connection::open(redis).await?,
+            config: Arc::new(config),
+            clock,
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Whether Redis answers right now.
+    pub async fn ping(&self) -> Result<()> {
+        self.redis.query(&redis::cmd("PING")).await
+    }
+
+    /// Starts a call of a state-changing script: the five product keys and
+    /// the four shared arguments every such script expects (see `lib.lua`).
+    fn product_call<'a>(&self, script: &'a Script, keys: &ProductKeys) -> ScriptInvocation<'a> {
+        let mut call = script.prepare_invoke();
+        for key in keys.script_keys() {
+            call.key(key);
+        }
+        call.arg(keys.sku.as_str())
+            .arg(self.clock.now_ms())
+            .arg("PUBLISH")
+            .arg(&keys.stock_channel)
+            .arg(CUSTOMER_CHANNEL_PREFIX);
+        call
+    }
+
+    async fn run(&self, call: &ScriptInvocation<'_>) -> Result<Reply> {
+        Reply::parse(self.redis.invoke(call).await?)
+    }
+}

@@ -1,0 +1,180 @@
+//! Product calls: create, change settings, restock, read, list.
+
+use std::collections::HashMap;
+
+use futures_util::future::try_join_all;
+
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::keys::{CATALOG, ProductKeys};
+use crate::scripts::SCRIPTS;
+use crate::types::{NewProduct, Product, ProductUpdate, Sku, StockSnapshot};
+
+/// A page of products in SKU order.
+#[derive(Clone, Debug)]
+pub struct ProductPage {
+    pub products: Vec<Product>,
+    /// The SKU to pass as `after` for the next page; `None` on the last page.
+    pub next_after: Option<Sku>,
+}
+
+impl Engine {
+    /// Creates a product with all its stock available, then lists it in the
+    /// catalog. The catalog is a separate key (on Redis Cluster it cannot share
+    /// the product's slot); creating an existing product lists it again, so a
+    /// crash between the two calls is mended by retrying the create.
+    pub async fn create_product(&self, new: &NewProduct) -> Result<Product> {
+        new.validate()?;
+        let keys = ProductKeys::new(&new.sku);
+        let mut call = self.product_call(&SCRIPTS.create_product, &keys);
+        call.arg(&new.name)
+            .arg(new.price_cents)
+            .arg(new.total)
+            .arg(new.per_customer_limit)
+            .arg(new.hold_seconds)
+            .arg(new.sale_starts_at_ms.unwrap_or(0))
+            .arg(new.sale_ends_at_ms.unwrap_or(0));
+        let reply = self.run(&call).await?;
+        self.list_in_catalog(&new.sku).await?;
+        match reply.outcome() {
+            "OK" => self.product(&new.sku).await,
+            "PRODUCT_EXISTS" => Err(Error::ProductExists(new.sku.clone())),
+            _ => Err(reply.unexpected_outcome()),
+        }
+    }
+
+    async fn list_in_catalog(&self, sku: &Sku) -> Result<()> {
+        self.redis
+            .query(redis::cmd("ZADD").arg(CATALOG).arg(0).arg(sku.as_str()))
+            .await
+    }
+
+    /// Changes a product's settings. Stock is changed only by [`Engine::restock`].
+    pub async fn update_product(&self, sku: &Sku, update: &ProductUpdate) -> Result<Product> {
+        let current = self.product(sku).await?;
+        update.validate(&current)?;
+        let keys = ProductKeys::new(sku);
+        let mut call = self.product_call(&SCRIPTS.update_product, &keys);
+        let mut set = |field: &str, value: String| {
+            call.arg(field).arg(value);
+        };
+        if let Some(name) = &update.name {
+            set("name", name.clone());
+        }
+        if let Some(price) = update.price_cents {
+            set("price_cents", price.to_string());
+        }
+        if let Some(limit) = update.per_customer_limit {
+            set("per_customer_limit", limit.to_string());
+        }
+        if let Some(hold_seconds) = update.hold_seconds {
+            set("hold_seconds", hold_seconds.to_string());
+        }
+        if let Some(starts) = update.sale_starts_at_ms {
+            set("sale_starts_at", starts.unwrap_or(0).to_string());
+        }
+        if let Some(ends) = update.sale_ends_at_ms {
+            set("sale_ends_at", ends.unwrap_or(0).to_string());
+        }
+        let reply = self.run(&call).await?;
+        match reply.outcome() {
+            "OK" => self.product(sku).await,
+            "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
+            _ => Err(reply.unexpected_outcome()),
+        }
+    }
+
+    /// Adds `delta` units (or removes them, when negative) to both total and
+    /// available. Removing more than is available is refused: the total never
+    /// drops below what is held and sold.
+    pub async fn restock(&self, sku: &Sku, delta: i64) -> Result<StockSnapshot> {
+        if delta == 0 {
+            return Err(Error::InvalidArgument {
+                field: "delta",
+                reason: "must not be zero".into(),
+            });
+        }
+        let keys = ProductKeys::new(sku);
+        let mut call = self.product_call(&SCRIPTS.restock, &keys);
+        call.arg(delta).arg(self.config.reclaim_batch);
+        let reply = self.run(&call).await?;
+        match reply.outcome() {
+            "OK" => Ok(self.product(sku).await?.stock),
+            "OUT_OF_STOCK" => Err(Error::OutOfStock {
+                sku: sku.clone(),
+                requested: -delta,
+                available: reply.int(1)?,
+            }),
+            "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
+            _ => Err(reply.unexpected_outcome()),
+        }
+    }
+
+    /// A product with its stock, read in one consistent view.
+    pub async fn product(&self, sku: &Sku) -> Result<Product> {
+        let keys = ProductKeys::new(sku);
+        let mut call = SCRIPTS.snapshot.prepare_invoke();
+        call.key(&keys.product);
+        let fields: HashMap<String, String> =
+            redis::from_redis_value(self.redis.invoke(&call).await?)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        if fields.is_empty() {
+            return Err(Error::ProductNotFound(sku.clone()));
+        }
+        product_from_fields(sku, &fields)
+    }
+
+    /// Up to `limit` products in SKU order, starting after `after`.
+    pub async fn list_products(&self, after: Option<&Sku>, limit: usize) -> Result<ProductPage> {
+        let limit = limit.clamp(1, 1000);
+        let start = after.map_or_else(|| "-".to_owned(), |sku| format!("({sku}"));
+        let skus: Vec<String> = self
+            .redis
+            .query(
+                redis::cmd("ZRANGE")
+                    .arg(CATALOG)
+                    .arg(start)
+                    .arg("+")
+                    .arg("BYLEX")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit),
+            )
+            .await?;
+        let skus = skus.into_iter().map(Sku::new).collect::<Result<Vec<_>>>()?;
+        let products = try_join_all(skus.iter().map(|sku| self.product(sku))).await?;
+        let next_after = (products.len() == limit).then(|| skus[limit - 1].clone());
+        Ok(ProductPage {
+            products,
+            next_after,
+        })
+    }
+}
+
+fn product_from_fields(sku: &Sku, fields: &HashMap<String, String>) -> Result<Product> {
+    let int = |name: &str| -> Result<i64> {
+        fields
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error::Internal(format!("product {sku}: field {name} is missing")))
+    };
+    let bound = |name: &str| int(name).map(|ms| (ms > 0).then_some(ms));
+    Ok(Product {
+        sku: sku.clone(),
+        name: fields.get("name").cloned().unwrap_or_default(),
+        price_cents: int("price_cents")?,
+        per_customer_limit: int("per_customer_limit")? as u32,
+        hold_seconds: int("hold_seconds")? as u32,
+        sale_starts_at_ms: bound("sale_starts_at")?,
+        sale_ends_at_ms: bound("sale_ends_at")?,
+        stock: StockSnapshot {
+            sku: sku.clone(),
+            available: int("available")?,
+            held: int("held")?,
+            sold: int("sold")?,
+            total: int("total")?,
+            version: int("version")? as u64,
+            at_ms: int("updated_at")?,
+        },
+    })
+}

@@ -1,0 +1,115 @@
+//! The one error type of the engine. Each variant is one reason a caller can
+//! act on; [`Error::reason`] gives the machine-readable name the wire APIs use.
+
+use crate::types::{CustomerId, HoldState, RequestId, ReservationId, Sku};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Boxed cause of an infrastructure failure (a Redis or pool error).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{sku} is out of stock: {requested} asked for, {available} available")]
+    OutOfStock {
+        sku: Sku,
+        requested: i64,
+        available: i64,
+    },
+
+    #[error("customer {customer} may hold at most {limit} units of {sku} and already has {owned}")]
+    CustomerLimit {
+        sku: Sku,
+        customer: CustomerId,
+        limit: u32,
+        owned: i64,
+    },
+
+    #[error("the sale of {sku} is not open now (window {})", window(*.starts_at_ms, *.ends_at_ms))]
+    SaleClosed {
+        sku: Sku,
+        starts_at_ms: Option<i64>,
+        ends_at_ms: Option<i64>,
+    },
+
+    #[error("product {0} does not exist")]
+    ProductNotFound(Sku),
+
+    #[error("reservation {0} does not exist")]
+    ReservationNotFound(ReservationId),
+
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+
+    #[error("request_id {request_id} was already used with other parameters")]
+    IdempotencyMismatch { request_id: RequestId },
+
+    #[error("product {0} already exists")]
+    ProductExists(Sku),
+
+    #[error("reservation {id} is {state} and cannot be {action}")]
+    WrongState {
+        id: ReservationId,
+        state: HoldState,
+        action: &'static str,
+    },
+
+    #[error("Redis is unavailable: {0}")]
+    Unavailable(#[source] Cause),
+
+    /// Redis answered something the engine does not understand: a bug or a
+    /// foreign writer, never a client's fault.
+    #[error("unexpected answer from Redis: {0}")]
+    Internal(String),
+}
+
+fn window(starts: Option<i64>, ends: Option<i64>) -> String {
+    let bound = |b: Option<i64>| b.map_or_else(|| "-".to_owned(), |ms| ms.to_string());
+    format!("{}..{} ms", bound(starts), bound(ends))
+}
+
+impl Error {
+    /// The machine-readable reason, as in the design's wire contract.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::OutOfStock { .. } => "OUT_OF_STOCK",
+            Self::CustomerLimit { .. } => "CUSTOMER_LIMIT",
+            Self::SaleClosed { .. } => "SALE_CLOSED",
+            Self::ProductNotFound(_) | Self::ReservationNotFound(_) => "NOT_FOUND",
+            Self::InvalidArgument { .. } => "INVALID_ARGUMENT",
+            Self::IdempotencyMismatch { .. } => "IDEMPOTENCY_MISMATCH",
+            Self::ProductExists(_) => "PRODUCT_EXISTS",
+            Self::WrongState { .. } => "WRONG_STATE",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Sorts a Redis error: a server that cannot be reached or cannot serve
+    /// right now is `Unavailable` (worth retrying); anything else is a bug.
+    pub(crate) fn from_redis(err: redis::RedisError) -> Self {
+        use redis::{ErrorKind, ServerErrorKind};
+        let unavailable = err.is_io_error()
+            || err.is_timeout()
+            || err.is_connection_refusal()
+            || err.is_connection_dropped()
+            || err.is_cluster_error()
+            || matches!(
+                err.kind(),
+                ErrorKind::AuthenticationFailed
+                    | ErrorKind::ClusterConnectionNotFound
+                    | ErrorKind::Server(
+                        ServerErrorKind::BusyLoading
+                            | ServerErrorKind::TryAgain
+                            | ServerErrorKind::ClusterDown
+                            | ServerErrorKind::MasterDown
+                            | ServerErrorKind::ReadOnly
+                    )
+            );
+        if unavailable {
+            Self::Unavailable(Box::new(err))
+        } else {
+            Self::Internal(err.to_string())
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! # reservation-core
+//!
+//! The flash-sale reservation engine: stock that is reserved, confirmed,
+//! bought or given back atomically on Redis, with Lua scripts.
+//!
+//! The crate owns the domain types ([`types`]), the Redis key schema
+//! ([`keys`]), the scripts (`scripts/*.lua`, one per state change) and the
+//! [`Engine`] that runs them. It knows nothing of gRPC, HTTP or Socket.IO;
+//! the servers in the other crates are thin layers over it.
+//!
+//! Guarantees, for every product at every instant (see the design document):
+//!
+//! 1. `available + held + sold == total`, all four ≥ 0.
+//! 2. Each state change is exactly one script call that checks first and
+//!    writes after, so a process dying between calls leaks nothing.
+//! 3. Holds move `HELD → CONFIRMED → PURCHASED`, `HELD → CANCELLED | EXPIRED`,
+//!    `CONFIRMED → RELEASED`; every transition is idempotent.
+//! 4. Expiry is decided by the stored deadline; a reserve reclaims due holds
+//!    before it answers "sold out".
+//! 5. A `request_id` replayed with the same parameters gets the first answer.
+//! 6. Every change bumps the product's `version` and publishes one stock event
+//!    from inside its script.
+//!
+//! ```no_run
+//! # async fn demo() -> reservation_core::Result<()> {
+//! use reservation_core::*;
+//! let engine = Engine::connect(&RedisConfig::new("redis://127.0.0.1:7000"), EngineConfig::default()).await?;
+//! let sku = Sku::new("TEE-RED-M")?;
+//! engine.create_product(&NewProduct::new(sku.clone(), "Red tee", 1999, 100)).await?;
+//! let reservation = engine
+//!     .reserve(&ReserveRequest {
+//!         sku,
+//!         quantity: Quantity::new(1)?,
+//!         customer_id: CustomerId::new("alice")?,
+//!         request_id: RequestId::new("req-1")?,
+//!     })
+//!     .await?;
+//! engine.confirm(&reservation.hold.id, None).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+mod connection;
+mod engine;
+pub mod error;
+pub mod keys;
+pub mod local_redis;
+mod scripts;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod types;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use connection::{ConnectionMode, RedisConfig};
+pub use engine::{AuditReport, Engine, EngineConfig, ProductPage};
+pub use error::{Error, Result};
+pub use types::{
+    CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct, Product, ProductUpdate,
+    Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,
+    StockSnapshot, Transition,
+};

@@ -1,0 +1,47 @@
+//! The Lua scripts, compiled into the binary from `scripts/*.lua`.
+//!
+//! Every state-changing script gets `scripts/lib.lua` prepended: the shared
+//! KEYS/ARGV layout and helpers. `redis::Script` runs a script by its SHA1 and
+//! loads it when Redis answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+macro_rules! product_script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("../scripts/lib.lua"),
+            "\n",
+            include_str!(concat!("../scripts/", $file))
+        ))
+    };
+}
+
+pub(crate) struct Scripts {
+    pub create_product: Script,
+    pub update_product: Script,
+    pub restock: Script,
+    pub reserve: Script,
+    pub confirm: Script,
+    pub cancel: Script,
+    pub expire_due: Script,
+    pub finalize_purchase: Script,
+    pub release: Script,
+    pub snapshot: Script,
+    pub audit: Script,
+}
+
+pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    create_product: product_script!("create_product.lua"),
+    update_product: product_script!("update_product.lua"),
+    restock: product_script!("restock.lua"),
+    reserve: product_script!("reserve.lua"),
+    confirm: product_script!("confirm.lua"),
+    cancel: product_script!("cancel.lua"),
+    expire_due: product_script!("expire_due.lua"),
+    finalize_purchase: product_script!("finalize_purchase.lua"),
+    release: product_script!("release.lua"),
+    snapshot: Script::new(include_str!("../scripts/snapshot.lua")),
+    audit: Script::new(include_str!("../scripts/audit.lua")),
+});

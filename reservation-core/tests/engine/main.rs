@@ -1,0 +1,9 @@
+//! The engine's behaviour, specified against a real private Redis.
+//! One test binary, one module per area.
+
+mod contention;
+mod events;
+mod holds;
+mod model;
+mod products;
+mod reserve;

@@ -1,0 +1,339 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use reservation_core::testing::{TestEngine, reserve, sku_of};
+use reservation_core::{Error, HoldState, Quantity};
+
+#[tokio::test]
+async fn a_reserve_holds_units_until_the_products_hold_deadline() {
+    let t = TestEngine::start().await;
+    let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 90).await;
+    let r = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 3, "r1"))
+        .await
+        .unwrap();
+    assert_eq!(r.available, 7);
+    assert!(!r.replayed);
+    assert_eq!(r.hold.state, HoldState::Held);
+    assert_eq!(r.hold.quantity, 3);
+    assert_eq!(r.hold.id.sku(), &sku);
+    assert_eq!(r.hold.expires_at_ms, t.engine.now_ms() + 90_000);
+    let s = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((s.available, s.held, s.sold, s.version), (7, 3, 0, 2));
+    assert_eq!(t.engine.reservation(&r.hold.id).await.unwrap(), r.hold);
+}
+
+#[tokio::test]
+async fn quantities_must_be_positive_and_within_the_configured_max() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 100).await;
+    assert!(Quantity::new(0).is_err());
+    assert!(Quantity::new(-1).is_err());
+    let max = t.engine.config().max_quantity_per_reserve as i64;
+    let err = t
+        .engine
+        .reserve(&reserve(&sku, "ann", max + 1, "r1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                field: "quantity",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        t.engine
+            .reserve(&reserve(&sku, "ann", max, "r2"))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn reserving_more_than_is_available_is_out_of_stock_and_changes_nothing() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 2).await;
+    let err = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 3, "r1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OutOfStock {
+                requested: 3,
+                available: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let s = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((s.available, s.held, s.version), (2, 0, 1));
+}
+
+#[tokio::test]
+async fn an_unknown_product_is_not_found() {
+    let t = TestEngine::start().await;
+    let err = t
+        .engine
+        .reserve(&reserve(&sku_of("NOPE"), "ann", 1, "r1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ProductNotFound(_)), "{err}");
+}
+
+#[tokio::test]
+async fn the_customer_limit_counts_active_and_purchased_holds() {
+    let t = TestEngine::start().await;
+    let sku = t
+        .product_with("TEE", 100, |p| p.per_customer_limit = 3)
+        .await;
+    let first = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    t.engine.confirm(&first.hold.id, None).await.unwrap();
+    t.engine.finalize_purchase(&first.hold.id).await.unwrap();
+    t.engine
+        .reserve(&reserve(&sku, "ann", 1, "r2"))
+        .await
+        .unwrap();
+
+    let err = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 1, "r3"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::CustomerLimit {
+                limit: 3,
+                owned: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.reason(), "CUSTOMER_LIMIT");
+    // Another customer is not affected.
+    assert!(
+        t.engine
+            .reserve(&reserve(&sku, "bob", 3, "r4"))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn units_given_back_no_longer_count_against_the_limit() {
+    let t = TestEngine::start().await;
+    let sku = t
+        .product_with("TEE", 100, |p| p.per_customer_limit = 2)
+        .await;
+    let r = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    t.engine.cancel(&r.hold.id, None).await.unwrap();
+    assert!(
+        t.engine
+            .reserve(&reserve(&sku, "ann", 2, "r2"))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn the_sale_is_closed_before_it_starts_and_after_it_ends() {
+    let t = TestEngine::start().await;
+    let now = t.engine.now_ms();
+    let sku = t
+        .product_with("TEE", 10, |p| {
+            p.sale_starts_at_ms = Some(now + 1_000);
+            p.sale_ends_at_ms = Some(now + 2_000);
+        })
+        .await;
+    let err = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 1, "r1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::SaleClosed {
+                starts_at_ms: Some(_),
+                ends_at_ms: Some(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    t.advance(Duration::from_millis(1_000));
+    assert!(
+        t.engine
+            .reserve(&reserve(&sku, "ann", 1, "r2"))
+            .await
+            .is_ok()
+    );
+    t.advance(Duration::from_millis(1_000));
+    let err = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 1, "r3"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "SALE_CLOSED");
+}
+
+#[tokio::test]
+async fn a_replayed_request_gets_the_first_answer() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    let first = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    t.engine
+        .reserve(&reserve(&sku, "bob", 1, "r2"))
+        .await
+        .unwrap();
+    let again = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.hold, first.hold);
+    assert_eq!(again.available, first.available);
+    let s = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((s.available, s.held), (7, 3));
+}
+
+#[tokio::test]
+async fn a_request_id_reused_with_other_parameters_is_refused() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    t.engine
+        .reserve(&reserve(&sku, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    for (customer, quantity) in [("ann", 3), ("bob", 2)] {
+        let err = t
+            .engine
+            .reserve(&reserve(&sku, customer, quantity, "r1"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::IdempotencyMismatch { .. }), "{err}");
+        assert_eq!(err.reason(), "IDEMPOTENCY_MISMATCH");
+    }
+    assert_eq!(t.engine.product(&sku).await.unwrap().stock.held, 2);
+}
+
+#[tokio::test]
+async fn request_records_are_kept_for_at_least_a_day() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    t.engine
+        .reserve(&reserve(&sku, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    let client = redis::Client::open(t.redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys = reservation_core::keys::ProductKeys::new(&sku);
+    let key = keys.request(&"r1".parse().unwrap());
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl >= 24 * 3600 - 5, "request record TTL is {ttl} s");
+}
+
+#[tokio::test]
+async fn the_same_request_sent_fifty_times_at_once_makes_one_hold() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 100).await;
+    let engine = Arc::new(t.engine.clone());
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let engine = engine.clone();
+            let request = reserve(&sku, "ann", 2, "same-request");
+            tokio::spawn(async move { engine.reserve(&request).await.unwrap() })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let first = answers.iter().find(|a| !a.replayed).expect("one original");
+    assert_eq!(answers.iter().filter(|a| !a.replayed).count(), 1);
+    assert!(answers.iter().all(|a| a.hold.id == first.hold.id));
+    let s = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((s.available, s.held, s.version), (98, 2, 2));
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn a_reserve_reclaims_due_holds_instead_of_saying_sold_out() {
+    let t = TestEngine::start().await;
+    let sku = t.product_with("TEE", 2, |p| p.hold_seconds = 60).await;
+    let old = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    let err = t
+        .engine
+        .reserve(&reserve(&sku, "bob", 1, "r2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "OUT_OF_STOCK");
+
+    t.advance(Duration::from_secs(60));
+    // No sweeper has run: the reserve itself returns the expired units.
+    let r = t
+        .engine
+        .reserve(&reserve(&sku, "bob", 1, "r3"))
+        .await
+        .unwrap();
+    assert_eq!(r.available, 1);
+    let old = t.engine.reservation(&old.hold.id).await.unwrap();
+    assert_eq!(old.state, HoldState::Expired);
+    let s = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((s.available, s.held), (1, 1));
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn reclaimed_holds_of_the_same_customer_free_their_limit() {
+    let t = TestEngine::start().await;
+    let sku = t
+        .product_with("TEE", 10, |p| {
+            p.hold_seconds = 30;
+            p.per_customer_limit = 2;
+        })
+        .await;
+    t.engine
+        .reserve(&reserve(&sku, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    t.advance(Duration::from_secs(30));
+    let r = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 2, "r2"))
+        .await
+        .unwrap();
+    assert_eq!(r.available, 8);
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+}
