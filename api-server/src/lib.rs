@@ -1,9 +1,24 @@
 //! # api-server
 //!
-//! The engine's front door: merchants' back-ends over gRPC (`flashsale.v1`),
-//! shoppers over HTTP JSON and the web pages, and live stock pushed to
-//! browsers over Socket.IO. A thin layer over `reservation-core`: it maps
-//! wire requests to engine calls and engine errors to wire errors.
+//! The engine's front door: merchants' back-ends over gRPC (`flashsale.v1`,
+//! [`grpc`]), shoppers over HTTP JSON and the web pages ([`http`]). A thin
+//! layer over `reservation-core`: handlers turn a request into one engine call
+//! and the engine's answer or error into the wire's.
 //!
-//! The crate is being built up; for now it only links the core, so the
-//! workspace has its final shape.
+//! [`RunningServer::start`] runs both on their own listeners; the binary in
+//! `main.rs` only reads configuration, wires the engine and waits for a
+//! signal to shut down.
+
+mod app;
+pub mod auth;
+pub mod grpc;
+pub mod http;
+mod metrics;
+pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use auth::MerchantTokens;
+pub use grpc::GrpcOptions;
+pub use http::HttpOptions;
+pub use server::{RunningServer, ServeError, ServerConfig};

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::future::join_all;
 use reservation_core::keys::ProductKeys;
-use reservation_core::testing::{TestEngine, reserve};
-use reservation_core::{ConnectionMode, EngineConfig, Sku, StockEvent};
+use reservation_core::testing::{TestEngine, TestOptions, reserve};
+use reservation_core::{ConnectionMode, Sku, StockEvent};
 
 const IN_FLIGHT: usize = 64;
 const STOCK: i64 = 1_000_000_000;
@@ -24,7 +24,11 @@ fn reserve_path(c: &mut Criterion) {
         ("pooled-16", ConnectionMode::Pooled { size: 16 }),
     ];
     for (name, mode) in modes {
-        let t = runtime.block_on(TestEngine::start_with(mode, EngineConfig::default(), false));
+        let t = runtime.block_on(TestEngine::start_with(TestOptions {
+            mode,
+            manual_clock: false,
+            ..TestOptions::default()
+        }));
         let sku = runtime.block_on(t.product("HOT", STOCK));
         let next = AtomicU64::new(0);
         group.bench_function(BenchmarkId::new(name, IN_FLIGHT), |b| {

@@ -43,6 +43,7 @@ pub mod clock;
 mod connection;
 mod engine;
 pub mod error;
+pub mod feed;
 pub mod keys;
 pub mod local_redis;
 mod scripts;
@@ -54,6 +55,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{AuditReport, Engine, EngineConfig, ProductPage};
 pub use error::{Error, Result};
+pub use feed::{StockFeed, StockWatch};
 pub use types::{
     CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct, Product, ProductUpdate,
     Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,

@@ -14,11 +14,33 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::connection::{ConnectionMode, RedisConfig};
 use crate::engine::{Engine, EngineConfig};
 use crate::keys::{self, ProductKeys};
-use crate::local_redis::LocalRedis;
+use crate::local_redis::{LocalRedis, LocalRedisOptions};
 use crate::types::{CustomerId, NewProduct, Quantity, RequestId, ReserveRequest, Sku};
 
 /// 2023-11-14T22:13:20Z: where manual clocks start.
 pub const START_MS: i64 = 1_700_000_000_000;
+
+/// How to start a [`TestEngine`].
+#[derive(Clone, Debug)]
+pub struct TestOptions {
+    pub mode: ConnectionMode,
+    pub config: EngineConfig,
+    /// Time moves only when the test says so ([`TestEngine::advance`]).
+    pub manual_clock: bool,
+    /// Redis keeps an append-only file, so data survives [`LocalRedis::restart`].
+    pub append_only: bool,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            mode: ConnectionMode::Multiplexed,
+            config: EngineConfig::default(),
+            manual_clock: true,
+            append_only: false,
+        }
+    }
+}
 
 /// An engine on its own private Redis.
 pub struct TestEngine {
@@ -31,28 +53,34 @@ pub struct TestEngine {
 impl TestEngine {
     /// An engine with a manual clock (time moves only when the test says so).
     pub async fn start() -> Self {
-        Self::start_with(ConnectionMode::Multiplexed, EngineConfig::default(), true).await
+        Self::start_with(TestOptions::default()).await
     }
 
     /// An engine on the system clock, for tests that wait for real deadlines.
     pub async fn start_real_time() -> Self {
-        Self::start_with(ConnectionMode::Multiplexed, EngineConfig::default(), false).await
+        Self::start_with(TestOptions {
+            manual_clock: false,
+            ..TestOptions::default()
+        })
+        .await
     }
 
-    pub async fn start_with(
-        mode: ConnectionMode,
-        config: EngineConfig,
-        manual_clock: bool,
-    ) -> Self {
-        let redis = LocalRedis::start().expect("start a private redis-server");
-        let clock = manual_clock.then(|| Arc::new(ManualClock::starting_at(START_MS)));
+    pub async fn start_with(options: TestOptions) -> Self {
+        let redis = LocalRedis::start_with(LocalRedisOptions {
+            append_only: options.append_only,
+            ..LocalRedisOptions::default()
+        })
+        .expect("start a private redis-server");
+        let clock = options
+            .manual_clock
+            .then(|| Arc::new(ManualClock::starting_at(START_MS)));
         let engine_clock: Arc<dyn Clock> = match &clock {
             Some(clock) => clock.clone(),
             None => Arc::new(SystemClock),
         };
         let engine = Engine::connect_with_clock(
-            &RedisConfig::new(redis.url()).with_mode(mode),
-            config,
+            &RedisConfig::new(redis.url()).with_mode(options.mode),
+            options.config,
             engine_clock,
         )
         .await

@@ -87,7 +87,7 @@ impl Engine {
     /// Adds `delta` units (or removes them, when negative) to both total and
     /// available. Removing more than is available is refused: the total never
     /// drops below what is held and sold.
-    pub async fn restock(&self, sku: &Sku, delta: i64) -> Result<StockSnapshot> {
+    pub async fn restock(&self, sku: &Sku, delta: i64) -> Result<Product> {
         if delta == 0 {
             return Err(Error::InvalidArgument {
                 field: "delta",
@@ -99,7 +99,7 @@ impl Engine {
         call.arg(delta).arg(self.config.reclaim_batch);
         let reply = self.run(&call).await?;
         match reply.outcome() {
-            "OK" => Ok(self.product(sku).await?.stock),
+            "OK" => self.product(sku).await,
             "OUT_OF_STOCK" => Err(Error::OutOfStock {
                 sku: sku.clone(),
                 requested: -delta,

@@ -3,6 +3,7 @@
 
 mod contention;
 mod events;
+mod feed;
 mod holds;
 mod model;
 mod products;

@@ -1,0 +1,27 @@
+//! What every handler shares: the engine, the stock feed and the metrics.
+
+use std::sync::Arc;
+
+use reservation_core::{Engine, StockFeed};
+
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct App {
+    pub engine: Engine,
+    pub feed: StockFeed,
+    pub metrics: Arc<Metrics>,
+}
+
+impl App {
+    /// Runs an engine call and counts its outcome under `operation`.
+    pub async fn call<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = reservation_core::Result<T>>,
+    ) -> reservation_core::Result<T> {
+        let result = call.await;
+        self.metrics.outcome(operation, &result);
+        result
+    }
+}

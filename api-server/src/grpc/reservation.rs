@@ -1,0 +1,96 @@
+//! `ReservationService`: holds, on a shopper's behalf, for merchants'
+//! back-ends. A merchant may act on any hold.
+
+use flashsale_proto::v1 as pb;
+use flashsale_proto::v1::reservation_service_server::ReservationService;
+use reservation_core::{CustomerId, Quantity, RequestId, ReservationId, ReserveRequest, Sku};
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use super::status::to_status;
+use crate::app::App;
+
+pub struct ReservationApi {
+    app: App,
+}
+
+impl ReservationApi {
+    pub fn new(app: App) -> Self {
+        Self { app }
+    }
+
+    fn answer(&self, hold: reservation_core::Hold) -> Response<pb::Reservation> {
+        Response::new(convert::reservation(hold, self.app.engine.now_ms()))
+    }
+}
+
+type Answer<T> = Result<Response<T>, Status>;
+
+fn reservation_id(id: &str) -> Result<ReservationId, Status> {
+    id.parse().map_err(to_status)
+}
+
+#[tonic::async_trait]
+impl ReservationService for ReservationApi {
+    async fn reserve(&self, request: Request<pb::ReserveRequest>) -> Answer<pb::ReserveResponse> {
+        let r = request.into_inner();
+        let reserve = ReserveRequest {
+            sku: Sku::new(r.sku).map_err(to_status)?,
+            quantity: Quantity::new(r.quantity).map_err(to_status)?,
+            customer_id: CustomerId::new(r.customer_id).map_err(to_status)?,
+            request_id: RequestId::new(r.request_id).map_err(to_status)?,
+        };
+        let reservation = self
+            .app
+            .call("reserve", self.app.engine.reserve(&reserve))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ReserveResponse {
+            reservation: Some(convert::reservation(
+                reservation.hold,
+                self.app.engine.now_ms(),
+            )),
+            available: reservation.available,
+            replayed: reservation.replayed,
+        }))
+    }
+
+    async fn get_reservation(
+        &self,
+        request: Request<pb::GetReservationRequest>,
+    ) -> Answer<pb::Reservation> {
+        let id = reservation_id(&request.into_inner().id)?;
+        let hold = self
+            .app
+            .call("get_reservation", self.app.engine.reservation(&id))
+            .await
+            .map_err(to_status)?;
+        Ok(self.answer(hold))
+    }
+
+    async fn confirm_reservation(
+        &self,
+        request: Request<pb::ConfirmReservationRequest>,
+    ) -> Answer<pb::Reservation> {
+        let id = reservation_id(&request.into_inner().id)?;
+        let transition = self
+            .app
+            .call("confirm", self.app.engine.confirm(&id, None))
+            .await
+            .map_err(to_status)?;
+        Ok(self.answer(transition.hold))
+    }
+
+    async fn cancel_reservation(
+        &self,
+        request: Request<pb::CancelReservationRequest>,
+    ) -> Answer<pb::Reservation> {
+        let id = reservation_id(&request.into_inner().id)?;
+        let transition = self
+            .app
+            .call("cancel", self.app.engine.cancel(&id, None))
+            .await
+            .map_err(to_status)?;
+        Ok(self.answer(transition.hold))
+    }
+}

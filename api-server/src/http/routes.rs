@@ -1,0 +1,237 @@
+//! The handlers: each turns a request into one engine call and its answer
+//! into JSON.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use reservation_core::{
+    Hold, HoldState, Product, Quantity, RequestId, ReservationId, ReserveRequest, Sku,
+    StockSnapshot,
+};
+use serde::{Deserialize, Serialize};
+
+use super::customer::Customer;
+use super::error::ApiError;
+use crate::app::App;
+
+pub fn api() -> Router<App> {
+    Router::new()
+        .route("/api/products", get(list_products))
+        .route("/api/products/{sku}", get(get_product))
+        .route("/api/products/{sku}/reservations", post(reserve))
+        .route(
+            "/api/reservations/{id}",
+            get(get_reservation).delete(cancel),
+        )
+        .route("/api/reservations/{id}/confirm", post(confirm))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+/// A product: its stock event's fields, then its settings.
+#[derive(Serialize)]
+struct ProductJson {
+    #[serde(flatten)]
+    stock: StockSnapshot,
+    name: String,
+    price_cents: i64,
+    per_customer_limit: u32,
+    hold_seconds: u32,
+    sale_starts_at_ms: Option<i64>,
+    sale_ends_at_ms: Option<i64>,
+}
+
+impl From<Product> for ProductJson {
+    fn from(p: Product) -> Self {
+        Self {
+            stock: p.stock,
+            name: p.name,
+            price_cents: p.price_cents,
+            per_customer_limit: p.per_customer_limit,
+            hold_seconds: p.hold_seconds,
+            sale_starts_at_ms: p.sale_starts_at_ms,
+            sale_ends_at_ms: p.sale_ends_at_ms,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ReservationJson {
+    id: ReservationId,
+    sku: Sku,
+    quantity: u32,
+    /// As of the answer: a HELD hold past its deadline reads EXPIRED.
+    state: HoldState,
+    expires_at_ms: i64,
+    created_at_ms: i64,
+    request_id: RequestId,
+}
+
+impl ReservationJson {
+    fn new(hold: Hold, now_ms: i64) -> Self {
+        Self {
+            state: hold.state_at(now_ms),
+            sku: hold.id.sku().clone(),
+            id: hold.id,
+            quantity: hold.quantity,
+            expires_at_ms: hold.expires_at_ms,
+            created_at_ms: hold.created_at_ms,
+            request_id: hold.request_id,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct ProductList {
+    products: Vec<ProductJson>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_after: Option<Sku>,
+}
+
+async fn list_products(
+    State(app): State<App>,
+    Query(query): Query<ListQuery>,
+) -> Answer<ProductList> {
+    let after = query.after.map(Sku::new).transpose()?;
+    let page = app
+        .call(
+            "list_products",
+            app.engine
+                .list_products(after.as_ref(), query.limit.unwrap_or(100)),
+        )
+        .await?;
+    Ok(Json(ProductList {
+        products: page.products.into_iter().map(ProductJson::from).collect(),
+        next_after: page.next_after,
+    }))
+}
+
+async fn get_product(State(app): State<App>, Path(sku): Path<String>) -> Answer<ProductJson> {
+    let sku = Sku::new(sku)?;
+    let product = app.call("get_product", app.engine.product(&sku)).await?;
+    Ok(Json(product.into()))
+}
+
+#[derive(Deserialize)]
+struct ReserveBody {
+    quantity: i64,
+    request_id: String,
+}
+
+#[derive(Serialize)]
+struct ReserveAnswer {
+    reservation: ReservationJson,
+    available: i64,
+    replayed: bool,
+}
+
+async fn reserve(
+    State(app): State<App>,
+    Customer(customer): Customer,
+    Path(sku): Path<String>,
+    body: Result<Json<ReserveBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<ReserveAnswer>), ApiError> {
+    let Json(body) = body?;
+    let request = ReserveRequest {
+        sku: Sku::new(sku)?,
+        quantity: Quantity::new(body.quantity)?,
+        customer_id: customer,
+        request_id: RequestId::new(body.request_id)?,
+    };
+    let reservation = app.call("reserve", app.engine.reserve(&request)).await?;
+    let status = if reservation.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(ReserveAnswer {
+            reservation: ReservationJson::new(reservation.hold, app.engine.now_ms()),
+            available: reservation.available,
+            replayed: reservation.replayed,
+        }),
+    ))
+}
+
+async fn get_reservation(
+    State(app): State<App>,
+    Customer(customer): Customer,
+    Path(id): Path<String>,
+) -> Answer<ReservationJson> {
+    let id: ReservationId = id.parse()?;
+    let hold = app
+        .call("get_reservation", app.engine.reservation(&id))
+        .await?;
+    // Someone else's hold is answered exactly like a missing one.
+    if hold.customer_id != customer {
+        return Err(reservation_core::Error::ReservationNotFound(id).into());
+    }
+    Ok(Json(ReservationJson::new(hold, app.engine.now_ms())))
+}
+
+async fn confirm(
+    State(app): State<App>,
+    Customer(customer): Customer,
+    Path(id): Path<String>,
+) -> Answer<ReservationJson> {
+    let id: ReservationId = id.parse()?;
+    let transition = app
+        .call("confirm", app.engine.confirm(&id, Some(&customer)))
+        .await?;
+    Ok(Json(ReservationJson::new(
+        transition.hold,
+        app.engine.now_ms(),
+    )))
+}
+
+async fn cancel(
+    State(app): State<App>,
+    Customer(customer): Customer,
+    Path(id): Path<String>,
+) -> Answer<ReservationJson> {
+    let id: ReservationId = id.parse()?;
+    let transition = app
+        .call("cancel", app.engine.cancel(&id, Some(&customer)))
+        .await?;
+    Ok(Json(ReservationJson::new(
+        transition.hold,
+        app.engine.now_ms(),
+    )))
+}
+
+async fn healthz(State(app): State<App>) -> impl IntoResponse {
+    match app.engine.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable", "error": e.to_string() })),
+        ),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> impl IntoResponse {
+    app.metrics
+        .stock_subscriptions
+        .set(app.feed.subscribed_skus() as i64);
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+}

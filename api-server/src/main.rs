@@ -1,0 +1,189 @@
+//! `api-server`: reads its configuration (flags or `FLASHSALE_*` variables),
+//! connects the engine, serves gRPC and HTTP, and shuts down gracefully on
+//! SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use api_server::{GrpcOptions, HttpOptions, MerchantTokens, RunningServer, ServerConfig};
+use clap::Parser;
+use reservation_core::local_redis::LocalRedis;
+use reservation_core::{Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "The flash-sale reservation engine's gRPC and HTTP server"
+)]
+struct Args {
+    /// Redis to use: redis://host:port. Required unless --demo.
+    #[arg(long, env = "FLASHSALE_REDIS_URL")]
+    redis_url: Option<String>,
+
+    /// Where shoppers' HTTP API, /metrics, /healthz and the web pages listen.
+    #[arg(long, env = "FLASHSALE_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    http_addr: SocketAddr,
+
+    /// Where the merchants' gRPC API listens.
+    #[arg(long, env = "FLASHSALE_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    grpc_addr: SocketAddr,
+
+    /// Comma-separated bearer tokens accepted for merchant (gRPC) calls.
+    /// Without any, every merchant call is refused.
+    #[arg(
+        long,
+        env = "FLASHSALE_MERCHANT_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    merchant_tokens: Vec<String>,
+
+    /// A file with one merchant token per line, added to --merchant-tokens.
+    #[arg(long, env = "FLASHSALE_MERCHANT_TOKENS_FILE")]
+    merchant_tokens_file: Option<PathBuf>,
+
+    /// Requests in flight at once, per API, before new ones are shed
+    /// (gRPC RESOURCE_EXHAUSTED, HTTP 429).
+    #[arg(long, env = "FLASHSALE_MAX_IN_FLIGHT", default_value_t = 4096)]
+    max_in_flight: usize,
+
+    /// Longest a gRPC call may run, in milliseconds, whatever deadline the client sets.
+    #[arg(long, env = "FLASHSALE_MAX_CALL_MS", default_value_t = 5_000)]
+    max_call_ms: u64,
+
+    /// Most units one reserve may ask for.
+    #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
+    max_quantity: u32,
+
+    /// The static web pages to serve.
+    #[arg(long, env = "FLASHSALE_WEB_DIR", default_value = "web")]
+    web_dir: PathBuf,
+
+    /// Demo mode: start a private Redis when none is configured, add a few
+    /// products, and make up a merchant token when none is configured.
+    #[arg(long, env = "FLASHSALE_DEMO")]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+
+    let mut merchant_tokens = MerchantTokens::load(
+        args.merchant_tokens.clone(),
+        args.merchant_tokens_file.as_deref(),
+    )
+    .context("read the merchant token file")?;
+
+    let mut _private_redis = None;
+    let redis_url = match (&args.redis_url, args.demo) {
+        (Some(url), _) => url.clone(),
+        (None, true) => {
+            let redis = LocalRedis::start().context("start a private redis-server for the demo")?;
+            let url = redis.url();
+            _private_redis = Some(redis);
+            url
+        }
+        (None, false) => bail!("set FLASHSALE_REDIS_URL (or --redis-url), or run with --demo"),
+    };
+
+    let engine = Engine::connect(
+        &RedisConfig::new(&redis_url),
+        EngineConfig {
+            max_quantity_per_reserve: args.max_quantity,
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .with_context(|| format!("connect to Redis at {redis_url}"))?;
+    let feed = StockFeed::start(&redis_url, engine.clone())?;
+
+    let mut demo_token = None;
+    if args.demo {
+        seed_demo_products(&engine).await?;
+        if merchant_tokens.is_empty() {
+            let token = format!("demo-{}", ulid::Ulid::new());
+            merchant_tokens = MerchantTokens::new([token.clone()]);
+            demo_token = Some(token);
+        }
+    }
+    if merchant_tokens.is_empty() {
+        tracing::warn!("no merchant tokens configured: every gRPC merchant call will be refused");
+    }
+
+    let server = RunningServer::start(
+        ServerConfig {
+            http_addr: args.http_addr,
+            grpc_addr: args.grpc_addr,
+            merchant_tokens,
+            grpc: GrpcOptions {
+                max_in_flight: args.max_in_flight,
+                max_call_time: Duration::from_millis(args.max_call_ms),
+            },
+            http: HttpOptions {
+                max_in_flight: args.max_in_flight,
+                web_dir: args.web_dir.clone(),
+            },
+        },
+        engine,
+        feed,
+    )
+    .await?;
+    tracing::info!(redis = %redis_url, http = %server.http_addr, grpc = %server.grpc_addr, "serving");
+    println!("shop and JSON API: http://{}/", server.http_addr);
+    println!("metrics:           http://{}/metrics", server.http_addr);
+    println!("merchant gRPC:     {} (reflection on)", server.grpc_addr);
+    if let Some(token) = demo_token {
+        println!("merchant token:    {token}");
+        println!(
+            "try:  grpcurl -plaintext -H 'authorization: Bearer {token}' {} flashsale.v1.InventoryService/ListProducts",
+            server.grpc_addr
+        );
+    }
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    server.shutdown().await?;
+    Ok(())
+}
+
+async fn seed_demo_products(engine: &Engine) -> anyhow::Result<()> {
+    let products = [
+        ("SNEAKER-RED", "Limited red sneaker", 12_900, 100),
+        ("TEE-BLACK-M", "Black tee, M", 2_500, 500),
+        ("CAP-NAVY", "Navy cap", 1_900, 50),
+    ];
+    for (sku, name, price, stock) in products {
+        let mut product = NewProduct::new(Sku::new(sku)?, name, price, stock);
+        product.per_customer_limit = 2;
+        product.hold_seconds = 120;
+        match engine.create_product(&product).await {
+            Ok(_) | Err(reservation_core::Error::ProductExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,131 @@
+//! The node's Prometheus metrics: requests and their latency per HTTP route and
+//! per RPC, outcomes by reason, Redis errors, stock subscriptions.
+//!
+//! Each server owns its registry (no global recorder), so several servers can
+//! run in one process, as the tests do.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `http` or `grpc`.
+    pub api: &'static str,
+    /// The route template (`/api/products/{sku}`) or the RPC path.
+    pub route: String,
+    /// The HTTP status code, or the gRPC status code name.
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub api: &'static str,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// The engine call: reserve, confirm, cancel, restock, ...
+    pub operation: &'static str,
+    /// `OK` or the refusal's reason (`OUT_OF_STOCK`, `UNAVAILABLE`, ...).
+    pub outcome: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    outcomes: Family<OutcomeLabels, Counter>,
+    redis_errors: Counter,
+    pub stock_subscriptions: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("flashsale");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 50 µs to about 3 s.
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+        });
+        let outcomes = Family::<OutcomeLabels, Counter>::default();
+        let redis_errors = Counter::default();
+        let stock_subscriptions = Gauge::default();
+        registry.register("requests", "Requests answered", requests.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer a request",
+            latency.clone(),
+        );
+        registry.register(
+            "outcomes",
+            "Engine call outcomes by reason",
+            outcomes.clone(),
+        );
+        registry.register(
+            "redis_errors",
+            "Engine calls that failed because Redis was unavailable",
+            redis_errors.clone(),
+        );
+        registry.register(
+            "stock_subscriptions",
+            "Products this node is subscribed to for stock events",
+            stock_subscriptions.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            requests,
+            latency,
+            outcomes,
+            redis_errors,
+            stock_subscriptions,
+        })
+    }
+
+    pub fn observe_request(
+        &self,
+        api: &'static str,
+        route: String,
+        status: String,
+        started: Instant,
+    ) {
+        self.latency
+            .get_or_create(&RouteLabels {
+                api,
+                route: route.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels { api, route, status })
+            .inc();
+    }
+
+    /// Counts one engine call's outcome.
+    pub fn outcome<T>(&self, operation: &'static str, result: &reservation_core::Result<T>) {
+        let outcome = match result {
+            Ok(_) => "OK",
+            Err(e) => e.reason(),
+        };
+        if matches!(result, Err(reservation_core::Error::Unavailable(_))) {
+            self.redis_errors.inc();
+        }
+        self.outcomes
+            .get_or_create(&OutcomeLabels { operation, outcome })
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,32 @@
+//! The api-server's behaviour, specified against a real server on a private
+//! Redis, called with real clients (tonic, HTTP, and a Python gRPC client).
+
+mod auth;
+mod binary;
+mod contention;
+mod grpc;
+mod http;
+mod interop;
+mod resilience;
+
+use tonic::Status;
+use tonic_types::StatusExt;
+
+/// The `ErrorInfo` reason of a refusal.
+pub fn reason(status: &Status) -> String {
+    status
+        .get_details_error_info()
+        .map(|info| {
+            assert_eq!(info.domain, api_server::grpc::DOMAIN);
+            info.reason
+        })
+        .unwrap_or_default()
+}
+
+/// The fields a `BadRequest` detail names.
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}

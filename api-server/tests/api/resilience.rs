@@ -1,0 +1,207 @@
+use std::time::Duration;
+
+use api_server::testing::{ServerOptions, TestServer};
+use flashsale_proto::v1 as pb;
+use reservation_core::testing::TestOptions;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::reason;
+
+async fn grpc_health(s: &TestServer) -> ServingStatus {
+    let mut health = HealthClient::new(s.channel().await);
+    health
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status()
+}
+
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not within 10 s: {what}");
+}
+
+fn reserve(request: &str) -> pb::ReserveRequest {
+    pb::ReserveRequest {
+        sku: "TEE".into(),
+        quantity: 1,
+        customer_id: "ann".into(),
+        request_id: request.into(),
+    }
+}
+
+#[tokio::test]
+async fn while_redis_is_down_calls_fail_fast_and_the_server_recovers_by_itself() {
+    let mut s = TestServer::start_with(ServerOptions {
+        engine: TestOptions {
+            manual_clock: false,
+            append_only: true,
+            ..TestOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    s.t.product("TEE", 10).await;
+    let mut reservations = s.reservations().await;
+    reservations.reserve(reserve("r1")).await.unwrap();
+    assert_eq!(grpc_health(&s).await, ServingStatus::Serving);
+    // Let the append-only file sync before the crash.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    s.t.redis.kill().unwrap();
+    let started = std::time::Instant::now();
+    let refused = reservations.reserve(reserve("r2")).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::Unavailable, "UNAVAILABLE")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
+    let healthz = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthz.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let product = s.http.get(s.url("/api/products/TEE")).send().await.unwrap();
+    assert_eq!(product.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    eventually("gRPC health says NOT_SERVING", async || {
+        grpc_health(&s).await == ServingStatus::NotServing
+    })
+    .await;
+
+    s.t.redis.restart().unwrap();
+    eventually("gRPC health says SERVING again", async || {
+        grpc_health(&s).await == ServingStatus::Serving
+    })
+    .await;
+    let mut retried = None;
+    for _ in 0..50 {
+        match reservations.reserve(reserve("r2")).await {
+            Ok(answer) => {
+                retried = Some(answer.into_inner());
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert_eq!(retried.expect("reserves work again").available, 8);
+    let healthz = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(healthz.status(), reqwest::StatusCode::OK);
+    assert!(
+        s.t.engine
+            .audit(&"TEE".parse().unwrap())
+            .await
+            .unwrap()
+            .is_clean()
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn calls_beyond_the_in_flight_cap_are_shed_not_queued() {
+    let s = TestServer::start_with(ServerOptions {
+        max_in_flight: 2,
+        ..ServerOptions::default()
+    })
+    .await;
+    s.t.product("TEE", 100).await;
+    // Redis stops answering for a moment, so the first calls stay in flight.
+    let client = redis::Client::open(s.t.redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let mut reservations = s.reservations().await;
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let mut client = reservations.clone();
+            tokio::spawn(async move { client.reserve(reserve(&format!("r{i}"))).await })
+        })
+        .collect();
+    let mut shed = 0;
+    for call in calls {
+        if let Err(status) = call.await.unwrap() {
+            assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+            shed += 1;
+        }
+    }
+    assert!(
+        shed >= 8,
+        "only {shed} of 10 calls were shed with a cap of 2"
+    );
+    reservations
+        .reserve(reserve("after"))
+        .await
+        .expect("served once the load is gone");
+
+    let http_calls: Vec<_> = {
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(1_000)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        (0..10)
+            .map(|_| {
+                let request = s.http.get(s.url("/api/products/TEE")).send();
+                tokio::spawn(request)
+            })
+            .collect()
+    };
+    let mut too_many = 0;
+    for call in http_calls {
+        if call.await.unwrap().unwrap().status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            too_many += 1;
+        }
+    }
+    assert!(
+        too_many >= 8,
+        "only {too_many} of 10 HTTP requests were shed"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_finishes_calls_in_flight_then_stops_listening() {
+    let mut s = TestServer::start().await;
+    s.t.product("TEE", 100).await;
+    let grpc_addr = s.grpc_addr();
+    let client = redis::Client::open(s.t.redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(500)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let mut reservations = s.reservations().await;
+    let in_flight = tokio::spawn(async move { reservations.reserve(reserve("r1")).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.shutdown().await;
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the call in flight was answered");
+    assert_eq!(answer.into_inner().available, 99);
+    assert!(
+        tokio::net::TcpStream::connect(grpc_addr).await.is_err(),
+        "no longer listening"
+    );
+}

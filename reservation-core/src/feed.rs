@@ -1,0 +1,274 @@
+//! Live stock events from Redis pub/sub, for the servers that push them on.
+//!
+//! A node subscribes to a product's channel only while something on the node
+//! watches that product, and drops the subscription when the last watcher
+//! goes: a node never hears of products nobody on it watches. All
+//! subscriptions share one pub/sub connection. When that connection drops, the
+//! feed reconnects, subscribes again and sends every watcher a fresh snapshot,
+//! so no watcher is left on a stale count.
+//!
+//! Stock is state, not a log: a slow watcher that falls behind skips to the
+//! newest event rather than holding memory for every change.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::keys::ProductKeys;
+use crate::types::{Sku, StockEvent};
+
+/// Events buffered per product before a slow watcher skips ahead.
+const BUFFER: usize = 64;
+const RECONNECT_DELAY: Duration = Duration::from_millis(200);
+
+/// The node's subscriptions to stock events. Cheap to clone.
+#[derive(Clone)]
+pub struct StockFeed {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    topics: Mutex<HashMap<Sku, Topic>>,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+struct Topic {
+    events: broadcast::Sender<StockEvent>,
+    watchers: usize,
+}
+
+enum Control {
+    Subscribe(String, oneshot::Sender<Result<()>>),
+    Unsubscribe(String),
+}
+
+/// One watcher's view of one product. Dropping it ends the watch.
+pub struct StockWatch {
+    sku: Sku,
+    events: broadcast::Receiver<StockEvent>,
+    feed: Weak<Inner>,
+}
+
+impl StockFeed {
+    /// Starts the feed's connection task. `engine` reads fresh snapshots after
+    /// a reconnect; it must point at the same Redis as `redis_url`.
+    pub fn start(redis_url: &str, engine: Engine) -> Result<Self> {
+        let client = redis::Client::open(redis_url).map_err(|e| Error::InvalidArgument {
+            field: "redis_url",
+            reason: e.to_string(),
+        })?;
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            topics: Mutex::new(HashMap::new()),
+            control,
+        });
+        tokio::spawn(run(client, engine, Arc::downgrade(&inner), control_rx));
+        Ok(Self { inner })
+    }
+
+    /// Starts watching `sku`. Returns once the subscription is live, so a
+    /// snapshot read after this call is at least as new as any event missed.
+    pub async fn watch(&self, sku: &Sku) -> Result<StockWatch> {
+        let (events, first) = {
+            let mut topics = self.inner.topics.lock().expect("feed lock");
+            let topic = topics.entry(sku.clone()).or_insert_with(|| Topic {
+                events: broadcast::channel(BUFFER).0,
+                watchers: 0,
+            });
+            topic.watchers += 1;
+            (topic.events.subscribe(), topic.watchers == 1)
+        };
+        let watch = StockWatch {
+            sku: sku.clone(),
+            events,
+            feed: Arc::downgrade(&self.inner),
+        };
+        if first {
+            let (ack, acked) = oneshot::channel();
+            let channel = ProductKeys::new(sku).stock_channel;
+            self.inner
+                .control
+                .send(Control::Subscribe(channel, ack))
+                .map_err(|_| feed_stopped())?;
+            acked.await.map_err(|_| feed_stopped())??;
+        }
+        Ok(watch)
+    }
+
+    /// How many products this node is subscribed to.
+    pub fn subscribed_skus(&self) -> usize {
+        self.inner.topics.lock().expect("feed lock").len()
+    }
+}
+
+fn feed_stopped() -> Error {
+    Error::Unavailable("the stock feed's connection task has stopped".into())
+}
+
+impl StockWatch {
+    pub fn sku(&self) -> &Sku {
+        &self.sku
+    }
+
+    /// The next event; `None` when the feed is gone. A watcher that fell
+    /// behind gets the newest events and skips the ones it missed.
+    pub async fn next(&mut self) -> Option<StockEvent> {
+        loop {
+            match self.events.recv().await {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for StockWatch {
+    fn drop(&mut self) {
+        let Some(inner) = self.feed.upgrade() else {
+            return;
+        };
+        let mut topics = inner.topics.lock().expect("feed lock");
+        if let Some(topic) = topics.get_mut(&self.sku) {
+            topic.watchers -= 1;
+            if topic.watchers == 0 {
+                topics.remove(&self.sku);
+                let channel = ProductKeys::new(&self.sku).stock_channel;
+                let _ = inner.control.send(Control::Unsubscribe(channel));
+            }
+        }
+    }
+}
+
+/// The connection task: (re)connects, keeps the subscriptions in step with
+/// the watched products, and hands each event to its product's watchers.
+async fn run(
+    client: redis::Client,
+    engine: Engine,
+    inner: Weak<Inner>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
+    let mut reconnecting = false;
+    loop {
+        let pubsub = match client.get_async_pubsub().await {
+            Ok(pubsub) => pubsub,
+            Err(e) => {
+                tracing::warn!(error = %e, "stock feed cannot connect to Redis; retrying");
+                // Watchers waiting for a subscription must not wait forever.
+                while let Ok(message) = control.try_recv() {
+                    if let Control::Subscribe(_, ack) = message {
+                        let _ = ack.send(Err(Error::from_redis(e.clone())));
+                    }
+                }
+                if inner.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(RECONNECT_DELAY).await;
+                continue;
+            }
+        };
+        let (mut sink, mut stream) = pubsub.split();
+        let Some(watched) = inner.upgrade().map(|i| watched_skus(&i)) else {
+            return;
+        };
+        let mut resubscribed = true;
+        for sku in &watched {
+            resubscribed &= sink
+                .subscribe(ProductKeys::new(sku).stock_channel)
+                .await
+                .is_ok();
+        }
+        if !resubscribed {
+            continue;
+        }
+        if reconnecting {
+            tracing::info!(products = watched.len(), "stock feed reconnected");
+            send_fresh_snapshots(&engine, &inner, &watched).await;
+        }
+        reconnecting = true;
+
+        loop {
+            tokio::select! {
+                message = stream.next() => {
+                    let Some(message) = message else {
+                        tracing::warn!("stock feed lost its Redis connection; reconnecting");
+                        break;
+                    };
+                    match StockEvent::from_json(message.get_payload_bytes()) {
+                        Ok(event) => match inner.upgrade() {
+                            Some(inner) => publish(&inner, event),
+                            None => return,
+                        },
+                        Err(e) => tracing::warn!(
+                            channel = message.get_channel_name(),
+                            error = %e,
+                            "undecodable stock event"
+                        ),
+                    }
+                }
+                command = control.recv() => match command {
+                    Some(Control::Subscribe(channel, ack)) => {
+                        let result = sink.subscribe(&channel).await.map_err(Error::from_redis);
+                        let failed = result.is_err();
+                        let _ = ack.send(result);
+                        if failed {
+                            break;
+                        }
+                    }
+                    Some(Control::Unsubscribe(channel)) => {
+                        if sink.unsubscribe(&channel).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => return,
+                },
+            }
+        }
+        tokio::time::sleep(RECONNECT_DELAY).await;
+    }
+}
+
+fn watched_skus(inner: &Inner) -> Vec<Sku> {
+    inner
+        .topics
+        .lock()
+        .expect("feed lock")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn publish(inner: &Inner, event: StockEvent) {
+    if let Some(topic) = inner.topics.lock().expect("feed lock").get(&event.sku) {
+        // No receiver left is fine: the last watcher is on its way out.
+        let _ = topic.events.send(event);
+    }
+}
+
+/// Events published while the connection was down are lost; the current
+/// snapshot of each product brings every watcher back in step. The engine's
+/// own connection may still be reconnecting, so each read is retried a while.
+async fn send_fresh_snapshots(engine: &Engine, inner: &Weak<Inner>, skus: &[Sku]) {
+    const ATTEMPTS: u32 = 20;
+    for sku in skus {
+        for attempt in 1..=ATTEMPTS {
+            match engine.product(sku).await {
+                Ok(product) => {
+                    if let Some(inner) = inner.upgrade() {
+                        publish(&inner, product.stock);
+                    }
+                    break;
+                }
+                Err(e) if attempt == ATTEMPTS => {
+                    tracing::warn!(%sku, error = %e, "no fresh snapshot after reconnect");
+                }
+                Err(_) => tokio::time::sleep(RECONNECT_DELAY).await,
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+use std::time::Duration;
+
+use reservation_core::StockFeed;
+use reservation_core::testing::{TestEngine, TestOptions, reserve};
+
+async fn subscribers(t: &TestEngine, channel: &str) -> i64 {
+    let client = redis::Client::open(t.redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let (_, count): (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg(channel)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    count
+}
+
+async fn next(watch: &mut reservation_core::StockWatch) -> reservation_core::StockEvent {
+    tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the feed is running")
+}
+
+#[tokio::test]
+async fn a_watcher_gets_its_products_changes_and_no_others() {
+    let t = TestEngine::start().await;
+    let tee = t.product("TEE", 10).await;
+    let cap = t.product("CAP", 10).await;
+    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    let mut watch = feed.watch(&tee).await.unwrap();
+
+    t.engine
+        .reserve(&reserve(&cap, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    t.engine
+        .reserve(&reserve(&tee, "ann", 2, "r2"))
+        .await
+        .unwrap();
+    let event = next(&mut watch).await;
+    assert_eq!(
+        (event.sku.as_str(), event.available, event.version),
+        ("TEE", 8, 2)
+    );
+    assert_eq!(feed.subscribed_skus(), 1);
+}
+
+#[tokio::test]
+async fn the_node_subscribes_on_the_first_watcher_and_leaves_after_the_last() {
+    let t = TestEngine::start().await;
+    let tee = t.product("TEE", 10).await;
+    let channel = reservation_core::keys::ProductKeys::new(&tee).stock_channel;
+    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    assert_eq!(subscribers(&t, &channel).await, 0);
+
+    let first = feed.watch(&tee).await.unwrap();
+    let second = feed.watch(&tee).await.unwrap();
+    assert_eq!(
+        subscribers(&t, &channel).await,
+        1,
+        "one subscription per node"
+    );
+    drop(first);
+    assert_eq!(feed.subscribed_skus(), 1);
+    drop(second);
+    assert_eq!(feed.subscribed_skus(), 0);
+    for _ in 0..50 {
+        if subscribers(&t, &channel).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the node is still subscribed after its last watcher left");
+}
+
+#[tokio::test]
+async fn after_redis_restarts_watchers_get_a_fresh_snapshot_and_later_changes() {
+    let mut t = TestEngine::start_with(TestOptions {
+        append_only: true,
+        ..TestOptions::default()
+    })
+    .await;
+    let tee = t.product("TEE", 10).await;
+    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    let mut watch = feed.watch(&tee).await.unwrap();
+
+    // Give the append-only file its once-a-second sync.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    t.redis.restart().unwrap();
+    let snapshot = next(&mut watch).await;
+    assert_eq!((snapshot.available, snapshot.version), (10, 1));
+
+    let mut reserved = None;
+    for _ in 0..50 {
+        match t.engine.reserve(&reserve(&tee, "ann", 1, "r1")).await {
+            Ok(r) => {
+                reserved = Some(r);
+                break;
+            }
+            Err(e) => {
+                assert_eq!(e.reason(), "UNAVAILABLE", "{e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(reserved.is_some(), "the engine reconnected by itself");
+    let event = next(&mut watch).await;
+    assert_eq!((event.available, event.version), (9, 2));
+}
