@@ -118,6 +118,18 @@ impl TestServer {
         format!("http://{}{path}", self.running().http_addr)
     }
 
+    /// The Prometheus text `/metrics` serves.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// A new gRPC channel (its own connection).
     pub async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.grpc_addr()))

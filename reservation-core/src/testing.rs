@@ -107,6 +107,27 @@ impl TestEngine {
         .expect("connect to the private redis-server")
     }
 
+    /// A plain connection to the test's Redis, for looking behind the engine.
+    pub async fn raw_connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis.url())
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the private redis-server")
+    }
+
+    /// Makes Redis stop answering every client for `duration` (`CLIENT PAUSE`),
+    /// as an overloaded or stalled server would.
+    pub async fn pause_redis(&self, duration: Duration) {
+        let mut conn = self.raw_connection().await;
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(duration.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .expect("CLIENT PAUSE");
+    }
+
     /// Moves the manual clock forward.
     pub fn advance(&self, by: Duration) {
         self.clock

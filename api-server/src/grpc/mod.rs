@@ -59,7 +59,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    tokio::spawn(report_health(app.clone(), health));
+    // The first reading is taken before serving, so a health check never
+    // finds the services unregistered.
+    let serving = update_health(&app, &health, None).await;
+    tokio::spawn(report_health(app.clone(), health, serving));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(flashsale_proto::FILE_DESCRIPTOR_SET)
@@ -122,25 +125,33 @@ fn merchant_check(
 
 /// Keeps `grpc.health.v1` in step with Redis: NOT_SERVING while it cannot be
 /// reached, SERVING again once it answers.
-async fn report_health(app: App, reporter: HealthReporter) {
+async fn report_health(app: App, reporter: HealthReporter, mut last: ServingStatus) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        last = update_health(&app, &reporter, Some(last)).await;
+    }
+}
+
+/// Pings Redis and publishes the resulting status when it changed.
+async fn update_health(
+    app: &App,
+    reporter: &HealthReporter,
+    last: Option<ServingStatus>,
+) -> ServingStatus {
     const SERVICES: [&str; 3] = [
         "",
         "flashsale.v1.InventoryService",
         "flashsale.v1.ReservationService",
     ];
-    let mut last = None;
-    loop {
-        let status = match app.engine.ping().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(_) => ServingStatus::NotServing,
-        };
-        if last != Some(status) {
-            tracing::info!(?status, "gRPC health");
-            for service in SERVICES {
-                reporter.set_service_status(service, status).await;
-            }
-            last = Some(status);
+    let status = match app.engine.ping().await {
+        Ok(()) => ServingStatus::Serving,
+        Err(_) => ServingStatus::NotServing,
+    };
+    if last != Some(status) {
+        tracing::info!(?status, "gRPC health");
+        for service in SERVICES {
+            reporter.set_service_status(service, status).await;
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    status
 }

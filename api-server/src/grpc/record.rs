@@ -74,6 +74,7 @@ where
             } else {
                 path
             };
+            tracing::debug!(%route, ?code, "grpc call");
             metrics.observe_request("grpc", route, format!("{code:?}"), started);
             result
         })

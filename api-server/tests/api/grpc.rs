@@ -480,16 +480,9 @@ async fn watch_stock_sends_snapshots_then_changes_and_stops_with_the_client() {
 
 /// The node's stock subscriptions, as `/metrics` reports them.
 pub async fn subscriptions(s: &TestServer) -> i64 {
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
+    s.metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find_map(|line| line.strip_prefix("flashsale_stock_subscriptions "))
         .expect("the metric is exported")
         .trim()

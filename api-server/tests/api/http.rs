@@ -308,15 +308,7 @@ async fn health_metrics_and_pages_are_served() {
     let health = s.http.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     for expected in [
         r#"flashsale_requests_total{api="http",route="/api/products/{sku}/reservations",status="201"} 1"#,
         r#"flashsale_outcomes_total{operation="reserve",outcome="OUT_OF_STOCK"} 1"#,

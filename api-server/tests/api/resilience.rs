@@ -119,14 +119,7 @@ async fn calls_beyond_the_in_flight_cap_are_shed_not_queued() {
     .await;
     s.t.product("TEE", 100).await;
     // Redis stops answering for a moment, so the first calls stay in flight.
-    let client = redis::Client::open(s.t.redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(1_000)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    s.t.pause_redis(Duration::from_millis(1_000)).await;
 
     let mut reservations = s.reservations().await;
     let calls: Vec<_> = (0..10)
@@ -152,12 +145,7 @@ async fn calls_beyond_the_in_flight_cap_are_shed_not_queued() {
         .expect("served once the load is gone");
 
     let http_calls: Vec<_> = {
-        let _: () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(1_000)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        s.t.pause_redis(Duration::from_millis(1_000)).await;
         (0..10)
             .map(|_| {
                 let request = s.http.get(s.url("/api/products/TEE")).send();
@@ -182,14 +170,7 @@ async fn shutdown_finishes_calls_in_flight_then_stops_listening() {
     let mut s = TestServer::start().await;
     s.t.product("TEE", 100).await;
     let grpc_addr = s.grpc_addr();
-    let client = redis::Client::open(s.t.redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(500)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    s.t.pause_redis(Duration::from_millis(500)).await;
 
     let mut reservations = s.reservations().await;
     let in_flight = tokio::spawn(async move { reservations.reserve(reserve("r1")).await });
@@ -204,4 +185,52 @@ async fn shutdown_finishes_calls_in_flight_then_stops_listening() {
         tokio::net::TcpStream::connect(grpc_addr).await.is_err(),
         "no longer listening"
     );
+}
+
+#[tokio::test]
+async fn a_client_deadline_ends_the_call_while_redis_stalls() {
+    let s = TestServer::start().await;
+    s.t.product("TEE", 10).await;
+    s.t.pause_redis(Duration::from_millis(1_500)).await;
+
+    let mut reservations = s.reservations().await;
+    let mut request = tonic::Request::new(reserve("r1"));
+    request.set_timeout(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let status = reservations.reserve(request).await.unwrap_err();
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // Once Redis answers again the state is consistent, whatever the stalled
+    // call ended up doing.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let audit = s.t.engine.audit(&"TEE".parse().unwrap()).await.unwrap();
+    assert!(audit.is_clean(), "{:?}", audit.problems());
+    assert!(audit.held <= 1);
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused_and_the_server_stays_up() {
+    let s = TestServer::start().await;
+    s.t.product("TEE", 10).await;
+    let mut reservations = s.reservations().await;
+    let huge = pb::ReserveRequest {
+        request_id: "x".repeat(api_server::grpc::MAX_MESSAGE_BYTES + 1),
+        ..reserve("r1")
+    };
+    let status = reservations.reserve(huge).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    let answer = reservations
+        .reserve(reserve("r2"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.available, 9, "only the normal call reserved");
 }

@@ -4,8 +4,7 @@ use reservation_core::StockFeed;
 use reservation_core::testing::{TestEngine, TestOptions, reserve};
 
 async fn subscribers(t: &TestEngine, channel: &str) -> i64 {
-    let client = redis::Client::open(t.redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = t.raw_connection().await;
     let (_, count): (String, i64) = redis::cmd("PUBSUB")
         .arg("NUMSUB")
         .arg(channel)

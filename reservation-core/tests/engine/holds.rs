@@ -360,8 +360,7 @@ async fn the_audit_reports_drift_it_did_not_cause() {
     assert!(t.engine.audit(&sku).await.unwrap().is_clean());
 
     // Someone writes to the product behind the engine's back.
-    let client = redis::Client::open(t.redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = t.raw_connection().await;
     let keys = reservation_core::keys::ProductKeys::new(&sku);
     let _: i64 = redis::cmd("HINCRBY")
         .arg(&keys.product)

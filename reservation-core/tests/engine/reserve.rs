@@ -248,8 +248,7 @@ async fn request_records_are_kept_for_at_least_a_day() {
         .reserve(&reserve(&sku, "ann", 1, "r1"))
         .await
         .unwrap();
-    let client = redis::Client::open(t.redis.url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = t.raw_connection().await;
     let keys = reservation_core::keys::ProductKeys::new(&sku);
     let key = keys.request(&"r1".parse().unwrap());
     let ttl: i64 = redis::cmd("TTL")
