@@ -1,7 +1,8 @@
 //! # api-server
 //!
 //! The engine's front door: merchants' back-ends over gRPC (`flashsale.v1`,
-//! [`grpc`]), shoppers over HTTP JSON and the web pages ([`http`]). A thin
+//! [`grpc`]), shoppers over HTTP JSON and the web pages ([`http`]), and live
+//! stock pushed to browsers over Socket.IO ([`live`]). A thin
 //! layer over `reservation-core`: handlers turn a request into one engine call
 //! and the engine's answer or error into the wire's.
 //!
@@ -13,6 +14,7 @@ mod app;
 pub mod auth;
 pub mod grpc;
 pub mod http;
+pub mod live;
 mod metrics;
 pub mod server;
 #[cfg(feature = "testing")]
@@ -21,4 +23,5 @@ pub mod testing;
 pub use auth::MerchantTokens;
 pub use grpc::GrpcOptions;
 pub use http::HttpOptions;
+pub use live::LiveOptions;
 pub use server::{RunningServer, ServeError, ServerConfig};

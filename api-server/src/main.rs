@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use api_server::{GrpcOptions, HttpOptions, MerchantTokens, RunningServer, ServerConfig};
+use api_server::{
+    GrpcOptions, HttpOptions, LiveOptions, MerchantTokens, RunningServer, ServerConfig,
+};
 use clap::Parser;
 use reservation_core::local_redis::LocalRedis;
 use reservation_core::{Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed};
@@ -57,6 +59,19 @@ struct Args {
     /// Most units one reserve may ask for.
     #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
     max_quantity: u32,
+
+    /// Most products one Socket.IO socket may watch at once.
+    #[arg(long, env = "FLASHSALE_MAX_WATCHED_SKUS", default_value_t = 32)]
+    max_watched_skus: usize,
+
+    /// At most one live stock update per product per this many milliseconds.
+    #[arg(long, env = "FLASHSALE_STOCK_INTERVAL_MS", default_value_t = 100)]
+    stock_interval_ms: u64,
+
+    /// Comma-separated origins (https://shop.example) whose pages may use the
+    /// HTTP API and Socket.IO; without any, only the server's own pages.
+    #[arg(long, env = "FLASHSALE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<axum::http::HeaderValue>,
 
     /// The static web pages to serve.
     #[arg(long, env = "FLASHSALE_WEB_DIR", default_value = "web")]
@@ -131,6 +146,12 @@ async fn main() -> anyhow::Result<()> {
             http: HttpOptions {
                 max_in_flight: args.max_in_flight,
                 web_dir: args.web_dir.clone(),
+                cors_origins: args.cors_origins.clone(),
+                live: LiveOptions {
+                    max_watched: args.max_watched_skus,
+                    interval: Duration::from_millis(args.stock_interval_ms),
+                    ..LiveOptions::default()
+                },
             },
         },
         engine,

@@ -45,6 +45,10 @@ pub struct Metrics {
     outcomes: Family<OutcomeLabels, Counter>,
     redis_errors: Counter,
     pub stock_subscriptions: Gauge,
+    /// Socket.IO sockets connected to this node.
+    pub sockets: Gauge,
+    /// Sockets disconnected because their send buffer was full.
+    pub slow_disconnects: Counter,
 }
 
 impl Metrics {
@@ -58,6 +62,14 @@ impl Metrics {
         let outcomes = Family::<OutcomeLabels, Counter>::default();
         let redis_errors = Counter::default();
         let stock_subscriptions = Gauge::default();
+        let sockets = Gauge::default();
+        let slow_disconnects = Counter::default();
+        registry.register("sockets", "Socket.IO sockets connected", sockets.clone());
+        registry.register(
+            "slow_socket_disconnects",
+            "Sockets disconnected because they could not keep up",
+            slow_disconnects.clone(),
+        );
         registry.register("requests", "Requests answered", requests.clone());
         registry.register(
             "request_duration_seconds",
@@ -86,6 +98,8 @@ impl Metrics {
             outcomes,
             redis_errors,
             stock_subscriptions,
+            sockets,
+            slow_disconnects,
         })
     }
 

@@ -1,11 +1,12 @@
-//! Live stock events from Redis pub/sub, for the servers that push them on.
+//! Live events from Redis pub/sub, for the servers that push them on: a
+//! product's stock events, and a customer's hold events.
 //!
-//! A node subscribes to a product's channel only while something on the node
-//! watches that product, and drops the subscription when the last watcher
-//! goes: a node never hears of products nobody on it watches. All
-//! subscriptions share one pub/sub connection. When that connection drops, the
-//! feed reconnects, subscribes again and sends every watcher a fresh snapshot,
-//! so no watcher is left on a stale count.
+//! A node subscribes to a channel only while something on the node watches
+//! it, and drops the subscription when the last watcher goes: a node never
+//! hears of products (or customers) nobody on it watches. All subscriptions
+//! share one pub/sub connection. When that connection drops, the feed
+//! reconnects, subscribes again and sends every stock watcher a fresh
+//! snapshot, so no watcher is left on a stale count.
 //!
 //! Stock is state, not a log: a slow watcher that falls behind skips to the
 //! newest event rather than holding memory for every change.
@@ -19,8 +20,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::keys::ProductKeys;
-use crate::types::{Sku, StockEvent};
+use crate::keys::{self, ProductKeys};
+use crate::types::{CustomerId, HoldEvent, Sku, StockEvent};
 
 /// Events buffered per product before a slow watcher skips ahead.
 const BUFFER: usize = 64;
@@ -33,12 +34,36 @@ pub struct StockFeed {
 }
 
 struct Inner {
-    topics: Mutex<HashMap<Sku, Topic>>,
+    /// Keyed by channel name.
+    topics: Mutex<HashMap<String, Topic>>,
     control: mpsc::UnboundedSender<Control>,
 }
 
+/// What a channel carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Subject {
+    Stock(Sku),
+    Customer(CustomerId),
+}
+
+impl Subject {
+    fn channel(&self) -> String {
+        match self {
+            Self::Stock(sku) => ProductKeys::new(sku).stock_channel,
+            Self::Customer(customer) => keys::customer_channel(customer),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Stock(StockEvent),
+    Hold(HoldEvent),
+}
+
 struct Topic {
-    events: broadcast::Sender<StockEvent>,
+    subject: Subject,
+    events: broadcast::Sender<Event>,
     watchers: usize,
 }
 
@@ -47,11 +72,22 @@ enum Control {
     Unsubscribe(String),
 }
 
-/// One watcher's view of one product. Dropping it ends the watch.
+/// One watcher's view of one channel. Dropping it ends the watch.
+struct Watch {
+    channel: String,
+    events: broadcast::Receiver<Event>,
+    feed: Weak<Inner>,
+}
+
+/// One watcher's view of one product's stock. Dropping it ends the watch.
 pub struct StockWatch {
     sku: Sku,
-    events: broadcast::Receiver<StockEvent>,
-    feed: Weak<Inner>,
+    watch: Watch,
+}
+
+/// One watcher's view of one customer's holds. Dropping it ends the watch.
+pub struct HoldWatch {
+    watch: Watch,
 }
 
 impl StockFeed {
@@ -74,23 +110,38 @@ impl StockFeed {
     /// Starts watching `sku`. Returns once the subscription is live, so a
     /// snapshot read after this call is at least as new as any event missed.
     pub async fn watch(&self, sku: &Sku) -> Result<StockWatch> {
+        Ok(StockWatch {
+            sku: sku.clone(),
+            watch: self.subscribe(Subject::Stock(sku.clone())).await?,
+        })
+    }
+
+    /// Starts watching a customer's hold events.
+    pub async fn watch_customer(&self, customer: &CustomerId) -> Result<HoldWatch> {
+        Ok(HoldWatch {
+            watch: self.subscribe(Subject::Customer(customer.clone())).await?,
+        })
+    }
+
+    async fn subscribe(&self, subject: Subject) -> Result<Watch> {
+        let channel = subject.channel();
         let (events, first) = {
             let mut topics = self.inner.topics.lock().expect("feed lock");
-            let topic = topics.entry(sku.clone()).or_insert_with(|| Topic {
+            let topic = topics.entry(channel.clone()).or_insert_with(|| Topic {
+                subject,
                 events: broadcast::channel(BUFFER).0,
                 watchers: 0,
             });
             topic.watchers += 1;
             (topic.events.subscribe(), topic.watchers == 1)
         };
-        let watch = StockWatch {
-            sku: sku.clone(),
+        let watch = Watch {
+            channel: channel.clone(),
             events,
             feed: Arc::downgrade(&self.inner),
         };
         if first {
             let (ack, acked) = oneshot::channel();
-            let channel = ProductKeys::new(sku).stock_channel;
             self.inner
                 .control
                 .send(Control::Subscribe(channel, ack))
@@ -102,7 +153,23 @@ impl StockFeed {
 
     /// How many products this node is subscribed to.
     pub fn subscribed_skus(&self) -> usize {
-        self.inner.topics.lock().expect("feed lock").len()
+        self.inner
+            .topics
+            .lock()
+            .expect("feed lock")
+            .values()
+            .filter(|t| matches!(t.subject, Subject::Stock(_)))
+            .count()
+    }
+
+    /// How many customers this node is subscribed to.
+    pub fn subscribed_customers(&self) -> usize {
+        let topics = self.inner.topics.lock().expect("feed lock");
+        topics.len()
+            - topics
+                .values()
+                .filter(|t| matches!(t.subject, Subject::Stock(_)))
+                .count()
     }
 }
 
@@ -110,14 +177,10 @@ fn feed_stopped() -> Error {
     Error::Unavailable("the stock feed's connection task has stopped".into())
 }
 
-impl StockWatch {
-    pub fn sku(&self) -> &Sku {
-        &self.sku
-    }
-
+impl Watch {
     /// The next event; `None` when the feed is gone. A watcher that fell
     /// behind gets the newest events and skips the ones it missed.
-    pub async fn next(&mut self) -> Option<StockEvent> {
+    async fn next(&mut self) -> Option<Event> {
         loop {
             match self.events.recv().await {
                 Ok(event) => return Some(event),
@@ -128,18 +191,45 @@ impl StockWatch {
     }
 }
 
-impl Drop for StockWatch {
+impl Drop for Watch {
     fn drop(&mut self) {
         let Some(inner) = self.feed.upgrade() else {
             return;
         };
         let mut topics = inner.topics.lock().expect("feed lock");
-        if let Some(topic) = topics.get_mut(&self.sku) {
+        if let Some(topic) = topics.get_mut(&self.channel) {
             topic.watchers -= 1;
             if topic.watchers == 0 {
-                topics.remove(&self.sku);
-                let channel = ProductKeys::new(&self.sku).stock_channel;
-                let _ = inner.control.send(Control::Unsubscribe(channel));
+                topics.remove(&self.channel);
+                let _ = inner
+                    .control
+                    .send(Control::Unsubscribe(self.channel.clone()));
+            }
+        }
+    }
+}
+
+impl StockWatch {
+    pub fn sku(&self) -> &Sku {
+        &self.sku
+    }
+
+    /// The next stock event; `None` when the feed is gone.
+    pub async fn next(&mut self) -> Option<StockEvent> {
+        loop {
+            if let Event::Stock(event) = self.watch.next().await? {
+                return Some(event);
+            }
+        }
+    }
+}
+
+impl HoldWatch {
+    /// The next hold event; `None` when the feed is gone.
+    pub async fn next(&mut self) -> Option<HoldEvent> {
+        loop {
+            if let Event::Hold(event) = self.watch.next().await? {
+                return Some(event);
             }
         }
     }
@@ -173,21 +263,18 @@ async fn run(
             }
         };
         let (mut sink, mut stream) = pubsub.split();
-        let Some(watched) = inner.upgrade().map(|i| watched_skus(&i)) else {
+        let Some(watched) = inner.upgrade().map(|i| watched_subjects(&i)) else {
             return;
         };
         let mut resubscribed = true;
-        for sku in &watched {
-            resubscribed &= sink
-                .subscribe(ProductKeys::new(sku).stock_channel)
-                .await
-                .is_ok();
+        for subject in &watched {
+            resubscribed &= sink.subscribe(subject.channel()).await.is_ok();
         }
         if !resubscribed {
             continue;
         }
         if reconnecting {
-            tracing::info!(products = watched.len(), "stock feed reconnected");
+            tracing::info!(channels = watched.len(), "feed reconnected");
             send_fresh_snapshots(&engine, &inner, &watched).await;
         }
         reconnecting = true;
@@ -199,17 +286,10 @@ async fn run(
                         tracing::warn!("stock feed lost its Redis connection; reconnecting");
                         break;
                     };
-                    match StockEvent::from_json(message.get_payload_bytes()) {
-                        Ok(event) => match inner.upgrade() {
-                            Some(inner) => publish(&inner, event),
-                            None => return,
-                        },
-                        Err(e) => tracing::warn!(
-                            channel = message.get_channel_name(),
-                            error = %e,
-                            "undecodable stock event"
-                        ),
-                    }
+                    let Some(inner) = inner.upgrade() else {
+                        return;
+                    };
+                    dispatch(&inner, message.get_channel_name(), message.get_payload_bytes());
                 }
                 command = control.recv() => match command {
                     Some(Control::Subscribe(channel, ack)) => {
@@ -233,34 +313,47 @@ async fn run(
     }
 }
 
-fn watched_skus(inner: &Inner) -> Vec<Sku> {
-    inner
-        .topics
-        .lock()
-        .expect("feed lock")
-        .keys()
-        .cloned()
-        .collect()
+fn watched_subjects(inner: &Inner) -> Vec<Subject> {
+    let topics = inner.topics.lock().expect("feed lock");
+    topics.values().map(|t| t.subject.clone()).collect()
 }
 
-fn publish(inner: &Inner, event: StockEvent) {
-    if let Some(topic) = inner.topics.lock().expect("feed lock").get(&event.sku) {
+/// Decodes a message by what its channel carries and hands it to the
+/// channel's watchers.
+fn dispatch(inner: &Inner, channel: &str, payload: &[u8]) {
+    let topics = inner.topics.lock().expect("feed lock");
+    // No topic: the last watcher left while the message was on its way.
+    let Some(topic) = topics.get(channel) else {
+        return;
+    };
+    let event = match &topic.subject {
+        Subject::Stock(_) => StockEvent::from_json(payload).map(Event::Stock),
+        Subject::Customer(_) => HoldEvent::from_json(payload).map(Event::Hold),
+    };
+    match event {
         // No receiver left is fine: the last watcher is on its way out.
-        let _ = topic.events.send(event);
+        Ok(event) => drop(topic.events.send(event)),
+        Err(e) => tracing::warn!(channel, error = %e, "undecodable event"),
     }
 }
 
 /// Events published while the connection was down are lost; the current
 /// snapshot of each product brings every watcher back in step. The engine's
 /// own connection may still be reconnecting, so each read is retried a while.
-async fn send_fresh_snapshots(engine: &Engine, inner: &Weak<Inner>, skus: &[Sku]) {
+async fn send_fresh_snapshots(engine: &Engine, inner: &Weak<Inner>, subjects: &[Subject]) {
     const ATTEMPTS: u32 = 20;
-    for sku in skus {
+    for subject in subjects {
+        let Subject::Stock(sku) = subject else {
+            continue;
+        };
         for attempt in 1..=ATTEMPTS {
             match engine.product(sku).await {
                 Ok(product) => {
                     if let Some(inner) = inner.upgrade() {
-                        publish(&inner, product.stock);
+                        let topics = inner.topics.lock().expect("feed lock");
+                        if let Some(topic) = topics.get(&subject.channel()) {
+                            let _ = topic.events.send(Event::Stock(product.stock));
+                        }
                     }
                     break;
                 }

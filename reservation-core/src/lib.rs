@@ -55,7 +55,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{AuditReport, Engine, EngineConfig, ProductPage};
 pub use error::{Error, Result};
-pub use feed::{StockFeed, StockWatch};
+pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use types::{
     CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct, Product, ProductUpdate,
     Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,

@@ -23,16 +23,20 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderName, HeaderValue, Method};
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 
-pub use customer::{CUSTOMER_COOKIE, CUSTOMER_HEADER};
+pub use customer::{CUSTOMER_COOKIE, CUSTOMER_HEADER, customer_from_headers};
 pub use error::ApiError;
 
 use crate::app::App;
+use crate::live::{self, LiveOptions};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -43,6 +47,10 @@ pub struct HttpOptions {
     pub max_in_flight: usize,
     /// Where the static pages are.
     pub web_dir: PathBuf,
+    /// Origins other than the server's own that browsers may call from
+    /// (Socket.IO polling and the JSON API). Empty: same origin only.
+    pub cors_origins: Vec<HeaderValue>,
+    pub live: LiveOptions,
 }
 
 pub fn router(app: App, options: &HttpOptions) -> Router {
@@ -56,6 +64,11 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         }))
         .layer(LoadShedLayer::new())
         .layer(GlobalConcurrencyLimitLayer::new(options.max_in_flight));
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(options.cors_origins.clone()))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([CONTENT_TYPE, HeaderName::from_static(CUSTOMER_HEADER)]);
     routes::api()
         .fallback_service(ServeDir::new(&options.web_dir))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -64,5 +77,9 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
             app.clone(),
             record::record,
         ))
+        // Socket.IO answers /socket.io/ itself, before routing and shedding:
+        // its connections are long-lived and limited on their own.
+        .layer(live::layer(app.clone(), options.live.clone()))
+        .layer(cors)
         .with_state(app)
 }

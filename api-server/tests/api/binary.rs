@@ -2,46 +2,19 @@
 //! Redis and products, prints where it listens, and exits 0 on SIGTERM after
 //! finishing what is in flight.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use reservation_core::local_redis::free_port;
+use api_server::testing::ServerProcess;
 
 #[tokio::test]
 async fn demo_mode_serves_the_seeded_products_and_sigterm_exits_cleanly() {
-    let http_port = free_port().unwrap();
-    let grpc_port = free_port().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_api-server"))
-        .arg("--demo")
-        .args(["--http-addr", &format!("127.0.0.1:{http_port}")])
-        .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
-        .env_remove("FLASHSALE_REDIS_URL")
-        .env_remove("FLASHSALE_MERCHANT_TOKENS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the api-server binary");
-
-    // The banner ends with the made-up merchant token.
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut banner = String::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !banner.contains("merchant token:") && Instant::now() < deadline {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        banner.push_str(&line);
-    }
+    let server = ServerProcess::spawn(env!("CARGO_BIN_EXE_api-server"), &["--demo"]);
     assert!(
-        banner.contains(&format!("http://127.0.0.1:{http_port}/")),
-        "{banner}"
+        server.banner.contains("merchant token:"),
+        "{}",
+        server.banner
     );
-    assert!(banner.contains("merchant token:"), "{banner}");
 
     let products: serde_json::Value =
-        reqwest::get(format!("http://127.0.0.1:{http_port}/api/products"))
+        reqwest::get(format!("http://{}/api/products", server.http_addr))
             .await
             .unwrap()
             .json()
@@ -49,14 +22,8 @@ async fn demo_mode_serves_the_seeded_products_and_sigterm_exits_cleanly() {
             .unwrap();
     assert_eq!(products["products"].as_array().unwrap().len(), 3);
 
-    let term = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = tokio::task::spawn_blocking(move || child.wait())
+    let status = tokio::task::spawn_blocking(move || server.terminate())
         .await
-        .unwrap()
         .unwrap();
     assert!(status.success(), "exit status {status}");
 }

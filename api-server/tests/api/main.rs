@@ -7,6 +7,7 @@ mod contention;
 mod grpc;
 mod http;
 mod interop;
+mod live;
 mod resilience;
 
 use tonic::Status;

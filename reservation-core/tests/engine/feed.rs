@@ -107,3 +107,34 @@ async fn after_redis_restarts_watchers_get_a_fresh_snapshot_and_later_changes() 
     let event = next(&mut watch).await;
     assert_eq!((event.available, event.version), (9, 2));
 }
+
+#[tokio::test]
+async fn a_customer_watcher_hears_only_their_own_holds() {
+    let t = TestEngine::start().await;
+    let tee = t.product("TEE", 10).await;
+    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    let ann = reservation_core::testing::customer_of("ann");
+    let mut holds = feed.watch_customer(&ann).await.unwrap();
+    assert_eq!(
+        (feed.subscribed_customers(), feed.subscribed_skus()),
+        (1, 0)
+    );
+
+    t.engine
+        .reserve(&reserve(&tee, "bob", 1, "r1"))
+        .await
+        .unwrap();
+    let mine = t
+        .engine
+        .reserve(&reserve(&tee, "ann", 2, "r2"))
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), holds.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.reservation_id, mine.hold.id);
+    assert_eq!(event.state, reservation_core::HoldState::Held);
+    drop(holds);
+    assert_eq!(feed.subscribed_customers(), 0);
+}

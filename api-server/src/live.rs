@@ -1,0 +1,462 @@
+//! Live stock for shoppers' browsers over Socket.IO (websocket, with HTTP
+//! long-polling for clients that cannot upgrade), on the HTTP listener.
+//!
+//! - `watch {sku}` (with an ack) answers the product's snapshot, or
+//!   `{"error": {"code", "message"}}`, and puts the socket in room
+//!   `product:SKU`; `unwatch {sku}` takes it out. A socket watches at most
+//!   `max_watched` products.
+//! - The node relays a product's stock events only while one of its own
+//!   sockets watches it: one subscription per product per node, made for the
+//!   first watcher and dropped after the last. Relays conflate: at most one
+//!   `stock` emit per product per interval, latest state wins, the last state
+//!   is always sent, versions only grow.
+//! - A socket that names a customer when it connects (the `customer_id` of its
+//!   auth payload, or the same header or cookie the HTTP API reads) joins
+//!   `customer:ID` and gets `hold` events for that customer's reservations.
+//!   No socket can join a room by name.
+//! - Slow clients cannot hold memory: a socket's send buffer is bounded, and
+//!   once it is full the socket is counted and disconnected instead of
+//!   queueing without bound. (When even the disconnect packet finds no room,
+//!   the Engine.IO heartbeat closes it: a client that does not read does not
+//!   answer pings either.)
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reservation_core::{CustomerId, Error, HoldWatch, Sku, StockEvent, StockWatch};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::socket::Sid;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::app::App;
+use crate::http::customer_from_headers;
+
+/// How the live channel behaves.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// Most products one socket may watch at once.
+    pub max_watched: usize,
+    /// At most one `stock` emit per product per interval.
+    pub interval: Duration,
+    /// Packets buffered per socket before it counts as too slow.
+    pub max_buffer: usize,
+    /// Largest packet a client may send, in bytes.
+    pub max_payload: u64,
+    /// How often the server pings each client, and how long it waits for the
+    /// answer before closing the connection.
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            max_watched: 32,
+            interval: Duration::from_millis(100),
+            max_buffer: 128,
+            max_payload: 16 * 1024,
+            ping_interval: Duration::from_secs(15),
+            ping_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The Socket.IO layer for the HTTP router.
+pub fn layer(app: App, options: LiveOptions) -> SocketIoLayer {
+    let (layer, io) = SocketIo::builder()
+        .max_buffer_size(options.max_buffer)
+        .max_payload(options.max_payload)
+        .ping_interval(options.ping_interval)
+        .ping_timeout(options.ping_timeout)
+        .build_layer();
+    let live = Arc::new(Live {
+        fanout: Fanout {
+            io: io.clone(),
+            app: app.clone(),
+            stalled: Arc::default(),
+        },
+        app,
+        options,
+        products: Mutex::new(HashMap::new()),
+        customers: Mutex::new(HashMap::new()),
+        sockets: Mutex::new(HashMap::new()),
+    });
+    // Socket.IO spawns connect handlers after it has told the client it is
+    // connected, so a client's first event could beat a handler registered
+    // there. Middlewares run before, so everything is set up in one.
+    let set_up = move |socket: SocketRef, TryData(auth): TryData<ConnectAuth>| {
+        let live = live.clone();
+        async move { live.connecting(socket, auth.ok()).await }
+    };
+    io.ns("/", (async || {}).with(set_up));
+    layer
+}
+
+/// Why a connection is refused; the client gets it as `connect_error`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refused(String);
+
+#[derive(Deserialize)]
+struct ConnectAuth {
+    customer_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WatchRequest {
+    sku: String,
+}
+
+#[derive(Serialize)]
+struct ErrorAck {
+    error: ErrorBody,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    code: &'static str,
+    message: String,
+}
+
+fn error_ack(code: &'static str, message: impl Into<String>) -> ErrorAck {
+    ErrorAck {
+        error: ErrorBody {
+            code,
+            message: message.into(),
+        },
+    }
+}
+
+fn product_room(sku: &Sku) -> String {
+    format!("product:{sku}")
+}
+
+fn customer_room(customer: &CustomerId) -> String {
+    format!("customer:{customer}")
+}
+
+/// A relay task and how many of the node's sockets need it.
+struct Relay {
+    sockets: usize,
+    task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct SocketState {
+    watched: HashSet<Sku>,
+    customer: Option<CustomerId>,
+}
+
+struct Live {
+    app: App,
+    fanout: Fanout,
+    options: LiveOptions,
+    products: Mutex<HashMap<Sku, Relay>>,
+    customers: Mutex<HashMap<CustomerId, Relay>>,
+    sockets: Mutex<HashMap<Sid, SocketState>>,
+}
+
+impl Live {
+    async fn connecting(
+        self: Arc<Self>,
+        socket: SocketRef,
+        auth: Option<ConnectAuth>,
+    ) -> Result<(), Refused> {
+        let named = match auth.and_then(|a| a.customer_id) {
+            Some(raw) => Some(CustomerId::new(raw)),
+            None => customer_from_headers(&socket.req_parts().headers),
+        };
+        let customer = named.transpose().map_err(|e| Refused(e.to_string()))?;
+        if let Some(customer) = &customer {
+            self.retain_customer(customer)
+                .await
+                .map_err(|e| Refused(format!("hold events are unavailable: {e}")))?;
+            socket.join(customer_room(customer));
+        }
+        self.app.metrics.sockets.inc();
+        self.sockets.lock().expect("sockets lock").insert(
+            socket.id,
+            SocketState {
+                customer: customer.clone(),
+                ..SocketState::default()
+            },
+        );
+        let live = self.clone();
+        socket.on(
+            "watch",
+            move |socket: SocketRef, TryData(request): TryData<WatchRequest>, ack: AckSender| {
+                let live = live.clone();
+                async move {
+                    let answer = live.watch(&socket, request.map(|r| r.sku)).await;
+                    let _ = match answer {
+                        Ok(snapshot) => ack.send(&snapshot),
+                        Err(error) => ack.send(&error),
+                    };
+                }
+            },
+        );
+        let live = self.clone();
+        socket.on(
+            "unwatch",
+            move |socket: SocketRef, TryData(request): TryData<WatchRequest>, ack: AckSender| {
+                let live = live.clone();
+                async move {
+                    let answer = match request.map(|r| Sku::new(r.sku)) {
+                        Ok(Ok(sku)) => {
+                            live.unwatch(&socket, &sku);
+                            json!({ "ok": true })
+                        }
+                        _ => json!(error_ack(
+                            "INVALID_ARGUMENT",
+                            "unwatch takes {\"sku\": \"SKU\"}"
+                        )),
+                    };
+                    let _ = ack.send(&answer);
+                }
+            },
+        );
+        let live = self.clone();
+        socket.on_disconnect(move |socket: SocketRef| {
+            let live = live.clone();
+            async move { live.disconnected(&socket) }
+        });
+        Ok(())
+    }
+
+    async fn watch(
+        &self,
+        socket: &SocketRef,
+        request: Result<String, impl std::fmt::Display>,
+    ) -> Result<StockEvent, ErrorAck> {
+        let raw =
+            request.map_err(|_| error_ack("INVALID_ARGUMENT", "watch takes {\"sku\": \"SKU\"}"))?;
+        let sku = Sku::new(raw).map_err(|e| error_ack(e.reason(), e.to_string()))?;
+        let newly = {
+            let mut sockets = self.sockets.lock().expect("sockets lock");
+            let state = sockets
+                .get_mut(&socket.id)
+                .ok_or_else(|| error_ack("UNAVAILABLE", "the socket is closing"))?;
+            if !state.watched.contains(&sku) && state.watched.len() >= self.options.max_watched {
+                return Err(error_ack(
+                    "WATCH_LIMIT",
+                    format!(
+                        "a socket may watch at most {} products",
+                        self.options.max_watched
+                    ),
+                ));
+            }
+            state.watched.insert(sku.clone())
+        };
+        if newly && let Err(e) = self.retain_product(&sku).await {
+            self.forget(socket, &sku);
+            return Err(error_ack(e.reason(), e.to_string()));
+        }
+        match self.app.call("watch", self.app.engine.product(&sku)).await {
+            Ok(product) => {
+                socket.join(product_room(&sku));
+                Ok(product.stock)
+            }
+            Err(e) => {
+                if newly {
+                    self.forget(socket, &sku);
+                    self.release_product(&sku);
+                }
+                Err(error_ack(e.reason(), e.to_string()))
+            }
+        }
+    }
+
+    fn unwatch(&self, socket: &SocketRef, sku: &Sku) {
+        socket.leave(product_room(sku));
+        if self.forget(socket, sku) {
+            self.release_product(sku);
+        }
+    }
+
+    /// Removes `sku` from the socket's watch list; true when it was there.
+    fn forget(&self, socket: &SocketRef, sku: &Sku) -> bool {
+        self.sockets
+            .lock()
+            .expect("sockets lock")
+            .get_mut(&socket.id)
+            .is_some_and(|state| state.watched.remove(sku))
+    }
+
+    fn disconnected(&self, socket: &SocketRef) {
+        let Some(state) = self
+            .sockets
+            .lock()
+            .expect("sockets lock")
+            .remove(&socket.id)
+        else {
+            return;
+        };
+        self.app.metrics.sockets.dec();
+        self.fanout
+            .stalled
+            .lock()
+            .expect("stalled lock")
+            .remove(&socket.id);
+        for sku in &state.watched {
+            self.release_product(sku);
+        }
+        if let Some(customer) = &state.customer {
+            release(&self.customers, customer);
+        }
+        self.update_gauges();
+    }
+
+    /// Makes sure the node relays `sku`'s stock events to its room.
+    async fn retain_product(&self, sku: &Sku) -> Result<(), Error> {
+        if add_socket(&self.products, sku) {
+            return Ok(());
+        }
+        let watch = self.app.feed.watch(sku).await?;
+        let task = tokio::spawn(relay_stock(
+            self.fanout.clone(),
+            watch,
+            self.options.interval,
+        ));
+        insert_relay(&self.products, sku.clone(), task);
+        self.update_gauges();
+        Ok(())
+    }
+
+    fn release_product(&self, sku: &Sku) {
+        release(&self.products, sku);
+        self.update_gauges();
+    }
+
+    async fn retain_customer(&self, customer: &CustomerId) -> Result<(), Error> {
+        if add_socket(&self.customers, customer) {
+            return Ok(());
+        }
+        let watch = self.app.feed.watch_customer(customer).await?;
+        let task = tokio::spawn(relay_holds(
+            self.fanout.clone(),
+            customer_room(customer),
+            watch,
+        ));
+        insert_relay(&self.customers, customer.clone(), task);
+        Ok(())
+    }
+
+    fn update_gauges(&self) {
+        let metrics = &self.app.metrics;
+        metrics
+            .stock_subscriptions
+            .set(self.app.feed.subscribed_skus() as i64);
+    }
+}
+
+/// Counts one more socket on an existing relay; false when there is none.
+fn add_socket<K: Eq + std::hash::Hash>(relays: &Mutex<HashMap<K, Relay>>, key: &K) -> bool {
+    match relays.lock().expect("relays lock").get_mut(key) {
+        Some(relay) => {
+            relay.sockets += 1;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Installs a new relay, unless another socket's watch installed one while
+/// this one was subscribing: then that one is kept and this task stopped.
+fn insert_relay<K: Eq + std::hash::Hash>(
+    relays: &Mutex<HashMap<K, Relay>>,
+    key: K,
+    task: JoinHandle<()>,
+) {
+    let mut relays = relays.lock().expect("relays lock");
+    match relays.get_mut(&key) {
+        Some(existing) => {
+            existing.sockets += 1;
+            task.abort();
+        }
+        None => {
+            relays.insert(key, Relay { sockets: 1, task });
+        }
+    }
+}
+
+/// One socket fewer; the last one stops the relay (and so the subscription).
+fn release<K: Eq + std::hash::Hash>(relays: &Mutex<HashMap<K, Relay>>, key: &K) {
+    let mut relays = relays.lock().expect("relays lock");
+    if let Some(relay) = relays.get_mut(key) {
+        relay.sockets -= 1;
+        if relay.sockets == 0 {
+            relay.task.abort();
+            relays.remove(key);
+        }
+    }
+}
+
+/// Relays one product's stock events to its room, conflated: an event that
+/// arrives within `interval` of the last emit waits, and only the newest
+/// waiting state is sent when the interval is over.
+async fn relay_stock(fanout: Fanout, mut watch: StockWatch, interval: Duration) {
+    let room = product_room(watch.sku());
+    let mut newest = 0;
+    let mut waiting: Option<StockEvent> = None;
+    let mut next_emit = Instant::now();
+    loop {
+        tokio::select! {
+            event = watch.next() => match event {
+                Some(event) if event.version > newest => {
+                    newest = event.version;
+                    waiting = Some(event);
+                }
+                Some(_) => {}
+                None => return,
+            },
+            _ = tokio::time::sleep_until(next_emit), if waiting.is_some() => {
+                if let Some(event) = waiting.take() {
+                    fanout.emit(&room, "stock", &event);
+                }
+                next_emit = Instant::now() + interval;
+            }
+        }
+    }
+}
+
+/// Relays one customer's hold events to their room, each one.
+async fn relay_holds(fanout: Fanout, room: String, mut watch: HoldWatch) {
+    while let Some(event) = watch.next().await {
+        fanout.emit(&room, "hold", &event);
+    }
+}
+
+/// Sends to the node's sockets, and deals with the ones that cannot keep up.
+#[derive(Clone)]
+struct Fanout {
+    io: SocketIo,
+    app: App,
+    /// Sockets found with a full send buffer, until they are gone.
+    stalled: Arc<Mutex<HashSet<Sid>>>,
+}
+
+impl Fanout {
+    /// Emits to every socket of a room on this node; a socket whose send
+    /// buffer is full is counted once and disconnected.
+    fn emit<T: Serialize>(&self, room: &str, event: &str, data: &T) {
+        for socket in self.io.to(room.to_owned()).sockets() {
+            if let Err(socketioxide::SendError::Socket(
+                socketioxide::SocketError::InternalChannelFull,
+            )) = socket.emit(event, data)
+            {
+                if self.stalled.lock().expect("stalled lock").insert(socket.id) {
+                    tracing::info!(sid = %socket.id, "disconnecting a socket that cannot keep up");
+                    self.app.metrics.slow_disconnects.inc();
+                }
+                let _ = socket.disconnect();
+            }
+        }
+    }
+}

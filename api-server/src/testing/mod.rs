@@ -1,0 +1,292 @@
+//! The shared harness for tests of a whole server: a private Redis, an
+//! api-server on free loopback ports, and real clients for both APIs.
+//!
+//! Compiled only with the `testing` feature.
+
+mod socket;
+
+pub use socket::{Received, SocketClient};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flashsale_proto::v1::inventory_service_client::InventoryServiceClient;
+use flashsale_proto::v1::reservation_service_client::ReservationServiceClient;
+use reservation_core::StockFeed;
+use reservation_core::testing::{TestEngine, TestOptions};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+use crate::{GrpcOptions, HttpOptions, LiveOptions, MerchantTokens, RunningServer, ServerConfig};
+
+/// The merchant token every test server accepts.
+pub const TOKEN: &str = "test-merchant-token";
+
+/// Adds a bearer token to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<String>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| tonic::Status::internal("bad token"))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
+    }
+}
+
+pub type Inventory = InventoryServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Reservations = ReservationServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A running api-server on its own private Redis.
+pub struct TestServer {
+    pub t: TestEngine,
+    pub server: Option<RunningServer>,
+    pub http: reqwest::Client,
+}
+
+/// How to start a [`TestServer`].
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub engine: TestOptions,
+    pub max_in_flight: usize,
+    pub web_dir: PathBuf,
+    pub live: LiveOptions,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            engine: TestOptions {
+                manual_clock: false,
+                ..TestOptions::default()
+            },
+            max_in_flight: 4096,
+            web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web")),
+            live: LiveOptions::default(),
+        }
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(ServerOptions::default()).await
+    }
+
+    pub async fn start_with(options: ServerOptions) -> Self {
+        let t = TestEngine::start_with(options.engine.clone()).await;
+        let server = start_node(&t, &options).await;
+        Self {
+            t,
+            server: Some(server),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Another api-server node on the same Redis, with its own connections
+    /// and subscriptions, as a second process would have.
+    pub async fn another_node(&self, options: &ServerOptions) -> RunningServer {
+        start_node(&self.t, options).await
+    }
+}
+
+/// An `api-server` binary running as its own process, stopped when dropped.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub http_addr: SocketAddr,
+    /// What it printed up to and including the line with its HTTP URL.
+    pub banner: String,
+}
+
+impl ServerProcess {
+    /// Starts `binary` (the crate's `CARGO_BIN_EXE_api-server`) on free ports
+    /// with `args`, and waits until it says where it listens.
+    pub fn spawn(binary: &str, args: &[&str]) -> Self {
+        use std::io::{BufRead, BufReader};
+        let http_addr = SocketAddr::from((
+            [127, 0, 0, 1],
+            reservation_core::local_redis::free_port().expect("free port"),
+        ));
+        let grpc_addr = SocketAddr::from((
+            [127, 0, 0, 1],
+            reservation_core::local_redis::free_port().expect("free port"),
+        ));
+        let mut child = std::process::Command::new(binary)
+            .args(args)
+            .args([
+                "--http-addr",
+                &http_addr.to_string(),
+                "--grpc-addr",
+                &grpc_addr.to_string(),
+            ])
+            .env_remove("FLASHSALE_REDIS_URL")
+            .env_remove("FLASHSALE_MERCHANT_TOKENS")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the api-server binary");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut banner = String::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        // The banner ends with the merchant token line in demo mode, and with
+        // the gRPC line otherwise.
+        while !banner.contains("merchant gRPC:") && std::time::Instant::now() < deadline {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            banner.push_str(&line);
+        }
+        if banner.contains("merchant gRPC:") && args.contains(&"--demo") {
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            banner.push_str(&line);
+        }
+        assert!(
+            banner.contains(&format!("http://{http_addr}/")),
+            "the server did not start:\n{banner}"
+        );
+        Self {
+            child,
+            http_addr,
+            banner,
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        self.child.wait().expect("wait for the api-server")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An api-server on `t`'s Redis, on free loopback ports.
+async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
+    let engine = t.another_engine(options.engine.mode).await;
+    let feed = StockFeed::start(&t.redis.url(), engine.clone()).expect("stock feed");
+    let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+    RunningServer::start(
+        ServerConfig {
+            http_addr: loopback(0),
+            grpc_addr: loopback(0),
+            merchant_tokens: MerchantTokens::new([TOKEN.to_owned()]),
+            grpc: GrpcOptions {
+                max_in_flight: options.max_in_flight,
+                max_call_time: Duration::from_secs(5),
+            },
+            http: HttpOptions {
+                max_in_flight: options.max_in_flight,
+                web_dir: options.web_dir.clone(),
+                cors_origins: Vec::new(),
+                live: options.live.clone(),
+            },
+        },
+        engine,
+        feed,
+    )
+    .await
+    .expect("start the api-server")
+}
+
+impl TestServer {
+    fn running(&self) -> &RunningServer {
+        self.server.as_ref().expect("the server is running")
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.running().grpc_addr
+    }
+
+    /// Where HTTP, the web pages and Socket.IO listen.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.running().http_addr
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running().http_addr)
+    }
+
+    /// The Prometheus text `/metrics` serves.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// Opens an Engine.IO long-polling session by hand and returns its URL, for
+    /// tests that need a client which stops polling or sends raw payloads.
+    pub async fn polling_session(&self) -> String {
+        let open = self
+            .http
+            .get(self.url("/socket.io/?EIO=4&transport=polling"))
+            .send()
+            .await
+            .expect("polling handshake")
+            .text()
+            .await
+            .expect("open packet");
+        let handshake: serde_json::Value =
+            serde_json::from_str(open.trim_start_matches('0')).expect("open packet JSON");
+        let sid = handshake["sid"].as_str().expect("a session id");
+        self.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+    }
+
+    /// A new gRPC channel (its own connection).
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.grpc_addr()))
+            .expect("valid uri")
+            .connect()
+            .await
+            .expect("connect to the gRPC server")
+    }
+
+    pub async fn inventory(&self) -> Inventory {
+        InventoryServiceClient::with_interceptor(self.channel().await, Bearer(Some(TOKEN.into())))
+    }
+
+    pub async fn reservations(&self) -> Reservations {
+        ReservationServiceClient::with_interceptor(self.channel().await, Bearer(Some(TOKEN.into())))
+    }
+
+    /// Clients that present `token` (or none).
+    pub async fn clients_with_token(&self, token: Option<&str>) -> (Inventory, Reservations) {
+        let bearer = Bearer(token.map(str::to_owned));
+        let channel = self.channel().await;
+        (
+            InventoryServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            ReservationServiceClient::with_interceptor(channel, bearer),
+        )
+    }
+
+    /// Stops the server gracefully.
+    pub async fn shutdown(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("clean shutdown");
+        }
+    }
+}

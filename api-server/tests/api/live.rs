@@ -1,0 +1,490 @@
+//! Live stock over Socket.IO: the official client (run under Node), many
+//! sockets, two nodes, hostile input, slow clients.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use api_server::LiveOptions;
+use api_server::testing::{Received, ServerOptions, ServerProcess, SocketClient, TestServer};
+use flashsale_proto::v1 as pb;
+use reservation_core::Sku;
+use reservation_core::testing::reserve;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_official_client_gets_live_stock_over_websocket_and_polling() {
+    let s = TestServer::start().await;
+    s.t.product("LIVE-A", 100).await;
+    s.t.product("LIVE-B", 100).await;
+    let web = concat!(env!("CARGO_MANIFEST_DIR"), "/../web");
+    let base = s.url("");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(format!("{web}/tests/live.mjs"))
+            .args([base.as_str(), "LIVE-A", "LIVE-B"])
+            .output()
+            .expect("run node (web/node_modules comes from .ci/install-deps)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the socket.io-client run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["final_version"], 6, "{summary}");
+    assert_eq!(summary["reconnect_version"], 8);
+    assert_eq!(summary["events"]["b"], 0);
+    assert_eq!(summary["hold_event"], "HELD");
+}
+
+/// Follows one socket's events for its SKU until it has seen `final`.
+async fn follow(
+    mut client: SocketClient,
+    sku: String,
+    mut finals: tokio::sync::watch::Receiver<Option<Arc<HashMap<String, u64>>>>,
+) -> Result<u64, String> {
+    let mut newest = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(finals) = finals.borrow().clone()
+            && newest >= finals[&sku]
+        {
+            return Ok(newest);
+        }
+        tokio::select! {
+            received = client.next(Duration::from_secs(1)) => match received {
+                Some(Received::Event(name, event)) if name == "stock" => {
+                    if event["sku"] != sku.as_str() {
+                        return Err(format!("a {sku} watcher got {event}"));
+                    }
+                    let version = event["version"].as_u64().unwrap();
+                    if version <= newest {
+                        return Err(format!("{sku}: version {version} after {newest}"));
+                    }
+                    newest = version;
+                }
+                Some(Received::Closed) => return Err("closed".into()),
+                _ => {}
+            },
+            _ = finals.changed() => {}
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("{sku}: stuck at version {newest}"));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_sockets_over_fifty_products_all_end_on_the_final_version() {
+    let s = TestServer::start().await;
+    let skus: Vec<Sku> = {
+        let mut skus = Vec::new();
+        for i in 0..50 {
+            skus.push(s.t.product(&format!("MANY-{i:02}"), 1_000_000).await);
+        }
+        skus
+    };
+    let addr = s.http_addr();
+    let (set_finals, finals) = tokio::sync::watch::channel(None);
+    let mut followers = Vec::new();
+    for i in 0..1_000 {
+        let sku = skus[i % skus.len()].to_string();
+        let mut client = SocketClient::connect(addr, None).await.expect("connect");
+        let snapshot = client
+            .emit_with_ack("watch", &json!({ "sku": sku }))
+            .await
+            .unwrap_or_else(|| panic!("socket {i} got no watch ack"));
+        assert_eq!(snapshot["sku"], sku.as_str());
+        followers.push(tokio::spawn(follow(client, sku, finals.clone())));
+    }
+    assert_eq!(crate::grpc::subscriptions(&s).await, 50);
+
+    let changes: Vec<_> = (0..5_000)
+        .map(|i| {
+            let engine = s.t.engine.clone();
+            let request = reserve(&skus[i % skus.len()], &format!("c{i}"), 1, &format!("r{i}"));
+            tokio::spawn(async move { engine.reserve(&request).await.unwrap() })
+        })
+        .collect();
+    for change in changes {
+        change.await.unwrap();
+    }
+    let mut final_versions = HashMap::new();
+    for sku in &skus {
+        final_versions.insert(
+            sku.to_string(),
+            s.t.engine.product(sku).await.unwrap().stock.version,
+        );
+    }
+    assert!(final_versions.values().all(|&v| v == 101));
+    set_finals.send(Some(Arc::new(final_versions))).unwrap();
+    for follower in followers {
+        follower.await.unwrap().expect("the socket converged");
+    }
+}
+
+#[tokio::test]
+async fn a_change_through_one_node_reaches_watchers_on_another_process() {
+    let s = TestServer::start().await;
+    s.t.product("TWO-A", 10).await;
+    s.t.product("TWO-B", 10).await;
+    let url = s.t.redis.url();
+    let node_b = ServerProcess::spawn(env!("CARGO_BIN_EXE_api-server"), &["--redis-url", &url]);
+    let mut watcher = SocketClient::connect(node_b.http_addr, None).await.unwrap();
+    watcher
+        .emit_with_ack("watch", &json!({"sku": "TWO-A"}))
+        .await
+        .unwrap();
+
+    // Through node A's gRPC API.
+    let mut reservations = s.reservations().await;
+    reservations
+        .reserve(pb::ReserveRequest {
+            sku: "TWO-A".into(),
+            quantity: 1,
+            customer_id: "ann".into(),
+            request_id: "r1".into(),
+        })
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let received = watcher.next(Duration::from_secs(2)).await;
+    let Some(Received::Event(name, event)) = received else {
+        panic!("node B's watcher got {received:?}");
+    };
+    assert_eq!(
+        (name.as_str(), event["available"].as_i64()),
+        ("stock", Some(9))
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Each node subscribes only to what its own sockets watch.
+    assert_eq!(
+        crate::grpc::subscriptions(&s).await,
+        0,
+        "node A has no watchers"
+    );
+    let node_b_metrics = s
+        .http
+        .get(format!("http://{}/metrics", node_b.http_addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        node_b_metrics.contains("flashsale_stock_subscriptions 1"),
+        "{node_b_metrics}"
+    );
+}
+
+#[tokio::test]
+async fn watchers_keep_receiving_after_redis_restarts() {
+    let mut s = TestServer::start_with(ServerOptions {
+        engine: reservation_core::testing::TestOptions {
+            manual_clock: false,
+            append_only: true,
+            ..Default::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let sku = s.t.product("RESTART", 10).await;
+    let mut watcher = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    watcher
+        .emit_with_ack("watch", &json!({"sku": "RESTART"}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    s.t.redis.restart().unwrap();
+
+    let mut reserved = false;
+    for i in 0..50 {
+        if s.t
+            .engine
+            .reserve(&reserve(&sku, "ann", 1, &format!("r{i}")))
+            .await
+            .is_ok()
+        {
+            reserved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reserved);
+    let mut newest = 0;
+    while let Some(Received::Event(_, event)) = watcher.next(Duration::from_secs(2)).await {
+        newest = event["version"].as_u64().unwrap();
+        if newest == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        newest, 2,
+        "the watcher got the change made after the restart"
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test]
+async fn stock_updates_are_conflated_but_the_last_state_always_arrives() {
+    let s = TestServer::start_with(ServerOptions {
+        live: LiveOptions {
+            interval: Duration::from_millis(200),
+            ..LiveOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let sku = s.t.product("BURST", 1_000).await;
+    let mut watcher = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    watcher
+        .emit_with_ack("watch", &json!({"sku": "BURST"}))
+        .await
+        .unwrap();
+    for i in 0..50 {
+        s.t.engine
+            .reserve(&reserve(&sku, &format!("c{i}"), 1, &format!("r{i}")))
+            .await
+            .unwrap();
+    }
+    let mut versions = Vec::new();
+    while let Some(Received::Event(_, event)) = watcher.next(Duration::from_millis(600)).await {
+        versions.push(event["version"].as_u64().unwrap());
+    }
+    assert_eq!(
+        versions.last(),
+        Some(&51),
+        "the final state arrives: {versions:?}"
+    );
+    assert!(
+        versions.len() < 10,
+        "50 changes in a burst were conflated into {versions:?}"
+    );
+    assert!(versions.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[tokio::test]
+async fn watch_refusals_and_the_watch_limit_come_back_in_the_ack() {
+    let s = TestServer::start_with(ServerOptions {
+        live: LiveOptions {
+            max_watched: 3,
+            ..LiveOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    for i in 0..4 {
+        s.t.product(&format!("W{i}"), 5).await;
+    }
+    let mut client = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    let code = |answer: Option<Value>| {
+        answer.unwrap()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(
+        code(client.emit_with_ack("watch", &json!({"sku": "{W0}"})).await),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(
+            client
+                .emit_with_ack("watch", &json!({"sku": "x".repeat(5_000)}))
+                .await
+        ),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(client.emit_with_ack("watch", &json!({"sku": ["W0"]})).await),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(client.emit_with_ack("watch", &json!({"sku": "NOPE"})).await),
+        "NOT_FOUND"
+    );
+    for i in 0..3 {
+        let snapshot = client
+            .emit_with_ack("watch", &json!({"sku": format!("W{i}")}))
+            .await
+            .unwrap();
+        assert_eq!(snapshot["version"], 1);
+    }
+    assert_eq!(
+        code(client.emit_with_ack("watch", &json!({"sku": "W3"})).await),
+        "WATCH_LIMIT"
+    );
+    // Watching one again is not one more.
+    assert_eq!(
+        client
+            .emit_with_ack("watch", &json!({"sku": "W0"}))
+            .await
+            .unwrap()["sku"],
+        "W0"
+    );
+    assert_eq!(
+        client
+            .emit_with_ack("unwatch", &json!({"sku": "W0"}))
+            .await
+            .unwrap(),
+        json!({"ok": true})
+    );
+    assert_eq!(
+        client
+            .emit_with_ack("watch", &json!({"sku": "W3"}))
+            .await
+            .unwrap()["sku"],
+        "W3"
+    );
+    assert_eq!(crate::grpc::subscriptions(&s).await, 3);
+}
+
+#[tokio::test]
+async fn hostile_sockets_are_cut_off_and_everyone_else_keeps_receiving() {
+    let s = TestServer::start().await;
+    let sku = s.t.product("SAFE", 100).await;
+    let addr = s.http_addr();
+    let mut bystander = SocketClient::connect(addr, None).await.unwrap();
+    bystander
+        .emit_with_ack("watch", &json!({"sku": "SAFE"}))
+        .await
+        .unwrap();
+
+    let mut malformed = SocketClient::connect(addr, None).await.unwrap();
+    malformed.send_raw("42[not json").await.unwrap();
+    let mut binary = SocketClient::connect(addr, None).await.unwrap();
+    binary.send_binary(vec![0xff; 64]).await.unwrap();
+    let mut closed = false;
+    for _ in 0..10 {
+        if matches!(
+            malformed.next(Duration::from_millis(500)).await,
+            Some(Received::Closed)
+        ) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a socket that sent a malformed packet was not disconnected"
+    );
+
+    // An oversized event over websocket is answered with an error...
+    let mut huge = SocketClient::connect(addr, None).await.unwrap();
+    let answer = huge
+        .emit_with_ack("watch", &json!({"sku": "A".repeat(100_000)}))
+        .await
+        .expect("an answer");
+    assert_eq!(answer["error"]["code"], "INVALID_ARGUMENT");
+    // ...and an oversized polling payload is refused outright.
+    let session = s.polling_session().await;
+    let refused = s
+        .http
+        .post(&session)
+        .body(format!("40{}", "x".repeat(100_000)))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !refused.status().is_success(),
+        "a 100 KB polling payload was accepted"
+    );
+
+    // Unknown events and attempts to join rooms by name do nothing.
+    let mut sneaky = SocketClient::connect(addr, None).await.unwrap();
+    sneaky
+        .send_raw(r#"42["join",{"room":"customer:ann"}]"#)
+        .await
+        .unwrap();
+    sneaky
+        .send_raw(r#"42["subscribe","product:SAFE"]"#)
+        .await
+        .unwrap();
+
+    s.t.engine
+        .reserve(&reserve(&sku, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    let received = bystander.next(Duration::from_secs(2)).await;
+    assert!(
+        matches!(received, Some(Received::Event(ref name, _)) if name == "stock"),
+        "{received:?}"
+    );
+    assert_eq!(
+        sneaky.next(Duration::from_millis(500)).await,
+        None,
+        "the sneaky socket got {sku}'s or ann's events"
+    );
+    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_socket_that_never_reads_is_disconnected_not_buffered() {
+    let s = TestServer::start_with(ServerOptions {
+        live: LiveOptions {
+            interval: Duration::ZERO,
+            max_buffer: 4,
+            ping_interval: Duration::from_millis(300),
+            ping_timeout: Duration::from_millis(300),
+            ..LiveOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let sku = s.t.product("FLOOD", 1_000).await;
+    // A long-polling session that connects, watches, and then never polls:
+    // everything sent to it waits in its buffer.
+    let http = &s.http;
+    let session = s.polling_session().await;
+    http.post(&session).body("40").send().await.unwrap();
+    http.get(&session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    http.post(&session)
+        .body(r#"420["watch",{"sku":"FLOOD"}]"#)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    for i in 0..40 {
+        s.t.engine
+            .reserve(&reserve(&sku, &format!("c{i}"), 1, &format!("r{i}")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut disconnected = false;
+    for _ in 0..50 {
+        if s.metrics()
+            .await
+            .contains("flashsale_slow_socket_disconnects_total 1")
+        {
+            disconnected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(disconnected, "{}", s.metrics().await);
+    assert_eq!(
+        crate::grpc::subscriptions(&s).await,
+        0,
+        "its subscription went with it"
+    );
+}
