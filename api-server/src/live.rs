@@ -254,9 +254,17 @@ impl Live {
             }
             state.watched.insert(sku.clone())
         };
-        if newly && let Err(e) = self.retain_product(&sku).await {
-            self.forget(socket, &sku);
-            return Err(error_ack(e.reason(), e.to_string()));
+        if newly {
+            if let Err(e) = self.retain_product(&sku).await {
+                self.forget(socket, &sku);
+                return Err(error_ack(e.reason(), e.to_string()));
+            }
+            // The socket may have gone while the node subscribed: then its
+            // disconnect did not see this relay, and the watch is undone here.
+            if !self.is_watching(socket, &sku) {
+                self.release_product(&sku);
+                return Err(error_ack("UNAVAILABLE", "the socket is closing"));
+            }
         }
         match self.app.call("watch", self.app.engine.product(&sku)).await {
             Ok(product) => {
@@ -278,6 +286,14 @@ impl Live {
         if self.forget(socket, sku) {
             self.release_product(sku);
         }
+    }
+
+    fn is_watching(&self, socket: &SocketRef, sku: &Sku) -> bool {
+        self.sockets
+            .lock()
+            .expect("sockets lock")
+            .get(&socket.id)
+            .is_some_and(|state| state.watched.contains(sku))
     }
 
     /// Removes `sku` from the socket's watch list; true when it was there.
@@ -310,7 +326,6 @@ impl Live {
         if let Some(customer) = &state.customer {
             release(&self.customers, customer);
         }
-        self.update_gauges();
     }
 
     /// Makes sure the node relays `sku`'s stock events to its room.
@@ -325,13 +340,11 @@ impl Live {
             self.options.interval,
         ));
         insert_relay(&self.products, sku.clone(), task);
-        self.update_gauges();
         Ok(())
     }
 
     fn release_product(&self, sku: &Sku) {
         release(&self.products, sku);
-        self.update_gauges();
     }
 
     async fn retain_customer(&self, customer: &CustomerId) -> Result<(), Error> {
@@ -346,13 +359,6 @@ impl Live {
         ));
         insert_relay(&self.customers, customer.clone(), task);
         Ok(())
-    }
-
-    fn update_gauges(&self) {
-        let metrics = &self.app.metrics;
-        metrics
-            .stock_subscriptions
-            .set(self.app.feed.subscribed_skus() as i64);
     }
 }
 

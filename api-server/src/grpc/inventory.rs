@@ -210,10 +210,6 @@ impl InventoryService for InventoryApi {
             watches.push(self.app.feed.watch(sku).await.map_err(to_status)?);
             snapshots.push(self.app.engine.product(sku).await.map_err(to_status)?.stock);
         }
-        self.app
-            .metrics
-            .stock_subscriptions
-            .set(self.app.feed.subscribed_skus() as i64);
 
         let mut newest: HashMap<Sku, u64> = snapshots
             .iter()
