@@ -56,6 +56,11 @@ struct Args {
     #[arg(long, env = "FLASHSALE_MAX_CALL_MS", default_value_t = 5_000)]
     max_call_ms: u64,
 
+    /// How long (ms) a confirmed hold may wait for its purchase before the
+    /// workers' sweep enqueues it again. Use the purchase workers' value.
+    #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
+    purchase_timeout_ms: u64,
+
     /// Most units one reserve may ask for.
     #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
     max_quantity: u32,
@@ -114,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
         &RedisConfig::new(&redis_url),
         EngineConfig {
             max_quantity_per_reserve: args.max_quantity,
+            purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
             ..EngineConfig::default()
         },
     )

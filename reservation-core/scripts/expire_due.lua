@@ -7,7 +7,8 @@
 -- ARGV[1..5] as in lib.lua
 -- ARGV[6] most holds to expire in this call
 --
--- Returns {'OK', units returned, next deadline ms (-1 when none), expired tokens...}
+-- Returns {'OK', units returned, next deadline ms (-1 when none),
+--          confirmed holds waiting for their purchase, expired tokens...}
 -- or {'NOT_FOUND'}.
 
 local product = load_product()
@@ -22,7 +23,7 @@ if #due > 0 then
 end
 
 local next_due = redis.call('ZRANGE', DUE, 0, 0, 'WITHSCORES')
-local reply = { 'OK', due_units, tonumber(next_due[2] or '-1') }
+local reply = { 'OK', due_units, tonumber(next_due[2] or '-1'), redis.call('ZCARD', PURCHASE_DUE) }
 for _, entry in ipairs(due) do
   reply[#reply + 1] = entry.token
 end

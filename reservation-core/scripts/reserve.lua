@@ -13,7 +13,8 @@
 -- ARGV[11] most due holds to reclaim in this call
 --
 -- Returns one of
---   {'OK', hold JSON, available after, replayed (0 or 1), hold token}
+--   {'OK', hold JSON, available after, replayed (0 or 1), hold token,
+--    1 when this is now the product's only active hold (it must be indexed)}
 --   {'NOT_FOUND'}
 --   {'IDEMPOTENCY_MISMATCH'}
 --   {'SALE_CLOSED', sale_starts_at, sale_ends_at}
@@ -72,4 +73,5 @@ publish_hold_event(token, hold)
 redis.call('SET', REQUEST, cjson.encode({
   token = token, customer_id = customer_id, quantity = quantity, hold = hold_json, available = product.available,
 }), 'EX', request_ttl)
-return { 'OK', hold_json, product.available, 0, token }
+local first_active = redis.call('ZCARD', DUE) + redis.call('ZCARD', PURCHASE_DUE) == 1 and 1 or 0
+return { 'OK', hold_json, product.available, 0, token, first_active }

@@ -13,6 +13,24 @@ const PREFIX: &str = "fs";
 /// It lives outside any product's slot; see `Engine::create_product`.
 pub const CATALOG: &str = "fs:catalog";
 
+/// Set of SKUs that may have HELD or CONFIRMED holds: the sweeper's work
+/// list, so it never scans the keyspace. A reserve that gives a product its
+/// first active hold adds it; the sweeper removes products with none left.
+pub const ACTIVE_PRODUCTS: &str = "fs:active-products";
+
+/// Stream of purchase jobs (one per confirmed hold), read by purchase
+/// workers through the [`PURCHASE_GROUP`] consumer group.
+pub const PURCHASES: &str = "fs:purchases";
+
+/// The consumer group of the purchase workers on [`PURCHASES`].
+pub const PURCHASE_GROUP: &str = "purchase-workers";
+
+/// Stream of finished orders, for downstream systems' own consumer groups.
+pub const ORDERS: &str = "fs:orders";
+
+/// Stream of purchase jobs that failed for good (their holds were released).
+pub const DEAD_PURCHASES: &str = "fs:purchases:dead";
+
 /// Prefix of the customer channels that carry hold events.
 pub const CUSTOMER_CHANNEL_PREFIX: &str = "fs:customer:";
 

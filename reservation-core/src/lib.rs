@@ -46,6 +46,7 @@ pub mod error;
 pub mod feed;
 pub mod keys;
 pub mod local_redis;
+pub mod purchases;
 mod scripts;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -56,6 +57,7 @@ pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{AuditReport, Engine, EngineConfig, ProductPage};
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
+pub use purchases::{PurchaseJob, PurchaseQueue};
 pub use types::{
     CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct, Product, ProductUpdate,
     Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,

@@ -28,6 +28,7 @@ pub(crate) struct Scripts {
     pub expire_due: Script,
     pub finalize_purchase: Script,
     pub release: Script,
+    pub requeue_stranded: Script,
     pub snapshot: Script,
     pub audit: Script,
 }
@@ -42,6 +43,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     expire_due: product_script!("expire_due.lua"),
     finalize_purchase: product_script!("finalize_purchase.lua"),
     release: product_script!("release.lua"),
+    requeue_stranded: product_script!("requeue_stranded.lua"),
     snapshot: Script::new(include_str!("../scripts/snapshot.lua")),
     audit: Script::new(include_str!("../scripts/audit.lua")),
 });

@@ -503,6 +503,15 @@ pub struct ExpiredHolds {
     pub holds: Vec<ReservationId>,
     /// The deadline of the next HELD hold, if any: when to sweep this product next.
     pub next_due_ms: Option<i64>,
+    /// CONFIRMED holds still waiting for their purchase.
+    pub confirmed_waiting: i64,
+}
+
+impl ExpiredHolds {
+    /// Whether the product still has holds a sweeper must watch.
+    pub fn has_active_holds(&self) -> bool {
+        self.next_due_ms.is_some() || self.confirmed_waiting > 0
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Engine, Reply};
 use crate::error::{Error, Result};
-use crate::keys::ProductKeys;
+use crate::keys::{self, ProductKeys};
 use crate::scripts::SCRIPTS;
 use crate::types::{
     CustomerId, ExpiredHolds, Hold, HoldState, RequestId, Reservation, ReservationId,
@@ -42,6 +42,9 @@ impl Engine {
             "OK" => {
                 // A replay answers the first request's hold, not the id made for this call.
                 let id = ReservationId::from_parts(sku, reply.text(4)?)?;
+                if reply.len() > 5 && reply.int(5)? == 1 {
+                    self.mark_active(sku).await?;
+                }
                 Ok(Reservation {
                     hold: decode_hold(&id, reply.bytes(1)?)?,
                     available: reply.int(2)?,
@@ -85,8 +88,33 @@ impl Engine {
     }
 
     /// HELD → CONFIRMED: the hold waits for its purchase and no longer expires
-    /// as a hold. With `owner`, only that customer's hold is found.
+    /// as a hold, and a purchase job is enqueued for it. With `owner`, only
+    /// that customer's hold is found.
+    ///
+    /// The confirmation and the job are two writes (the purchase stream is not
+    /// in the product's slot). If this process dies between them, the hold's
+    /// purchase deadline passes with no order, and the sweeper's
+    /// [`Engine::requeue_stranded`] enqueues it again.
     pub async fn confirm(
+        &self,
+        id: &ReservationId,
+        owner: Option<&CustomerId>,
+    ) -> Result<Transition> {
+        let transition = self.confirm_hold(id, owner).await?;
+        if transition.changed {
+            self.enqueue_purchase(id).await?;
+        }
+        Ok(transition)
+    }
+
+    /// Confirms without enqueueing the purchase job, as a process that died
+    /// between the two writes would: for tests of the stranded-purchase sweep.
+    #[cfg(feature = "testing")]
+    pub async fn confirm_without_enqueue(&self, id: &ReservationId) -> Result<Transition> {
+        self.confirm_hold(id, None).await
+    }
+
+    async fn confirm_hold(
         &self,
         id: &ReservationId,
         owner: Option<&CustomerId>,
@@ -95,6 +123,36 @@ impl Engine {
         call.arg(owner.map_or("", CustomerId::as_str))
             .arg(self.config.purchase_timeout.as_millis() as u64);
         self.transition(id, "confirmed", &call).await
+    }
+
+    async fn enqueue_purchase(&self, id: &ReservationId) -> Result<()> {
+        self.redis
+            .query::<String>(
+                redis::cmd("XADD")
+                    .arg(keys::PURCHASES)
+                    .arg("*")
+                    .arg("reservation_id")
+                    .arg(id.to_string()),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Enqueues again the confirmed holds of `sku` whose purchase deadline has
+    /// passed with no purchase, each with a new deadline. Returns them.
+    pub async fn requeue_stranded(&self, sku: &Sku, batch: u32) -> Result<Vec<ReservationId>> {
+        let keys = ProductKeys::new(sku);
+        let mut call = self.product_call(&SCRIPTS.requeue_stranded, &keys);
+        call.arg(self.config.purchase_timeout.as_millis() as u64)
+            .arg(batch.max(1));
+        let reply = self.run(&call).await?;
+        let ids = (1..reply.len())
+            .map(|i| ReservationId::from_parts(sku, reply.text(i)?))
+            .collect::<Result<Vec<_>>>()?;
+        for id in &ids {
+            self.enqueue_purchase(id).await?;
+        }
+        Ok(ids)
     }
 
     /// HELD → CANCELLED (or EXPIRED, when past its deadline): units back to
@@ -133,7 +191,8 @@ impl Engine {
             "OK" => Ok(ExpiredHolds {
                 units: reply.int(1)?,
                 next_due_ms: Some(reply.int(2)?).filter(|&ms| ms >= 0),
-                holds: (3..reply.len())
+                confirmed_waiting: reply.int(3)?,
+                holds: (4..reply.len())
                     .map(|i| ReservationId::from_parts(sku, reply.text(i)?))
                     .collect::<Result<_>>()?,
             }),

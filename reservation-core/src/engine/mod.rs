@@ -4,6 +4,7 @@
 
 mod audit;
 mod holds;
+mod index;
 mod products;
 mod reply;
 

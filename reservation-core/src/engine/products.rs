@@ -151,6 +151,27 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Up to `limit` SKUs of the catalog in order, starting after `after`.
+    pub(super) async fn list_skus(&self, after: Option<&Sku>, limit: usize) -> Result<Vec<Sku>> {
+        let start = after.map_or_else(|| "-".to_owned(), |sku| format!("({sku}"));
+        let skus: Vec<String> = self
+            .redis
+            .query(
+                redis::cmd("ZRANGE")
+                    .arg(CATALOG)
+                    .arg(start)
+                    .arg("+")
+                    .arg("BYLEX")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(limit),
+            )
+            .await?;
+        skus.into_iter().map(Sku::new).collect()
+    }
+}
+
 fn product_from_fields(sku: &Sku, fields: &HashMap<String, String>) -> Result<Product> {
     let int = |name: &str| -> Result<i64> {
         fields

@@ -1,0 +1,141 @@
+//! The buyer: reads purchase jobs and turns each confirmed hold into a sale,
+//! or, when the purchase step keeps failing, gives its units back.
+//!
+//! A job is acknowledged only once its hold is finished, so a worker that
+//! dies mid-job leaves it pending; another worker claims it after
+//! `claim_idle`. Finishing twice is harmless: finalize and release are
+//! idempotent scripts.
+
+use std::sync::Arc;
+
+use reservation_core::{Engine, Error, HoldState, PurchaseJob, PurchaseQueue, Result};
+use tokio::sync::watch;
+
+use crate::{PurchaseStep, WorkerConfig, WorkerMetrics};
+
+pub struct Buyer<S> {
+    engine: Engine,
+    queue: PurchaseQueue,
+    step: Arc<S>,
+    config: WorkerConfig,
+    metrics: Arc<WorkerMetrics>,
+}
+
+impl<S: PurchaseStep> Buyer<S> {
+    pub fn new(
+        engine: Engine,
+        queue: PurchaseQueue,
+        step: Arc<S>,
+        config: WorkerConfig,
+        metrics: Arc<WorkerMetrics>,
+    ) -> Self {
+        Self {
+            engine,
+            queue,
+            step,
+            config,
+            metrics,
+        }
+    }
+
+    /// Buys until `shutdown` turns true; the job in hand is finished and
+    /// acknowledged first.
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let jobs = match self.next_jobs().await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read purchase jobs; retrying");
+                    tokio::time::sleep(self.config.backoff).await;
+                    continue;
+                }
+            };
+            for job in jobs {
+                if let Err(e) = self.process(&job).await {
+                    // Left unacknowledged: claimed again after `claim_idle`.
+                    tracing::warn!(entry = %job.entry_id, error = %e, "purchase job left pending");
+                    tokio::time::sleep(self.config.backoff).await;
+                    break;
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Jobs abandoned by idle consumers first, then new ones.
+    async fn next_jobs(&self) -> Result<Vec<PurchaseJob>> {
+        let claimed = self
+            .queue
+            .claim_idle(
+                &self.config.consumer,
+                self.config.claim_idle,
+                self.config.batch,
+            )
+            .await?;
+        if !claimed.is_empty() {
+            self.metrics.claimed.inc_by(claimed.len() as u64);
+            return Ok(claimed);
+        }
+        self.queue
+            .read(&self.config.consumer, self.config.batch, self.config.block)
+            .await
+    }
+
+    /// Finishes one job. An error means Redis could not be reached and the
+    /// job stays pending.
+    pub async fn process(&self, job: &PurchaseJob) -> Result<()> {
+        let id = match &job.reservation {
+            Ok(id) => id,
+            Err(reason) => return self.give_up(job, reason).await,
+        };
+        let hold = match self.engine.reservation(id).await {
+            Ok(hold) => hold,
+            Err(Error::ReservationNotFound(_)) => {
+                return self.give_up(job, "no such reservation").await;
+            }
+            Err(e) => return Err(e),
+        };
+        match hold.state {
+            HoldState::Confirmed => {}
+            // Finished by a worker that died before its ack. Its order may not
+            // have been appended, so append it (orders are at least once).
+            HoldState::Purchased => {
+                self.queue.append_order(&hold).await?;
+                return self.queue.ack(job).await;
+            }
+            // Released, or never confirmed: nothing to buy.
+            _ => return self.queue.ack(job).await,
+        }
+
+        let mut attempt = 1;
+        while let Err(failure) = self.step.purchase(&hold).await {
+            if attempt >= self.config.max_attempts {
+                tracing::warn!(reservation = %id, %failure, attempt, "purchase failed for good; releasing the hold");
+                self.engine.release(id).await?;
+                self.metrics.dead_lettered.inc();
+                return self.give_up(job, &failure.to_string()).await;
+            }
+            self.metrics.retries.inc();
+            tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1)).await;
+            attempt += 1;
+        }
+
+        let purchased = match self.engine.finalize_purchase(id).await {
+            Ok(done) => done.hold,
+            // Released meanwhile (its purchase failed elsewhere): nothing to record.
+            Err(Error::WrongState { .. }) => return self.queue.ack(job).await,
+            Err(e) => return Err(e),
+        };
+        self.queue.append_order(&purchased).await?;
+        self.queue.ack(job).await?;
+        self.metrics.jobs_done.inc();
+        Ok(())
+    }
+
+    async fn give_up(&self, job: &PurchaseJob, reason: &str) -> Result<()> {
+        self.queue.dead_letter(job, reason).await?;
+        self.queue.ack(job).await
+    }
+}

@@ -1,0 +1,128 @@
+//! `purchase-worker`: reads its configuration (flags or `FLASHSALE_*`
+//! variables), runs a buyer and a sweeper on the engine, serves `/metrics`,
+//! and on SIGTERM or Ctrl-C finishes the job in hand, acknowledges it and
+//! exits 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use purchase_worker::{AcceptAll, Buyer, Sweeper, WorkerConfig, WorkerMetrics};
+use reservation_core::{Engine, EngineConfig, PurchaseQueue, RedisConfig};
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Turns confirmed holds into sales and gives back expired ones"
+)]
+struct Args {
+    /// Redis to use: redis://host:port.
+    #[arg(long, env = "FLASHSALE_REDIS_URL")]
+    redis_url: String,
+
+    /// Where /metrics is served.
+    #[arg(long, env = "FLASHSALE_METRICS_ADDR", default_value = "127.0.0.1:9091")]
+    metrics_addr: SocketAddr,
+
+    /// This worker's name in the consumer group; must differ between
+    /// workers. Default: worker-<pid>.
+    #[arg(long, env = "FLASHSALE_WORKER_NAME")]
+    name: Option<String>,
+
+    /// Tries of the purchase step before a job is dead-lettered.
+    #[arg(long, env = "FLASHSALE_MAX_ATTEMPTS", default_value_t = 5)]
+    max_attempts: u32,
+
+    /// A job unacknowledged this long (ms) is taken over from its worker.
+    #[arg(long, env = "FLASHSALE_CLAIM_IDLE_MS", default_value_t = 30_000)]
+    claim_idle_ms: u64,
+
+    /// How often (ms) expired holds are swept.
+    #[arg(long, env = "FLASHSALE_SWEEP_INTERVAL_MS", default_value_t = 200)]
+    sweep_interval_ms: u64,
+
+    /// How long (ms) a confirmed hold may wait for its purchase before it is
+    /// enqueued again. Use the api-server's value.
+    #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
+    purchase_timeout_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let redis = RedisConfig::new(&args.redis_url);
+    let engine = Engine::connect(
+        &redis,
+        EngineConfig {
+            purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
+            ..EngineConfig::default()
+        },
+    )
+    .await
+    .with_context(|| format!("connect to Redis at {}", args.redis_url))?;
+
+    let mut config = WorkerConfig::new(
+        args.name
+            .unwrap_or_else(|| format!("worker-{}", std::process::id())),
+    );
+    config.max_attempts = args.max_attempts;
+    config.claim_idle = Duration::from_millis(args.claim_idle_ms);
+    config.sweep_interval = Duration::from_millis(args.sweep_interval_ms);
+    let queue = PurchaseQueue::connect(&redis, config.block).await?;
+    let metrics = WorkerMetrics::new();
+
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("listen on {}", args.metrics_addr))?;
+    let served = metrics.clone();
+    let router = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(async move || served.encode()),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let (stop, stopped) = watch::channel(false);
+    let buyer = Buyer::new(
+        engine.clone(),
+        queue,
+        Arc::new(AcceptAll),
+        config.clone(),
+        metrics.clone(),
+    );
+    let sweeper = Sweeper::new(engine, config.clone(), metrics);
+    let buying = tokio::spawn({
+        let stopped = stopped.clone();
+        async move { buyer.run(stopped).await }
+    });
+    let sweeping = tokio::spawn(async move { sweeper.run(stopped).await });
+    tracing::info!(consumer = %config.consumer, metrics = %args.metrics_addr, "purchase worker running");
+    println!(
+        "purchase worker {} running; metrics: http://{}/metrics",
+        config.consumer, args.metrics_addr
+    );
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing the job in hand");
+    let _ = stop.send(true);
+    buying.await?;
+    sweeping.await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

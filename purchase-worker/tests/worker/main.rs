@@ -1,0 +1,357 @@
+//! The purchase worker's behaviour against a real private Redis: in-process
+//! workers, and the binary as a child process for crashes and shutdown.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use purchase_worker::AcceptAll;
+use purchase_worker::testing::{FailFirst, RunningWorkers, quick_config};
+use reservation_core::keys::{DEAD_PURCHASES, ORDERS};
+use reservation_core::local_redis::free_port;
+use reservation_core::testing::{TestEngine, TestOptions, reserve};
+use reservation_core::{EngineConfig, HoldState, ReservationId, Sku};
+
+/// Reserves and confirms `count` holds of one unit each.
+async fn confirmed_holds(t: &TestEngine, sku: &Sku, count: usize) -> Vec<ReservationId> {
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let r = t
+            .engine
+            .reserve(&reserve(sku, &format!("c{i}"), 1, &format!("r{i}")))
+            .await
+            .unwrap();
+        t.engine.confirm(&r.hold.id, None).await.unwrap();
+        ids.push(r.hold.id);
+    }
+    ids
+}
+
+async fn stream_len(t: &TestEngine, key: &str) -> usize {
+    let mut conn = t.raw_connection().await;
+    redis::cmd("XLEN")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// The reservation ids in the orders stream, with their count.
+async fn ordered_ids(t: &TestEngine) -> (HashSet<String>, usize) {
+    let mut conn = t.raw_connection().await;
+    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+        .arg(ORDERS)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let ids: Vec<String> = reply
+        .ids
+        .iter()
+        .map(|e| e.get::<String>("reservation_id").unwrap())
+        .collect();
+    let count = ids.len();
+    (ids.into_iter().collect(), count)
+}
+
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, within: Duration, mut check: F) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("not within {within:?}: {what}");
+}
+
+async fn all_in_state(t: &TestEngine, ids: &[ReservationId], state: HoldState) -> bool {
+    for id in ids {
+        if t.engine.reservation(id).await.unwrap().state != state {
+            return false;
+        }
+    }
+    true
+}
+
+fn real_time() -> TestOptions {
+    TestOptions {
+        manual_clock: false,
+        ..TestOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_hold_is_bought_and_its_order_appended() {
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product("TEE", 10).await;
+    let mut events = t.listen_stock(&sku).await;
+    let ids = confirmed_holds(&t, &sku, 1).await;
+    let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 1, 0, quick_config("w")).await;
+
+    eventually(
+        "the hold is purchased",
+        Duration::from_secs(5),
+        async || all_in_state(&t, &ids, HoldState::Purchased).await,
+    )
+    .await;
+    let (orders, count) = ordered_ids(&t).await;
+    assert_eq!((count, orders.contains(&ids[0].to_string())), (1, true));
+    let stock = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((stock.available, stock.held, stock.sold), (9, 0, 1));
+    let sold_event = reservation_core::testing::drain(&mut events)
+        .await
+        .iter()
+        .map(|m| reservation_core::StockEvent::from_json(m).unwrap())
+        .any(|e| e.sold == 1 && e.held == 0);
+    assert!(sold_event, "a stock event told watchers of the sale");
+    assert_eq!(workers.metrics.jobs_done.get(), 1);
+    workers.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_purchase_is_retried_then_succeeds() {
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product("TEE", 10).await;
+    let ids = confirmed_holds(&t, &sku, 1).await;
+    let step = Arc::new(FailFirst::new(2));
+    let workers = RunningWorkers::start(&t, step.clone(), 1, 0, quick_config("w")).await;
+    eventually(
+        "the hold is purchased",
+        Duration::from_secs(5),
+        async || all_in_state(&t, &ids, HoldState::Purchased).await,
+    )
+    .await;
+    assert_eq!(workers.metrics.retries.get(), 2);
+    assert_eq!(stream_len(&t, DEAD_PURCHASES).await, 0);
+    workers.stop().await;
+}
+
+#[tokio::test]
+async fn a_purchase_that_keeps_failing_is_dead_lettered_and_its_units_come_back() {
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product("TEE", 10).await;
+    let ids = confirmed_holds(&t, &sku, 2).await;
+    let workers = RunningWorkers::start(
+        &t,
+        Arc::new(FailFirst::new(u32::MAX)),
+        1,
+        0,
+        quick_config("w"),
+    )
+    .await;
+    eventually(
+        "both holds are released",
+        Duration::from_secs(5),
+        async || all_in_state(&t, &ids, HoldState::Released).await,
+    )
+    .await;
+    assert_eq!(stream_len(&t, DEAD_PURCHASES).await, 2);
+    assert_eq!(stream_len(&t, ORDERS).await, 0);
+    assert_eq!(workers.metrics.dead_lettered.get(), 2);
+    let stock = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((stock.available, stock.held, stock.sold), (10, 0, 0));
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+    workers.stop().await;
+}
+
+#[tokio::test]
+async fn a_confirmation_whose_enqueue_was_lost_is_found_and_bought() {
+    let t = TestEngine::start_with(TestOptions {
+        config: EngineConfig {
+            purchase_timeout: Duration::from_millis(500),
+            ..EngineConfig::default()
+        },
+        ..real_time()
+    })
+    .await;
+    let sku = t.product("TEE", 10).await;
+    let r = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    // As if the API process died between confirming and enqueueing.
+    t.engine.confirm_without_enqueue(&r.hold.id).await.unwrap();
+    assert_eq!(stream_len(&t, reservation_core::keys::PURCHASES).await, 0);
+
+    let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 1, 1, quick_config("w")).await;
+    eventually(
+        "the stranded hold is purchased",
+        Duration::from_secs(5),
+        async || all_in_state(&t, std::slice::from_ref(&r.hold.id), HoldState::Purchased).await,
+    )
+    .await;
+    assert_eq!(workers.metrics.requeued.get(), 1);
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+    workers.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_sweepers_return_five_thousand_expired_holds_exactly_once() {
+    // A manual clock: making 5,000 holds takes longer than their 1 s, and a
+    // reserve reclaims due holds itself, which would leave the sweepers less.
+    let t = TestEngine::start().await;
+    let sku = t.product_with("TEE", 10_000, |p| p.hold_seconds = 1).await;
+    for i in 0..5_000 {
+        t.engine
+            .reserve(&reserve(&sku, &format!("c{i}"), 2, &format!("r{i}")))
+            .await
+            .unwrap();
+    }
+    t.advance(Duration::from_secs(1));
+    let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 0, 3, quick_config("s")).await;
+
+    // Within one (real) second of the deadline nothing is held any more.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stock = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!(
+        (stock.available, stock.held),
+        (10_000, 0),
+        "units still held 1 s after the deadline"
+    );
+    assert_eq!(
+        workers.metrics.expired_units.get(),
+        10_000,
+        "every unit returned exactly once"
+    );
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+    eventually(
+        "the product leaves the sweep index",
+        Duration::from_secs(2),
+        async || t.engine.active_products().await.unwrap().is_empty(),
+    )
+    .await;
+    workers.stop().await;
+}
+
+fn spawn_worker(t: &TestEngine, name: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_purchase-worker"))
+        .args([
+            "--redis-url",
+            &t.redis.url(),
+            "--name",
+            name,
+            "--claim-idle-ms",
+            "300",
+        ])
+        .args([
+            "--metrics-addr",
+            &format!("127.0.0.1:{}", free_port().unwrap()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the purchase-worker binary")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_mid_batch_leaves_nothing_bought_twice_or_not_at_all() {
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product("TEE", 1_000).await;
+    let ids = confirmed_holds(&t, &sku, 500).await;
+
+    let mut doomed = spawn_worker(&t, "doomed");
+    eventually(
+        "the doomed worker has bought something",
+        Duration::from_secs(10),
+        async || stream_len(&t, ORDERS).await >= 1,
+    )
+    .await;
+    doomed.kill().unwrap(); // SIGKILL
+    doomed.wait().unwrap();
+    let bought_before = stream_len(&t, ORDERS).await;
+    assert!(
+        bought_before < 500,
+        "the worker finished everything before it was killed"
+    );
+
+    let workers =
+        RunningWorkers::start(&t, Arc::new(AcceptAll), 1, 0, quick_config("rescuer")).await;
+    eventually(
+        "every hold is purchased",
+        Duration::from_secs(20),
+        async || all_in_state(&t, &ids, HoldState::Purchased).await,
+    )
+    .await;
+    assert!(
+        workers.metrics.claimed.get() > 0,
+        "the rescuer claimed the dead worker's jobs"
+    );
+    let (orders, _) = ordered_ids(&t).await;
+    assert_eq!(orders.len(), 500, "every hold has its order");
+    let stock = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!(
+        (stock.sold, stock.held, stock.available),
+        (500, 0, 500),
+        "each sold exactly once"
+    );
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+    workers.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_ride_out_a_redis_restart() {
+    let mut t = TestEngine::start_with(TestOptions {
+        append_only: true,
+        ..real_time()
+    })
+    .await;
+    let sku = t.product("TEE", 1_000).await;
+    let ids = confirmed_holds(&t, &sku, 300).await;
+    // Let the append-only file catch up, then crash Redis under the workers.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 2, 1, quick_config("w")).await;
+    t.redis.kill().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    t.redis.restart().unwrap();
+
+    eventually(
+        "every hold is purchased after the restart",
+        Duration::from_secs(20),
+        async || match t.engine.product(&sku).await {
+            Ok(product) => product.stock.sold == 300,
+            Err(_) => false,
+        },
+    )
+    .await;
+    assert!(all_in_state(&t, &ids, HoldState::Purchased).await);
+    let (orders, _) = ordered_ids(&t).await;
+    assert_eq!(orders.len(), 300);
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+    workers.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_job_in_hand_and_exits_cleanly() {
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product("TEE", 10).await;
+    let ids = confirmed_holds(&t, &sku, 3).await;
+    let mut worker = spawn_worker(&t, "graceful");
+    eventually(
+        "the worker bought all three",
+        Duration::from_secs(10),
+        async || all_in_state(&t, &ids, HoldState::Purchased).await,
+    )
+    .await;
+    let sent = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::task::spawn_blocking(move || worker.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let mut conn = t.raw_connection().await;
+    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+        .arg(reservation_core::keys::PURCHASES)
+        .arg(reservation_core::keys::PURCHASE_GROUP)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(pending.count(), 0, "every job was acknowledged");
+}

@@ -1,0 +1,85 @@
+//! The index of products that may have active (HELD or CONFIRMED) holds, so
+//! sweepers visit those and never scan the keyspace.
+//!
+//! A product joins when a reserve gives it its first active hold; a sweeper
+//! takes it out when none is left. Taking out is race-free without a
+//! cross-slot script: remove first, then look again and put it back if a hold
+//! appeared meanwhile (a reserve's own add always comes after its script).
+//! A process that dies between its reserve and the add leaves a product out;
+//! [`Engine::reindex_active`] (run now and then by sweepers) finds it again.
+
+use super::Engine;
+use crate::error::Result;
+use crate::keys::{ACTIVE_PRODUCTS, ProductKeys};
+use crate::types::Sku;
+
+impl Engine {
+    pub(super) async fn mark_active(&self, sku: &Sku) -> Result<()> {
+        self.redis
+            .query::<i64>(redis::cmd("SADD").arg(ACTIVE_PRODUCTS).arg(sku.as_str()))
+            .await
+            .map(drop)
+    }
+
+    /// The products that may have active holds.
+    pub async fn active_products(&self) -> Result<Vec<Sku>> {
+        let members: Vec<String> = self
+            .redis
+            .query(redis::cmd("SMEMBERS").arg(ACTIVE_PRODUCTS))
+            .await?;
+        // A member that is not a valid SKU was not written by the engine.
+        Ok(members
+            .into_iter()
+            .filter_map(|m| Sku::new(m).ok())
+            .collect())
+    }
+
+    /// Takes `sku` out of the index, unless it has active holds.
+    pub async fn deactivate(&self, sku: &Sku) -> Result<()> {
+        self.redis
+            .query::<i64>(redis::cmd("SREM").arg(ACTIVE_PRODUCTS).arg(sku.as_str()))
+            .await?;
+        if self.has_active_holds(sku).await? {
+            self.mark_active(sku).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts back every product of the catalog that has active holds but is
+    /// missing from the index. Returns how many were missing.
+    pub async fn reindex_active(&self) -> Result<usize> {
+        let mut missing = 0;
+        let mut after = None;
+        loop {
+            let page = self.list_skus(after.as_ref(), 500).await?;
+            for sku in &page {
+                let indexed: bool = self
+                    .redis
+                    .query(
+                        redis::cmd("SISMEMBER")
+                            .arg(ACTIVE_PRODUCTS)
+                            .arg(sku.as_str()),
+                    )
+                    .await?;
+                if !indexed && self.has_active_holds(sku).await? {
+                    self.mark_active(sku).await?;
+                    missing += 1;
+                }
+            }
+            if page.len() < 500 {
+                return Ok(missing);
+            }
+            after = page.last().cloned();
+        }
+    }
+
+    async fn has_active_holds(&self, sku: &Sku) -> Result<bool> {
+        let keys = ProductKeys::new(sku);
+        let due: i64 = self.redis.query(redis::cmd("ZCARD").arg(&keys.due)).await?;
+        let confirmed: i64 = self
+            .redis
+            .query(redis::cmd("ZCARD").arg(&keys.purchase_due))
+            .await?;
+        Ok(due + confirmed > 0)
+    }
+}

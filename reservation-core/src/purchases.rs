@@ -1,0 +1,186 @@
+//! The purchase stream: confirmed holds waiting to be bought, read by
+//! purchase workers through one consumer group (at least once: a job is
+//! acknowledged only after its hold is finished), the orders stream that
+//! downstream systems read, and the dead-letter stream of purchases that
+//! failed for good.
+//!
+//! A queue has a connection of its own, because a blocking read would hold
+//! up every other command pipelined on a shared one.
+
+use std::time::Duration;
+
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+
+use crate::connection::{Connection, RedisConfig};
+use crate::error::{Error, Result};
+use crate::keys::{DEAD_PURCHASES, ORDERS, PURCHASE_GROUP, PURCHASES};
+use crate::types::{Hold, ReservationId};
+
+/// One purchase job as read from the stream.
+#[derive(Clone, Debug)]
+pub struct PurchaseJob {
+    /// The stream entry, to acknowledge.
+    pub entry_id: String,
+    /// The hold to buy, or why the entry does not name one.
+    pub reservation: std::result::Result<ReservationId, String>,
+}
+
+impl PurchaseJob {
+    fn from_entry(entry: &StreamId) -> Self {
+        let reservation = match entry.get::<String>("reservation_id") {
+            Some(raw) => raw.parse().map_err(|e: Error| format!("{raw:?}: {e}")),
+            None => Err("the entry has no reservation_id".to_owned()),
+        };
+        Self {
+            entry_id: entry.id.clone(),
+            reservation,
+        }
+    }
+}
+
+pub struct PurchaseQueue {
+    redis: Connection,
+}
+
+impl PurchaseQueue {
+    /// Connects and makes sure the consumer group exists. `block` is the
+    /// longest a read waits for new jobs.
+    pub async fn connect(config: &RedisConfig, block: Duration) -> Result<Self> {
+        let mut config = config.clone();
+        config.response_timeout += block;
+        let queue = Self {
+            redis: Connection::open(&config).await?,
+        };
+        // From the start of the stream, so jobs enqueued before the first
+        // worker ever ran are bought too.
+        let created = queue
+            .redis
+            .query::<()>(
+                redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(PURCHASES)
+                    .arg(PURCHASE_GROUP)
+                    .arg("0")
+                    .arg("MKSTREAM"),
+            )
+            .await;
+        match created {
+            Err(Error::Internal(message)) if message.contains("BUSYGROUP") => Ok(queue),
+            other => other.map(|()| queue),
+        }
+    }
+
+    /// New jobs for `consumer`, waiting up to `block` for the first.
+    pub async fn read(
+        &self,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<PurchaseJob>> {
+        let reply: Option<StreamReadReply> = self
+            .redis
+            .query(
+                redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(PURCHASE_GROUP)
+                    .arg(consumer)
+                    .arg("COUNT")
+                    .arg(count)
+                    .arg("BLOCK")
+                    .arg(block.as_millis() as u64)
+                    .arg("STREAMS")
+                    .arg(PURCHASES)
+                    .arg(">"),
+            )
+            .await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .map(|entry| PurchaseJob::from_entry(&entry))
+            .collect())
+    }
+
+    /// Takes over jobs another consumer (dead, or stuck) has held unacknowledged
+    /// for at least `min_idle`.
+    pub async fn claim_idle(
+        &self,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<PurchaseJob>> {
+        let reply: StreamAutoClaimReply = self
+            .redis
+            .query(
+                redis::cmd("XAUTOCLAIM")
+                    .arg(PURCHASES)
+                    .arg(PURCHASE_GROUP)
+                    .arg(consumer)
+                    .arg(min_idle.as_millis() as u64)
+                    .arg("0-0")
+                    .arg("COUNT")
+                    .arg(count),
+            )
+            .await?;
+        Ok(reply.claimed.iter().map(PurchaseJob::from_entry).collect())
+    }
+
+    /// Marks a job done.
+    pub async fn ack(&self, job: &PurchaseJob) -> Result<()> {
+        self.redis
+            .query::<i64>(
+                redis::cmd("XACK")
+                    .arg(PURCHASES)
+                    .arg(PURCHASE_GROUP)
+                    .arg(&job.entry_id),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Appends a purchased hold to the orders stream. At least once: a worker
+    /// that dies after this and before its ack appends it again, so
+    /// downstream readers dedupe by `reservation_id`.
+    pub async fn append_order(&self, hold: &Hold) -> Result<()> {
+        self.redis
+            .query::<String>(
+                redis::cmd("XADD")
+                    .arg(ORDERS)
+                    .arg("*")
+                    .arg("reservation_id")
+                    .arg(hold.id.to_string())
+                    .arg("sku")
+                    .arg(hold.id.sku().as_str())
+                    .arg("customer_id")
+                    .arg(hold.customer_id.as_str())
+                    .arg("quantity")
+                    .arg(hold.quantity)
+                    .arg("purchased_at_ms")
+                    .arg(hold.purchased_at_ms.unwrap_or(hold.updated_at_ms)),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Records a job that failed for good.
+    pub async fn dead_letter(&self, job: &PurchaseJob, reason: &str) -> Result<()> {
+        let reservation = match &job.reservation {
+            Ok(id) => id.to_string(),
+            Err(raw) => raw.clone(),
+        };
+        self.redis
+            .query::<String>(
+                redis::cmd("XADD")
+                    .arg(DEAD_PURCHASES)
+                    .arg("*")
+                    .arg("entry_id")
+                    .arg(&job.entry_id)
+                    .arg("reservation_id")
+                    .arg(reservation)
+                    .arg("reason")
+                    .arg(reason),
+            )
+            .await
+            .map(drop)
+    }
+}
