@@ -127,21 +127,7 @@ impl Engine {
     /// Up to `limit` products in SKU order, starting after `after`.
     pub async fn list_products(&self, after: Option<&Sku>, limit: usize) -> Result<ProductPage> {
         let limit = limit.clamp(1, 1000);
-        let start = after.map_or_else(|| "-".to_owned(), |sku| format!("({sku}"));
-        let skus: Vec<String> = self
-            .redis
-            .query(
-                redis::cmd("ZRANGE")
-                    .arg(CATALOG)
-                    .arg(start)
-                    .arg("+")
-                    .arg("BYLEX")
-                    .arg("LIMIT")
-                    .arg(0)
-                    .arg(limit),
-            )
-            .await?;
-        let skus = skus.into_iter().map(Sku::new).collect::<Result<Vec<_>>>()?;
+        let skus = self.list_skus(after, limit).await?;
         let products = try_join_all(skus.iter().map(|sku| self.product(sku))).await?;
         let next_after = (products.len() == limit).then(|| skus[limit - 1].clone());
         Ok(ProductPage {
@@ -149,9 +135,7 @@ impl Engine {
             next_after,
         })
     }
-}
 
-impl Engine {
     /// Up to `limit` SKUs of the catalog in order, starting after `after`.
     pub(super) async fn list_skus(&self, after: Option<&Sku>, limit: usize) -> Result<Vec<Sku>> {
         let start = after.map_or_else(|| "-".to_owned(), |sku| format!("({sku}"));
