@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use reservation_core::{Engine, StockFeed};
 
+use crate::auth::MerchantTokens;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -11,6 +12,8 @@ pub struct App {
     pub engine: Engine,
     pub feed: StockFeed,
     pub metrics: Arc<Metrics>,
+    /// Accepted for merchant calls, over gRPC and the dashboard's HTTP API.
+    pub merchant_tokens: MerchantTokens,
 }
 
 impl App {

@@ -70,6 +70,7 @@ impl RunningServer {
             engine,
             feed,
             metrics: Metrics::new(),
+            merchant_tokens: config.merchant_tokens.clone(),
         };
         let (stop, stopped) = watch::channel(false);
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
@@ -78,7 +79,6 @@ impl RunningServer {
         let grpc = tokio::spawn(grpc::serve(
             grpc_listener,
             app.clone(),
-            config.merchant_tokens.clone(),
             config.grpc.clone(),
             until_stopped(stopped.clone()),
         ));

@@ -57,7 +57,7 @@ pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{AuditReport, Engine, EngineConfig, ProductPage};
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
-pub use purchases::{PurchaseJob, PurchaseQueue};
+pub use purchases::{Order, PurchaseJob, PurchaseQueue};
 pub use types::{
     CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct, Product, ProductUpdate,
     Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,

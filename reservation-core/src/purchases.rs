@@ -184,3 +184,41 @@ impl PurchaseQueue {
             .map(drop)
     }
 }
+
+/// One finished order, as downstream systems read it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Order {
+    pub reservation_id: String,
+    pub sku: String,
+    pub customer_id: String,
+    pub quantity: u32,
+    pub purchased_at_ms: i64,
+}
+
+impl crate::engine::Engine {
+    /// The newest `limit` orders, newest first.
+    pub async fn recent_orders(&self, limit: usize) -> Result<Vec<Order>> {
+        let reply: redis::streams::StreamRangeReply = self
+            .redis()
+            .query(
+                redis::cmd("XREVRANGE")
+                    .arg(ORDERS)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(limit.clamp(1, 1000)),
+            )
+            .await?;
+        Ok(reply
+            .ids
+            .iter()
+            .map(|entry| Order {
+                reservation_id: entry.get("reservation_id").unwrap_or_default(),
+                sku: entry.get("sku").unwrap_or_default(),
+                customer_id: entry.get("customer_id").unwrap_or_default(),
+                quantity: entry.get("quantity").unwrap_or_default(),
+                purchased_at_ms: entry.get("purchased_at_ms").unwrap_or_default(),
+            })
+            .collect())
+    }
+}

@@ -54,7 +54,6 @@ pub struct GrpcOptions {
 pub async fn serve(
     listener: TcpListener,
     app: App,
-    tokens: MerchantTokens,
     options: GrpcOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
@@ -79,7 +78,7 @@ pub async fn serve(
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let reservations = ReservationServiceServer::new(ReservationApi::new(app.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
-    let check = merchant_check(tokens);
+    let check = merchant_check(app.merchant_tokens.clone());
 
     Server::builder()
         .timeout(options.max_call_time)

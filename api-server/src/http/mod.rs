@@ -13,6 +13,7 @@
 //! A product's JSON is its stock event (`sku`, `available`, `held`, `sold`,
 //! `total`, `version`, `at_ms`) plus its settings.
 
+mod admin;
 mod customer;
 mod error;
 mod record;
@@ -30,7 +31,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
 pub use customer::{CUSTOMER_COOKIE, CUSTOMER_HEADER, customer_from_headers};
 pub use error::ApiError;
@@ -69,8 +70,22 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([CONTENT_TYPE, HeaderName::from_static(CUSTOMER_HEADER)]);
+    let web = &options.web_dir;
     routes::api()
-        .fallback_service(ServeDir::new(&options.web_dir))
+        .merge(admin::api())
+        // The pages: the product page and the dashboard are single files that
+        // read what they show from the URL and the APIs.
+        .route_service("/p/{sku}", ServeFile::new(web.join("product.html")))
+        .route_service("/admin", ServeFile::new(web.join("admin.html")))
+        // The official client, as npm installed it in web/node_modules.
+        .route_service(
+            "/vendor/socket.io.min.js",
+            ServeFile::new(web.join("node_modules/socket.io-client/dist/socket.io.min.js")),
+        )
+        // Only the pages are public, not the packages or tests beside them.
+        .route("/node_modules/{*path}", axum::routing::any(not_found))
+        .route("/tests/{*path}", axum::routing::any(not_found))
+        .fallback_service(ServeDir::new(web))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(shed)
         .layer(axum::middleware::from_fn_with_state(
@@ -82,4 +97,8 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         .layer(live::layer(app.clone(), options.live.clone()))
         .layer(cors)
         .with_state(app)
+}
+
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
 }

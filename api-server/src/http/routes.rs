@@ -36,7 +36,7 @@ type Answer<T> = Result<Json<T>, ApiError>;
 
 /// A product: its stock event's fields, then its settings.
 #[derive(Serialize)]
-struct ProductJson {
+pub(super) struct ProductJson {
     #[serde(flatten)]
     stock: StockSnapshot,
     name: String,

@@ -3,6 +3,7 @@
 
 mod auth;
 mod binary;
+mod browser;
 mod contention;
 mod grpc;
 mod http;

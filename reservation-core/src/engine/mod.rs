@@ -105,6 +105,10 @@ impl Engine {
         self.clock.now_ms()
     }
 
+    pub(crate) fn redis(&self) -> &Connection {
+        &self.redis
+    }
+
     /// Whether Redis answers right now.
     pub async fn ping(&self) -> Result<()> {
         self.redis.query(&redis::cmd("PING")).await

@@ -1,0 +1,58 @@
+//! The pages in a real browser (Playwright and Chromium, `web/tests/browser.mjs`)
+//! against a real server, purchase worker and Redis.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use api_server::testing::{TOKEN, TestServer};
+use purchase_worker::AcceptAll;
+use purchase_worker::testing::{RunningWorkers, quick_config};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shoppers_and_the_merchant_see_stock_live_in_a_browser() {
+    let s = TestServer::start().await;
+    s.t.product_with("BROWSER-A", 20, |p| p.hold_seconds = 2)
+        .await;
+    s.t.product("BROWSER-B", 20).await;
+    let workers =
+        RunningWorkers::start(&s.t, Arc::new(AcceptAll), 1, 1, quick_config("browser")).await;
+
+    let web = concat!(env!("CARGO_MANIFEST_DIR"), "/../web");
+    let base = s.url("");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(format!("{web}/tests/browser.mjs"))
+            .args([
+                base.as_str(),
+                TOKEN,
+                "BROWSER-A",
+                "BROWSER-B",
+                &format!("{web}/test-results"),
+            ])
+            .output()
+            .expect("run node (Chromium and web/node_modules come from .ci/install-deps)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        summary["other_page_ms"].as_u64().unwrap() < 1_000,
+        "{summary}"
+    );
+    assert_eq!(
+        (
+            &summary["purchased"],
+            &summary["expired"],
+            &summary["restock_seen"]
+        ),
+        (&Value::Bool(true), &Value::Bool(true), &Value::Bool(true))
+    );
+    workers.stop().await;
+}

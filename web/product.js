@@ -1,0 +1,150 @@
+// The product page: live stock, a reserve button, and the shopper's hold.
+"use strict";
+
+const $ = id => document.getElementById(id);
+const sku = decodeURIComponent(location.pathname.split("/").pop());
+const customer = Shop.customerId();
+let product = null;
+let hold = null;
+const holds = new Map(); // reservation id -> state, for the badge
+
+const MESSAGES = {
+  OUT_OF_STOCK: "Sold out: no units left right now.",
+  CUSTOMER_LIMIT: "You have reached the limit for this product.",
+  SALE_CLOSED: "The sale is not open.",
+  WRONG_STATE: "This hold can no longer be changed.",
+  NOT_FOUND: "This product does not exist.",
+};
+
+function say(text, kind = "error") {
+  $("message").textContent = text;
+  $("message").className = `message ${kind}`;
+}
+
+function applyStock(stock) {
+  if (!product || stock.version < product.version) return; // versions only grow
+  Object.assign(product, stock);
+  render();
+}
+
+function render() {
+  if (!product) return;
+  $("name").textContent = product.name;
+  document.title = `${product.name} – Flash sale`;
+  $("price").textContent = Shop.money(product.price_cents);
+  $("available").textContent = product.available;
+  const share = product.total > 0 ? (100 * product.available) / product.total : 0;
+  $("bar").style.width = `${share}%`;
+  $("bar-label").setAttribute("aria-label", `${product.available} of ${product.total} left`);
+  const now = Date.now();
+  const notYet = product.sale_starts_at_ms && now < product.sale_starts_at_ms;
+  const over = product.sale_ends_at_ms && now >= product.sale_ends_at_ms;
+  $("countdown").textContent = notYet ? `Sale opens in ${Shop.duration(product.sale_starts_at_ms - now)}` : over ? "The sale is closed." : "";
+  $("product").classList.toggle("soldout", product.available === 0);
+  $("reserve").disabled = product.available === 0 || notYet || over;
+  $("reserve").textContent = product.available === 0 ? "Sold out" : "Reserve";
+  const limit = Math.min(product.per_customer_limit || 10, 10);
+  if ($("quantity").options.length !== limit) {
+    $("quantity").replaceChildren(...Array.from({ length: limit }, (_, i) => new Option(String(i + 1), String(i + 1))));
+  }
+  renderHold();
+}
+
+function renderHold() {
+  $("hold-count").textContent = [...holds.values()].filter(s => s === "HELD" || s === "CONFIRMED").length;
+  $("hold").hidden = !hold;
+  if (!hold) return;
+  // A held hold past its deadline is expired, swept or not.
+  if (hold.state === "HELD" && Date.now() >= hold.expires_at_ms) setHoldState("EXPIRED");
+  $("hold-quantity").textContent = hold.quantity;
+  $("hold-sku").textContent = hold.sku;
+  $("hold-state").textContent = {
+    HELD: "held for you",
+    CONFIRMED: "paying…",
+    PURCHASED: "purchased ✓",
+    CANCELLED: "released",
+    EXPIRED: "expired: the units went back",
+    RELEASED: "payment failed: the units went back",
+  }[hold.state];
+  $("hold-countdown").textContent = hold.state === "HELD" ? `Expires in ${Shop.duration(hold.expires_at_ms - Date.now())}` : "";
+  $("buy").hidden = $("release").hidden = hold.state !== "HELD";
+}
+
+// Answers and hold events can arrive in either order (a fast worker's
+// PURCHASED may beat the confirm's own answer), so a state only moves forward.
+const RANK = { HELD: 0, CONFIRMED: 1, PURCHASED: 2, CANCELLED: 2, EXPIRED: 2, RELEASED: 2 };
+
+function track(id, state) {
+  const known = holds.get(id);
+  if (known === undefined || RANK[state] > RANK[known]) holds.set(id, state);
+  return holds.get(id);
+}
+
+function setHoldState(state) {
+  hold.state = track(hold.id, state);
+}
+
+async function load() {
+  try {
+    product = await Shop.api("GET", `/api/products/${encodeURIComponent(sku)}`);
+    render();
+  } catch (e) {
+    $("name").textContent = MESSAGES[e.code] || e.message;
+  }
+}
+
+$("reserve-form").addEventListener("submit", async event => {
+  event.preventDefault();
+  say("");
+  try {
+    const answer = await Shop.api("POST", `/api/products/${encodeURIComponent(sku)}/reservations`, {
+      quantity: Number($("quantity").value),
+      request_id: crypto.randomUUID(),
+    });
+    hold = answer.reservation;
+    hold.state = track(hold.id, hold.state);
+    applyStock({ ...product, available: answer.available, version: product.version });
+    say("Reserved! Buy it before the hold expires.", "ok");
+    renderHold();
+    $("buy").focus();
+  } catch (e) {
+    say(MESSAGES[e.code] || e.message);
+  }
+});
+
+$("buy").addEventListener("click", async () => {
+  try {
+    hold = await Shop.api("POST", `/api/reservations/${encodeURIComponent(hold.id)}/confirm`);
+    hold.state = track(hold.id, hold.state);
+    say("");
+    renderHold();
+  } catch (e) {
+    say(e.code === "WRONG_STATE" ? "Your hold expired before you bought it." : e.message);
+  }
+});
+
+$("release").addEventListener("click", async () => {
+  try {
+    hold = await Shop.api("DELETE", `/api/reservations/${encodeURIComponent(hold.id)}`);
+    hold.state = track(hold.id, hold.state);
+    renderHold();
+  } catch (e) {
+    say(e.message);
+  }
+});
+
+const socket = Shop.connect($("connection"), { auth: { customer_id: customer } });
+// On every (re)connect, watch again: the ack's snapshot catches the page up.
+socket.on("connect", async () => {
+  const snapshot = await socket.timeout(5000).emitWithAck("watch", { sku }).catch(() => null);
+  if (snapshot && !snapshot.error) applyStock(snapshot);
+});
+socket.on("stock", applyStock);
+socket.on("hold", event => {
+  const state = track(event.reservation_id, event.state);
+  if (hold && event.reservation_id === hold.id) hold.state = state;
+  renderHold();
+});
+
+setInterval(render, 250);
+load();

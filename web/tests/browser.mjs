@@ -1,0 +1,113 @@
+// The pages in a real browser: Playwright driving the system's Chromium
+// against a running api-server, purchase worker and Redis.
+//
+// usage: node browser.mjs BASE_URL MERCHANT_TOKEN SKU_A SKU_B SCREENSHOT_DIR
+// SKU_A and SKU_B need a few units, and SKU_A a hold of 2 seconds.
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [base, token, skuA, skuB, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const summary = {};
+
+async function open(sku, query = "") {
+  const context = await browser.newContext({ viewport: { width: 420, height: 860 } }); // a phone
+  const page = await context.newPage();
+  page.on("pageerror", e => { throw e; });
+  await page.goto(`${base}/p/${sku}${query}`);
+  await page.locator("#connection", { hasText: "live" }).waitFor();
+  return page;
+}
+const count = page => page.locator("#available").textContent().then(Number);
+
+/** Counts the colours of a screenshot, in the browser, to tell it from a blank one. */
+async function colours(page, png) {
+  return page.evaluate(async data => {
+    const image = new Image();
+    image.src = `data:image/png;base64,${data}`;
+    await image.decode();
+    const canvas = new OffscreenCanvas(image.width, image.height);
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(image, 0, 0);
+    const pixels = ctx.getImageData(0, 0, image.width, image.height).data;
+    const seen = new Set();
+    for (let i = 0; i < pixels.length; i += 16) seen.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+    return seen.size;
+  }, png.toString("base64"));
+}
+
+// Two pages on A, one on B; a reserve in one A page moves the other A page.
+const a1 = await open(skuA);
+const a2 = await open(skuA);
+const b1 = await open(skuB);
+const polling = await open(skuA, "?transport=polling");
+assert.match(await polling.locator("#connection").textContent(), /polling/);
+const [before, beforeB] = [await count(a2), await count(b1)];
+await a1.locator("#quantity").selectOption("1");
+const started = Date.now();
+await a1.locator("#reserve").click();
+await a1.locator("#hold").waitFor();
+await a2.waitForFunction(n => Number(document.getElementById("available").textContent) === n, before - 1, { timeout: 1000 });
+summary.other_page_ms = Date.now() - started;
+await polling.waitForFunction(n => Number(document.getElementById("available").textContent) === n, before - 1, { timeout: 2000 });
+assert.equal(await count(b1), beforeB, "the page of another product changed");
+
+// Reserve → countdown → buy → purchased (the worker buys it).
+assert.match(await a1.locator("#hold-countdown").textContent(), /Expires in/);
+await a1.locator("#buy").click();
+await a1.locator("#hold-state", { hasText: "purchased" }).waitFor({ timeout: 5000 });
+assert.equal(await a1.locator("#hold-count").textContent(), "0");
+summary.purchased = true;
+
+// Reserve → let it expire → expired, and the count comes back up.
+await a2.locator("#reserve").click();
+await a2.locator("#hold").waitFor();
+const held = await count(a2);
+await a2.locator("#hold-state", { hasText: "expired" }).waitFor({ timeout: 5000 });
+await a2.waitForFunction(n => Number(document.getElementById("available").textContent) === n, held + 1, { timeout: 5000 });
+summary.expired = true;
+
+// The dashboard: sign in, restock A, and the shopper page shows it live.
+const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+admin.on("pageerror", e => { throw e; });
+await admin.goto(`${base}/admin`);
+await admin.locator("#token").fill(token);
+await admin.getByRole("button", { name: "Sign in" }).click();
+const row = admin.locator(`tr[data-sku="${skuA}"]`);
+await row.waitFor();
+await admin.locator("#connection", { hasText: "live" }).waitFor();
+const totalBefore = (await (await fetch(`${base}/api/products/${skuA}`)).json()).total;
+await row.getByRole("spinbutton").fill("25");
+await row.getByRole("button", { name: "Restock" }).click();
+await admin.locator("#message", { hasText: "Done." }).waitFor();
+const restocked = await (await fetch(`${base}/api/products/${skuA}`)).json();
+assert.equal(restocked.total, totalBefore + 25);
+await a1.waitForFunction(n => Number(document.getElementById("available").textContent) === n, restocked.available, { timeout: 2000 });
+await admin.locator("#orders tr").first().waitFor({ timeout: 5000 });
+await row.getByRole("button", { name: "Chart" }).click();
+summary.restock_seen = true;
+// Shoppers reserve while the chart gathers a few seconds (one point a second).
+for (let i = 0; i < 12; i++) {
+  await fetch(`${base}/api/products/${skuA}/reservations`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-customer-id": `chart-${i}` },
+    body: JSON.stringify({ quantity: 1 + (i % 3), request_id: `chart-${i}` }),
+  });
+  await admin.waitForTimeout(250);
+}
+
+// Screenshots, checked for content.
+const shopShot = await a1.screenshot({ path: `${shots}/product-page.png`, fullPage: true });
+const adminShot = await admin.screenshot({ path: `${shots}/dashboard.png`, fullPage: true });
+summary.colours = { product: await colours(a1, shopShot), dashboard: await colours(admin, adminShot) };
+assert.ok(summary.colours.product > 5 && summary.colours.dashboard > 5, "a screenshot is blank");
+
+await browser.close();
+console.log(JSON.stringify(summary));
