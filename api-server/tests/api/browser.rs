@@ -42,6 +42,7 @@ async fn shoppers_and_the_merchant_see_stock_live_in_a_browser() {
         String::from_utf8_lossy(&output.stderr)
     );
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    println!("browser run: {summary}");
     assert!(
         summary["other_page_ms"].as_u64().unwrap() < 1_000,
         "{summary}"
