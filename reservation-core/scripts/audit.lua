@@ -8,7 +8,8 @@
 --          customers whose unit count differs from their holds,
 --          HELD holds missing from the due index, due entries that are not HELD,
 --          CONFIRMED holds missing from the purchase index,
---          purchase index entries that are not CONFIRMED}
+--          purchase index entries that are not CONFIRMED,
+--          holds, holds made by a request_id that had already made one}
 -- or {'NOT_FOUND'}.
 
 local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -20,9 +21,14 @@ end
 local active_units, sold_units = 0, 0
 local by_customer = {}
 local held_not_due, confirmed_not_indexed = 0, 0
+local requests, repeated_requests = {}, 0
 local holds = redis.call('HGETALL', HOLDS)
 for i = 1, #holds, 2 do
   local token, hold = holds[i], cjson.decode(holds[i + 1])
+  if requests[hold.request_id] then
+    repeated_requests = repeated_requests + 1
+  end
+  requests[hold.request_id] = true
   local counts = hold.state == 'HELD' or hold.state == 'CONFIRMED' or hold.state == 'PURCHASED'
   if hold.state == 'HELD' or hold.state == 'CONFIRMED' then
     active_units = active_units + hold.quantity
@@ -69,4 +75,5 @@ end
 return { 'OK', tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4]),
   active_units, sold_units, customer_drift,
   held_not_due, stray_entries(DUE, 'HELD'),
-  confirmed_not_indexed, stray_entries(PURCHASE_DUE, 'CONFIRMED') }
+  confirmed_not_indexed, stray_entries(PURCHASE_DUE, 'CONFIRMED'),
+  #holds / 2, repeated_requests }

@@ -54,7 +54,7 @@ pub mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use connection::{ConnectionMode, RedisConfig};
-pub use engine::{AuditReport, Engine, EngineConfig, ProductPage};
+pub use engine::{AuditReport, Engine, EngineConfig, ProductPage, RawReserveCommand};
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};

@@ -8,15 +8,25 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-macro_rules! product_script {
+macro_rules! product_source {
     ($file:literal) => {
-        Script::new(concat!(
+        concat!(
             include_str!("../scripts/lib.lua"),
             "\n",
             include_str!(concat!("../scripts/", $file))
-        ))
+        )
     };
 }
+
+macro_rules! product_script {
+    ($file:literal) => {
+        Script::new(product_source!($file))
+    };
+}
+
+/// The reserve script as Redis runs it, for loading it by hand (see
+/// `Engine::raw_reserve_command`).
+pub(crate) const RESERVE_SOURCE: &str = product_source!("reserve.lua");
 
 pub(crate) struct Scripts {
     pub create_product: Script,
@@ -37,7 +47,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     create_product: product_script!("create_product.lua"),
     update_product: product_script!("update_product.lua"),
     restock: product_script!("restock.lua"),
-    reserve: product_script!("reserve.lua"),
+    reserve: Script::new(RESERVE_SOURCE),
     confirm: product_script!("confirm.lua"),
     cancel: product_script!("cancel.lua"),
     expire_due: product_script!("expire_due.lua"),

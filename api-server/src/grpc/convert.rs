@@ -2,7 +2,7 @@
 
 use flashsale_proto::v1 as pb;
 use prost_types::Timestamp;
-use reservation_core::{Error, Hold, HoldState, Product, StockSnapshot};
+use reservation_core::{AuditReport, Error, Hold, HoldState, Product, StockSnapshot};
 
 pub fn timestamp(ms: i64) -> Timestamp {
     Timestamp {
@@ -26,6 +26,21 @@ pub fn millis(field: &'static str, ts: &Timestamp) -> Result<i64, Error> {
             field,
             reason: "is out of range".into(),
         })
+}
+
+pub fn audit(report: AuditReport) -> pb::ProductAudit {
+    pb::ProductAudit {
+        problems: report.problems(),
+        sku: report.sku.to_string(),
+        total: report.total,
+        available: report.available,
+        held: report.held,
+        sold: report.sold,
+        units_in_active_holds: report.units_in_active_holds,
+        units_in_purchased_holds: report.units_in_purchased_holds,
+        holds: report.holds,
+        repeated_request_holds: report.repeated_request_holds,
+    }
 }
 
 pub fn product(p: Product) -> pb::Product {

@@ -180,6 +180,19 @@ impl InventoryService for InventoryApi {
         }))
     }
 
+    async fn audit_product(
+        &self,
+        request: Request<pb::AuditProductRequest>,
+    ) -> Answer<pb::ProductAudit> {
+        let sku = Sku::new(request.into_inner().sku).map_err(to_status)?;
+        let report = self
+            .app
+            .call("audit_product", self.app.engine.audit(&sku))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::audit(report)))
+    }
+
     type WatchStockStream = Pin<Box<dyn Stream<Item = Result<pb::StockEvent, Status>> + Send>>;
 
     async fn watch_stock(

@@ -184,6 +184,55 @@ async fn inventory_refusals_carry_their_reason() {
 }
 
 #[tokio::test]
+async fn an_audit_recounts_the_books_and_names_any_drift() {
+    let s = TestServer::start().await;
+    let mut inventory = s.inventory().await;
+    let mut reservations = s.reservations().await;
+    inventory.create_product(create("TEE", 10)).await.unwrap();
+    reservations
+        .reserve(reserve("TEE", "ann", 2, "r1"))
+        .await
+        .unwrap();
+    let audit = |mut inventory: pb::inventory_service_client::InventoryServiceClient<_>| async move {
+        inventory
+            .audit_product(pb::AuditProductRequest { sku: "TEE".into() })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+
+    let clean = audit(inventory.clone()).await;
+    assert_eq!(
+        (clean.total, clean.available, clean.held, clean.holds),
+        (10, 8, 2, 1)
+    );
+    assert_eq!(clean.units_in_active_holds, 2);
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+
+    // Someone writes to the product behind the engine's back.
+    let mut conn = s.t.raw_connection().await;
+    let keys = reservation_core::keys::ProductKeys::new(&reservation_core::testing::sku_of("TEE"));
+    let _: i64 = redis::cmd("HINCRBY")
+        .arg(&keys.product)
+        .arg("available")
+        .arg(5)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let drifted = audit(inventory.clone()).await;
+    assert_eq!(
+        drifted.problems,
+        ["available 13 + held 2 + sold 0 != total 10"]
+    );
+
+    let missing = inventory
+        .audit_product(pb::AuditProductRequest { sku: "NOPE".into() })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
+#[tokio::test]
 async fn a_hold_is_reserved_read_confirmed_and_cancelled_over_grpc() {
     let s = TestServer::start().await;
     let mut inventory = s.inventory().await;

@@ -30,6 +30,10 @@ pub struct AuditReport {
     pub confirmed_holds_not_in_purchase_index: i64,
     /// Purchase-index entries whose hold is not CONFIRMED.
     pub stray_purchase_entries: i64,
+    /// Holds of the product, in any state.
+    pub holds: i64,
+    /// Holds made by a `request_id` that had already made one (guarantee 5).
+    pub repeated_request_holds: i64,
 }
 
 impl AuditReport {
@@ -91,6 +95,10 @@ impl AuditReport {
                 self.stray_purchase_entries,
                 "purchase-index entries are not CONFIRMED holds",
             ),
+            (
+                self.repeated_request_holds,
+                "holds were made by a request_id that already had one",
+            ),
         ] {
             check(count == 0, format!("{count} {what}"));
         }
@@ -126,6 +134,8 @@ impl Engine {
                 stray_due_entries: reply.int(9)?,
                 confirmed_holds_not_in_purchase_index: reply.int(10)?,
                 stray_purchase_entries: reply.int(11)?,
+                holds: reply.int(12)?,
+                repeated_request_holds: reply.int(13)?,
             }),
             "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
             _ => Err(reply.unexpected_outcome()),

@@ -3,6 +3,7 @@
 //! change is atomic and a process dying between two calls leaks nothing.
 
 mod audit;
+mod baseline;
 mod holds;
 mod index;
 mod products;
@@ -19,8 +20,12 @@ use crate::error::{Error, Result};
 use crate::keys::{CUSTOMER_CHANNEL_PREFIX, ProductKeys};
 
 pub use audit::AuditReport;
+pub use baseline::RawReserveCommand;
 pub use products::ProductPage;
 use reply::Reply;
+
+/// How scripts publish stock events (`lib.lua`'s ARGV[3]).
+const PUBLISH_COMMAND: &str = "PUBLISH";
 
 /// Limits and timings of the engine.
 #[derive(Clone, Debug)]
@@ -123,7 +128,7 @@ impl Engine {
         }
         call.arg(keys.sku.as_str())
             .arg(self.clock.now_ms())
-            .arg("PUBLISH")
+            .arg(PUBLISH_COMMAND)
             .arg(&keys.stock_channel)
             .arg(CUSTOMER_CHANNEL_PREFIX);
         call

@@ -376,3 +376,39 @@ async fn the_audit_reports_drift_it_did_not_cause() {
         ["available 9 + held 2 + sold 0 != total 10"]
     );
 }
+
+#[tokio::test]
+async fn the_audit_reports_a_request_id_that_made_two_holds() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    let first = t
+        .engine
+        .reserve(&reserve(&sku, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    let report = t.engine.audit(&sku).await.unwrap();
+    assert_eq!((report.holds, report.repeated_request_holds), (1, 0));
+
+    // A copy of the hold under another token, as a broken dedupe would leave.
+    let mut conn = t.raw_connection().await;
+    let keys = reservation_core::keys::ProductKeys::new(&sku);
+    let record: String = redis::cmd("HGET")
+        .arg(&keys.holds)
+        .arg(first.hold.id.token())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg(&keys.holds)
+        .arg("COPY")
+        .arg(record.replace("\"HELD\"", "\"CANCELLED\""))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let report = t.engine.audit(&sku).await.unwrap();
+    assert_eq!((report.holds, report.repeated_request_holds), (2, 1));
+    assert_eq!(
+        report.problems(),
+        ["1 holds were made by a request_id that already had one"]
+    );
+}

@@ -336,3 +336,33 @@ async fn reclaimed_holds_of_the_same_customer_free_their_limit() {
     assert_eq!(r.available, 8);
     assert!(t.engine.audit(&sku).await.unwrap().is_clean());
 }
+
+#[tokio::test]
+async fn the_raw_reserve_command_reserves_exactly_like_the_engine() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    let command = t.engine.raw_reserve_command(&sku);
+    let mut conn = t.raw_connection().await;
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(command.script)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(command.args[..2], ["EVALSHA".to_owned(), sha]);
+
+    // What redis-benchmark does: a fresh number in place of each placeholder.
+    for n in 0..3 {
+        let mut call = redis::cmd(&command.args[0]);
+        for arg in &command.args[1..] {
+            call.arg(arg.replace("__rand_int__", &format!("{n:012}")));
+        }
+        let reply: redis::Value = call.query_async(&mut conn).await.unwrap();
+        assert!(format!("{reply:?}").contains("OK"), "{reply:?}");
+    }
+    let s = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((s.available, s.held, s.version), (7, 3, 4));
+    let audit = t.engine.audit(&sku).await.unwrap();
+    assert!(audit.is_clean(), "{:?}", audit.problems());
+    assert_eq!(audit.holds, 3);
+}

@@ -1,0 +1,57 @@
+//! The reserve script as one raw Redis command, so that what Redis alone can
+//! do on the reserve path can be measured with `redis-benchmark`: the same
+//! script, keys and arguments the engine sends, minus everything the engine
+//! and the servers add around it. Load tests report their rates against it.
+
+use super::{Engine, PUBLISH_COMMAND};
+use crate::keys::{CUSTOMER_CHANNEL_PREFIX, ProductKeys};
+use crate::scripts::{RESERVE_SOURCE, SCRIPTS};
+use crate::types::{RequestId, Sku};
+
+/// `redis-benchmark` puts a fresh random number in place of each occurrence.
+const RANDOM: &str = "__rand_int__";
+
+/// A reserve of one unit, ready for `redis-benchmark`.
+#[derive(Clone, Debug)]
+pub struct RawReserveCommand {
+    /// The script's source, for `SCRIPT LOAD` before the run.
+    pub script: &'static str,
+    /// `EVALSHA`, its SHA, the key count, the keys and the arguments. The
+    /// request id, customer and hold token carry [`RANDOM`] placeholders, so
+    /// every call is a new request of some customer.
+    pub args: Vec<String>,
+}
+
+impl Engine {
+    /// The reserve of one unit of `sku` the engine would send now, as one
+    /// `EVALSHA` command line with `redis-benchmark` placeholders.
+    pub fn raw_reserve_command(&self, sku: &Sku) -> RawReserveCommand {
+        let keys = ProductKeys::new(sku);
+        let request = RequestId::new(format!("bench-{RANDOM}")).expect("a valid request id");
+        let mut args = vec![
+            "EVALSHA".to_owned(),
+            SCRIPTS.reserve.get_hash().to_owned(),
+            "6".to_owned(),
+        ];
+        args.extend(keys.script_keys().map(str::to_owned));
+        args.push(keys.request(&request));
+        args.extend([
+            sku.to_string(),
+            self.clock.now_ms().to_string(),
+            PUBLISH_COMMAND.to_owned(),
+            keys.stock_channel.clone(),
+            CUSTOMER_CHANNEL_PREFIX.to_owned(),
+            // Two placeholders: one gives only about 2^31 distinct tokens.
+            format!("{RANDOM}{RANDOM}"),
+            format!("bench-{RANDOM}"),
+            "1".to_owned(),
+            request.to_string(),
+            self.config.request_record_ttl.as_secs().to_string(),
+            self.config.reclaim_batch.to_string(),
+        ]);
+        RawReserveCommand {
+            script: RESERVE_SOURCE,
+            args,
+        }
+    }
+}
