@@ -20,6 +20,7 @@ fn reserve_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("reserve");
     group.throughput(Throughput::Elements(IN_FLIGHT as u64));
     let modes = [
+        // One connection, calls pipelined on it as they come.
         ("multiplexed", ConnectionMode::Multiplexed),
         ("pooled-16", ConnectionMode::Pooled { size: 16 }),
     ];
@@ -63,6 +64,10 @@ fn codecs(c: &mut Criterion) {
     let event = br#"{"sku":"TEE-RED-M","available":97,"held":2,"sold":1,"total":100,"version":42,"at_ms":1764050000000}"#;
     c.bench_function("stock_event/decode", |b| {
         b.iter(|| StockEvent::from_json(std::hint::black_box(event)).unwrap())
+    });
+    let decoded = StockEvent::from_json(event).unwrap();
+    c.bench_function("stock_event/encode", |b| {
+        b.iter(|| std::hint::black_box(&decoded).to_json())
     });
     c.bench_function("keys/product", |b| {
         b.iter(|| ProductKeys::new(std::hint::black_box(&sku)))

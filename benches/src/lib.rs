@@ -1,11 +1,35 @@
 //! # flashsale-benches
 //!
-//! Measurements of the engine, each against a baseline taken in the same run
-//! on the same machine (machines are noisy; ratios travel, absolute numbers
-//! do not).
+//! `flashload`, the load generator for the reserve path and the fan-out, and
+//! criterion benches of the engine's hot paths. Every figure is meant to be
+//! read against a baseline taken in the same run on the same machine
+//! (machines are noisy; ratios travel, absolute numbers do not).
 //!
-//! - `benches/engine.rs` (criterion): the core's reserve path over one
-//!   multiplexed connection, a pool, and one call at a time, plus stock-event
-//!   decoding and key building. `cargo bench -p flashsale-benches` runs it;
-//!   `cargo test -p flashsale-benches --benches` runs each bench once as a
-//!   smoke test.
+//! - `flashload reserve` ([`reserve`]): shoppers reserving over gRPC, in a
+//!   closed loop or on an open-loop schedule (coordinated omission
+//!   corrected), then a check of the books against the server's audit.
+//! - `flashload watch` ([`watch`]): thousands of Socket.IO watchers while
+//!   stock changes; publish→receive latency, convergence, memory per client.
+//! - `flashload baseline` ([`baseline`]): `redis-benchmark` running the
+//!   engine's own reserve script, the physical limit of the reserve path.
+//! - `benches/engine.rs` (criterion): the core's reserve path one call at a
+//!   time, over a pool and over one multiplexed (pipelining) connection;
+//!   stock-event encoding and decoding; key building.
+//!
+//! `README.md` in this folder says how to reproduce every figure.
+
+pub mod baseline;
+pub mod cli;
+pub mod latency;
+pub mod merchant;
+pub mod outcome;
+pub mod plot;
+pub mod profile;
+pub mod progress;
+pub mod report;
+pub mod reserve;
+pub mod run;
+pub mod slo;
+pub mod socket;
+pub mod traffic;
+pub mod watch;

@@ -27,7 +27,10 @@ impl Engine {
     /// `EVALSHA` command line with `redis-benchmark` placeholders.
     pub fn raw_reserve_command(&self, sku: &Sku) -> RawReserveCommand {
         let keys = ProductKeys::new(sku);
-        let request = RequestId::new(format!("bench-{RANDOM}")).expect("a valid request id");
+        // Two placeholders each: one gives only about 2^31 distinct values, and a
+        // repeat would be a replay, not a reserve.
+        let request =
+            RequestId::new(format!("bench-{RANDOM}{RANDOM}")).expect("a valid request id");
         let mut args = vec![
             "EVALSHA".to_owned(),
             SCRIPTS.reserve.get_hash().to_owned(),
@@ -41,9 +44,8 @@ impl Engine {
             PUBLISH_COMMAND.to_owned(),
             keys.stock_channel.clone(),
             CUSTOMER_CHANNEL_PREFIX.to_owned(),
-            // Two placeholders: one gives only about 2^31 distinct tokens.
             format!("{RANDOM}{RANDOM}"),
-            format!("bench-{RANDOM}"),
+            format!("bench-{RANDOM}{RANDOM}"),
             "1".to_owned(),
             request.to_string(),
             self.config.request_record_ttl.as_secs().to_string(),
