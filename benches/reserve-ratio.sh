@@ -21,34 +21,10 @@ duration=${DURATION:-15s}
 concurrency=${CONCURRENCY:-64}
 cargo build --release --locked -q -p api-server -p flashsale-benches
 
-work=$(mktemp -d)
-cleanup() {
-  [ -n "${server:-}" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  [ -n "${redis:-}" ] && kill "$redis" 2>/dev/null && wait "$redis" 2>/dev/null
-  rm -rf "$work"
-  return 0
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-redis_port=$(free_port)
-grpc_port=$(free_port)
-http_port=$(free_port)
-redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work" >/dev/null &
-redis=$!
-until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
-redis_url="redis://127.0.0.1:$redis_port"
-
-FLASHSALE_MERCHANT_TOKENS=bench RUST_LOG=warn target/release/api-server \
-  --redis-url "$redis_url" --grpc-addr "127.0.0.1:$grpc_port" --http-addr "127.0.0.1:$http_port" &
-server=$!
-# api-server reads its health before it listens, so an open port means ready.
-until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$grpc_port" 2>/dev/null; do sleep 0.05; done
+. benches/local-server.sh
 
 flashload=(target/release/flashload)
-load=(--target "127.0.0.1:$grpc_port" --token bench --setup --stock 1000000000000 --duration "$duration")
+load=(--target "$grpc_addr" --token bench --setup --stock 1000000000000 --duration "$duration" --warmup 2s)
 
 echo "== baseline: redis-benchmark, the reserve script by EVALSHA"
 "${flashload[@]}" baseline --redis-url "$redis_url" --json "$work/baseline.json"

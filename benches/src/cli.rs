@@ -98,6 +98,9 @@ pub struct ReserveArgs {
     /// How long to offer load.
     #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
+    /// Offer load this long first, unmeasured (its holds still count in the checks).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub warmup: Duration,
     /// Closed loop: this many shoppers, each sending when answered (the
     /// default, with 64, when no rate is given).
     #[arg(long, conflicts_with_all = ["rate", "profile"])]

@@ -59,6 +59,9 @@ pub struct ReserveRun {
     pub traffic: Traffic,
     pub model: LoadModel,
     pub duration: Duration,
+    /// Load offered before `duration`, the same way, but not measured: the
+    /// first calls pay for new connections and script loading.
+    pub warmup: Duration,
     /// Longest a call may take before it counts as a deadline failure.
     pub timeout: Duration,
 }
@@ -353,7 +356,7 @@ async fn shopper_turn(shared: &Shared, client: &mut Reservations, intent: Intent
     let first = send_reserve(shared, client, &intent, due).await;
     let mut known_hold = first.hold.clone();
     let mut mismatches = 0;
-    let mut new_hold = first.outcome == Outcome::Reserved;
+    let mut new_hold = known_hold.is_some();
     let mut unanswered = !first.outcome.is_business() && first.outcome != Outcome::Rejected;
     let retry = if intent.retry {
         let again = send_reserve(shared, client, &intent, Instant::now()).await;
@@ -445,33 +448,31 @@ impl ReserveRun {
                 ..ProductTally::default()
             });
         }
-        let start = Instant::now();
         let shared = Arc::new(Shared {
-            recorder: Mutex::new(Recorder::new(start, products)),
+            recorder: Mutex::new(Recorder::new(Instant::now(), products)),
             run: self,
             in_flight: AtomicUsize::new(0),
             next_connection: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             sent: AtomicU64::new(0),
         });
+        if !shared.run.warmup.is_zero() {
+            progress.say(&format!(
+                "warming up for {} (not measured; its holds count in the checks)",
+                humantime::format_duration(shared.run.warmup)
+            ));
+            load_phase(&shared, Instant::now(), shared.run.warmup).await?;
+        }
 
+        let start = Instant::now();
+        {
+            let mut recorder = shared.recorder();
+            let products = std::mem::take(&mut recorder.products);
+            *recorder = Recorder::new(start, products);
+            shared.sent.store(0, Ordering::Release);
+        }
         let ticker = tokio::spawn(report_each_second(shared.clone(), progress.clone()));
-        let end = start + shared.run.duration;
-        match shared.run.model.clone() {
-            LoadModel::Closed { concurrency } => closed_loop(&shared, concurrency, end).await,
-            LoadModel::Open {
-                profile,
-                max_in_flight,
-            } => open_loop(&shared, &profile, max_in_flight, start, end).await,
-        }
-        // Every call has a deadline, so the stragglers end soon.
-        let drain_until = Instant::now() + shared.run.timeout * 3 + Duration::from_secs(1);
-        while shared.in_flight.load(Ordering::Acquire) > 0 {
-            if Instant::now() > drain_until {
-                bail!("calls still unanswered well past their deadline");
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        load_phase(&shared, start, shared.run.duration).await?;
         shared.stop.store(true, Ordering::Release);
         ticker.abort();
 
@@ -484,6 +485,27 @@ impl ReserveRun {
         }
         Ok(summarise(&shared.run, recorder))
     }
+}
+
+/// Offers load for `length` from `start`, then waits for every call to end.
+async fn load_phase(shared: &Arc<Shared>, start: Instant, length: Duration) -> Result<()> {
+    let end = start + length;
+    match shared.run.model.clone() {
+        LoadModel::Closed { concurrency } => closed_loop(shared, concurrency, end).await,
+        LoadModel::Open {
+            profile,
+            max_in_flight,
+        } => open_loop(shared, &profile, max_in_flight, start, end).await,
+    }
+    // Every call has a deadline, so the stragglers end soon.
+    let drain_until = Instant::now() + shared.run.timeout * 3 + Duration::from_secs(1);
+    while shared.in_flight.load(Ordering::Acquire) > 0 {
+        if Instant::now() > drain_until {
+            bail!("calls still unanswered well past their deadline");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
 }
 
 async fn closed_loop(shared: &Arc<Shared>, concurrency: usize, end: Instant) {

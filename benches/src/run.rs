@@ -210,6 +210,7 @@ async fn reserve(args: ReserveArgs) -> Result<bool> {
         traffic,
         model,
         duration: args.duration,
+        warmup: args.warmup,
         timeout: args.timeout,
     }
     .execute(&progress)

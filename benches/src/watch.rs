@@ -330,41 +330,46 @@ pub async fn run(args: WatchArgs) -> Result<bool> {
         _ => None,
     };
 
-    // The changes: restocks of +1 then -1, product after product.
+    // The changes, on a schedule (each its own call, so a slow answer does
+    // not slow the rate): restocks of +1 then -1, product after product.
     let changes_start = Instant::now();
     let changes_end = changes_start + args.duration;
     let every = Duration::from_secs_f64(1.0 / args.changes);
-    let (mut sent, mut failed) = (0u64, 0u64);
-    let mut inventory = merchant.inventory();
+    let failed = Arc::new(AtomicU64::new(0));
+    let mut sent = 0u64;
+    let mut changes = Vec::new();
     let mut last_tick = 0;
     while Instant::now() < changes_end {
         let due = changes_start + every.mul_f64(sent as f64);
         tokio::time::sleep_until(due.into()).await;
-        let sku = &skus[sent as usize % skus.len()];
         let round = sent as usize / skus.len();
-        let delta = if round.is_multiple_of(2) { 1 } else { -1 };
-        let result = inventory
-            .restock(pb::RestockRequest {
-                sku: sku.clone(),
-                delta,
-            })
-            .await;
-        sent += 1;
-        {
-            let mut recorder = shared.recorder();
+        let request = pb::RestockRequest {
+            sku: skus[sent as usize % skus.len()].clone(),
+            delta: if round.is_multiple_of(2) { 1 } else { -1 },
+        };
+        let mut inventory = merchant.inventory();
+        let (recording, failed) = (shared.clone(), failed.clone());
+        changes.push(tokio::spawn(async move {
+            let result = inventory.restock(request).await;
+            let mut recorder = recording.recorder();
             let second = recorder.second(Instant::now());
             second.changes += 1;
             if result.is_err() {
                 second.failed += 1;
-                failed += 1;
+                failed.fetch_add(1, Ordering::Relaxed);
             }
-        }
+        }));
+        sent += 1;
         let tick = changes_start.elapsed().as_secs();
         if tick > last_tick {
             last_tick = tick;
             progress.tick(tick, &watch_line(&shared, start));
         }
     }
+    for change in changes {
+        change.await.context("a change task panicked")?;
+    }
+    let failed = failed.load(Ordering::Acquire);
     let changes_elapsed = changes_start.elapsed();
 
     // Settle: every client should reach its product's final version.

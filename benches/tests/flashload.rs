@@ -100,6 +100,8 @@ async fn a_closed_loop_run_reports_every_figure_and_its_books_agree() {
             "100000",
             "--skus",
             "2",
+            "--warmup",
+            "300ms",
             "--duration",
             "2s",
             "--concurrency",

@@ -18,13 +18,26 @@ if not f[1] then
   return { 'NOT_FOUND' }
 end
 
+-- Each structure is read once and cross-checked in Lua tables: the audit
+-- blocks Redis while it runs, so it must stay one pass over each.
+local function members(index)
+  local set = {}
+  for _, token in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    set[token] = true
+  end
+  return set
+end
+local due, purchase_due = members(DUE), members(PURCHASE_DUE)
+
 local active_units, sold_units = 0, 0
 local by_customer = {}
 local held_not_due, confirmed_not_indexed = 0, 0
 local requests, repeated_requests = {}, 0
+local state_of = {}
 local holds = redis.call('HGETALL', HOLDS)
 for i = 1, #holds, 2 do
   local token, hold = holds[i], cjson.decode(holds[i + 1])
+  state_of[token] = hold.state
   if requests[hold.request_id] then
     repeated_requests = repeated_requests + 1
   end
@@ -38,10 +51,10 @@ for i = 1, #holds, 2 do
   if counts then
     by_customer[hold.customer_id] = (by_customer[hold.customer_id] or 0) + hold.quantity
   end
-  if hold.state == 'HELD' and not redis.call('ZSCORE', DUE, token) then
+  if hold.state == 'HELD' and not due[token] then
     held_not_due = held_not_due + 1
   end
-  if hold.state == 'CONFIRMED' and not redis.call('ZSCORE', PURCHASE_DUE, token) then
+  if hold.state == 'CONFIRMED' and not purchase_due[token] then
     confirmed_not_indexed = confirmed_not_indexed + 1
   end
 end
@@ -63,9 +76,8 @@ end
 
 local function stray_entries(index, state)
   local stray = 0
-  for _, token in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-    local raw = redis.call('HGET', HOLDS, token)
-    if not raw or cjson.decode(raw).state ~= state then
+  for token in pairs(index) do
+    if state_of[token] ~= state then
       stray = stray + 1
     end
   end
@@ -74,6 +86,6 @@ end
 
 return { 'OK', tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4]),
   active_units, sold_units, customer_drift,
-  held_not_due, stray_entries(DUE, 'HELD'),
-  confirmed_not_indexed, stray_entries(PURCHASE_DUE, 'CONFIRMED'),
+  held_not_due, stray_entries(due, 'HELD'),
+  confirmed_not_indexed, stray_entries(purchase_due, 'CONFIRMED'),
   #holds / 2, repeated_requests }

@@ -29,6 +29,9 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// How long to wait for an answer to one call.
     pub response_timeout: Duration,
+    /// How long to wait for a call that reads a whole product in one script
+    /// (the audit): seconds for hundreds of thousands of holds.
+    pub long_call_timeout: Duration,
 }
 
 impl RedisConfig {
@@ -38,6 +41,7 @@ impl RedisConfig {
             mode: ConnectionMode::Multiplexed,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
+            long_call_timeout: Duration::from_secs(60),
         }
     }
 
@@ -48,7 +52,16 @@ impl RedisConfig {
 }
 
 #[derive(Clone)]
-pub(crate) enum Connection {
+pub(crate) struct Connection {
+    shared: Shared,
+    /// For long calls, each on a connection of its own (see `invoke_long`).
+    client: redis::Client,
+    connect_timeout: Duration,
+    long_call_timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Shared {
     Multiplexed(ConnectionManager),
     Pooled(deadpool_redis::Pool),
 }
@@ -59,17 +72,17 @@ impl Connection {
             field: "redis_url",
             reason: e.to_string(),
         };
-        match config.mode {
+        let client = redis::Client::open(config.url.as_str()).map_err(invalid_url)?;
+        let shared = match config.mode {
             ConnectionMode::Multiplexed => {
-                let client = redis::Client::open(config.url.as_str()).map_err(invalid_url)?;
                 let manager_config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(config.connect_timeout))
                     .set_response_timeout(Some(config.response_timeout))
                     .set_number_of_retries(1);
-                let manager = ConnectionManager::new_with_config(client, manager_config)
+                let manager = ConnectionManager::new_with_config(client.clone(), manager_config)
                     .await
                     .map_err(Error::from_redis)?;
-                Ok(Self::Multiplexed(manager))
+                Shared::Multiplexed(manager)
             }
             ConnectionMode::Pooled { size } => {
                 let mut pool_config = deadpool_redis::Config::from_url(config.url.as_str());
@@ -84,21 +97,45 @@ impl Connection {
                         field: "redis_url",
                         reason: e.to_string(),
                     })?;
-                let connection = Self::Pooled(pool);
-                // Fail at start-up, not on the first request, when Redis is unreachable.
-                connection.query::<()>(&redis::cmd("PING")).await?;
-                Ok(connection)
+                Shared::Pooled(pool)
             }
-        }
+        };
+        let connection = Self {
+            shared,
+            client,
+            connect_timeout: config.connect_timeout,
+            long_call_timeout: config.long_call_timeout,
+        };
+        // Fail at start-up, not on the first request, when Redis is unreachable.
+        connection.query::<()>(&redis::cmd("PING")).await?;
+        Ok(connection)
+    }
+
+    /// Runs a script that may take seconds on a connection of its own, so
+    /// its wait does not count against the shared connection's timeout.
+    /// (Redis runs one script at a time: other calls wait meanwhile anyway.)
+    pub(crate) async fn invoke_long(&self, invocation: &ScriptInvocation<'_>) -> Result<Value> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.long_call_timeout));
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(Error::from_redis)?;
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(Error::from_redis)
     }
 
     pub(crate) async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Value> {
-        match self {
-            Self::Multiplexed(manager) => invocation
+        match &self.shared {
+            Shared::Multiplexed(manager) => invocation
                 .invoke_async(&mut manager.clone())
                 .await
                 .map_err(Error::from_redis),
-            Self::Pooled(pool) => {
+            Shared::Pooled(pool) => {
                 let mut conn = pool.get().await.map_err(pool_error)?;
                 invocation
                     .invoke_async(&mut conn)
@@ -109,9 +146,9 @@ impl Connection {
     }
 
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
-        let value = match self {
-            Self::Multiplexed(manager) => manager.clone().req_packed_command(cmd).await,
-            Self::Pooled(pool) => {
+        let value = match &self.shared {
+            Shared::Multiplexed(manager) => manager.clone().req_packed_command(cmd).await,
+            Shared::Pooled(pool) => {
                 let mut conn = pool.get().await.map_err(pool_error)?;
                 conn.req_packed_command(cmd).await
             }

@@ -2,7 +2,7 @@
 //! (`available + held + sold == total`, all ≥ 0) and the indexes the scripts
 //! keep beside the counters.
 
-use super::Engine;
+use super::{Engine, Reply};
 use crate::error::{Error, Result};
 use crate::keys::ProductKeys;
 use crate::scripts::SCRIPTS;
@@ -119,7 +119,7 @@ impl Engine {
         for key in keys.script_keys() {
             call.key(key);
         }
-        let reply = self.run(&call).await?;
+        let reply = Reply::parse(self.redis.invoke_long(&call).await?)?;
         match reply.outcome() {
             "OK" => Ok(AuditReport {
                 sku: sku.clone(),
