@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::latency::LatencySummary;
+use crate::latency::{Latencies, LatencySummary};
 use crate::plot;
 use crate::slo::Verdict;
 
@@ -59,6 +59,28 @@ pub struct Second {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+}
+
+impl Second {
+    /// Second `index` (from 0) with its counts and latencies.
+    pub fn new(
+        index: usize,
+        due: u64,
+        answered: u64,
+        failed: u64,
+        latencies: Option<&Latencies>,
+    ) -> Self {
+        let at = |q| latencies.map_or(0.0, |l| l.quantile_ms(q));
+        Self {
+            second: index as u64 + 1,
+            due,
+            answered,
+            failed,
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
 }
 
 /// The JSON document: what ran, against what, everything measured, and the verdicts.

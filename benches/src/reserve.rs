@@ -637,15 +637,7 @@ fn summarise(run: &ReserveRun, recorder: Recorder) -> ReserveReport {
         .seconds
         .iter()
         .enumerate()
-        .map(|(n, c)| Second {
-            second: n as u64 + 1,
-            due: c.due,
-            answered: c.business,
-            failed: c.failed,
-            p50_ms: c.latencies.as_ref().map_or(0.0, |l| l.quantile_ms(0.5)),
-            p99_ms: c.latencies.as_ref().map_or(0.0, |l| l.quantile_ms(0.99)),
-            max_ms: c.latencies.as_ref().map_or(0.0, |l| l.quantile_ms(1.0)),
-        })
+        .map(|(n, c)| Second::new(n, c.due, c.business, c.failed, c.latencies.as_ref()))
         .collect();
     let mut report = ReserveReport {
         model: match run.model {

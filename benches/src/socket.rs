@@ -81,14 +81,7 @@ impl SocketClient {
             }
             Transport::Polling => {
                 let base = format!("http://{http_addr}/socket.io/?EIO=4&transport=polling");
-                let open = http
-                    .get(&base)
-                    .timeout(POLL_TIMEOUT)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .text()
-                    .await?;
+                let open = poll(http, &base).await?;
                 let sid = open
                     .strip_prefix('0')
                     .and_then(|json| serde_json::from_str::<Value>(json).ok())
@@ -187,14 +180,7 @@ impl SocketClient {
                 Link::Polling { http, url, queued } => match queued.pop_front() {
                     Some(packet) => packet,
                     None => {
-                        let payload = http
-                            .get(url.as_str())
-                            .timeout(POLL_TIMEOUT)
-                            .send()
-                            .await?
-                            .error_for_status()?
-                            .text()
-                            .await?;
+                        let payload = poll(http, url).await?;
                         queued.extend(payload.split(RECORD_SEPARATOR).map(str::to_owned));
                         continue;
                     }
@@ -208,6 +194,18 @@ impl SocketClient {
             }
         }
     }
+}
+
+/// One long-polling GET: whatever the server has queued, or a wait for it.
+async fn poll(http: &reqwest::Client, url: &str) -> Result<String, SocketError> {
+    Ok(http
+        .get(url)
+        .timeout(POLL_TIMEOUT)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
 }
 
 /// `42["name", data]` as an event.

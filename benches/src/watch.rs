@@ -434,15 +434,7 @@ pub async fn run(args: WatchArgs) -> Result<bool> {
             .seconds
             .iter()
             .enumerate()
-            .map(|(n, c)| Second {
-                second: n as u64 + 1,
-                due: c.changes,
-                answered: c.events,
-                failed: c.failed,
-                p50_ms: c.latencies.as_ref().map_or(0.0, |l| l.quantile_ms(0.5)),
-                p99_ms: c.latencies.as_ref().map_or(0.0, |l| l.quantile_ms(0.99)),
-                max_ms: c.latencies.as_ref().map_or(0.0, |l| l.quantile_ms(1.0)),
-            })
+            .map(|(n, c)| Second::new(n, c.changes, c.events, c.failed, c.latencies.as_ref()))
             .collect(),
         checks: Vec::new(),
     };
