@@ -1,8 +1,9 @@
-//! What every handler shares: the engine, the stock feed and the metrics.
+//! What every handler shares: the engine, the reserve path, the stock feed
+//! and the metrics.
 
 use std::sync::Arc;
 
-use reservation_core::{Engine, StockFeed};
+use reservation_core::{Engine, ReserveCoalescer, StockFeed};
 
 use crate::auth::MerchantTokens;
 use crate::metrics::Metrics;
@@ -10,6 +11,8 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct App {
     pub engine: Engine,
+    /// The reserve path: reserves for one product coalesced into shared calls.
+    pub reserves: Arc<ReserveCoalescer>,
     pub feed: StockFeed,
     pub metrics: Arc<Metrics>,
     /// Accepted for merchant calls, over gRPC and the dashboard's HTTP API.

@@ -12,7 +12,9 @@ use api_server::{
 };
 use clap::Parser;
 use reservation_core::local_redis::LocalRedis;
-use reservation_core::{Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed};
+use reservation_core::{
+    CoalescerConfig, Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
@@ -64,6 +66,19 @@ struct Args {
     /// Most units one reserve may ask for.
     #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
     max_quantity: u32,
+
+    /// Most reserves of one product sent in one script call; 1 turns
+    /// coalescing off.
+    #[arg(long, env = "FLASHSALE_RESERVE_BATCH", default_value_t = 64)]
+    reserve_batch: usize,
+
+    /// Script calls in flight per product while reserves are coalesced.
+    #[arg(long, env = "FLASHSALE_RESERVE_CALLS_PER_PRODUCT", default_value_t = 2)]
+    reserve_calls_per_product: usize,
+
+    /// How long (µs) a busy product's next batch may wait to fill up.
+    #[arg(long, env = "FLASHSALE_RESERVE_LINGER_US", default_value_t = 0)]
+    reserve_linger_us: u64,
 
     /// Most products one Socket.IO socket may watch at once.
     #[arg(long, env = "FLASHSALE_MAX_WATCHED_SKUS", default_value_t = 32)]
@@ -145,6 +160,11 @@ async fn main() -> anyhow::Result<()> {
             http_addr: args.http_addr,
             grpc_addr: args.grpc_addr,
             merchant_tokens,
+            reserves: CoalescerConfig {
+                max_batch: args.reserve_batch,
+                calls_per_product: args.reserve_calls_per_product,
+                linger: Duration::from_micros(args.reserve_linger_us),
+            },
             grpc: GrpcOptions {
                 max_in_flight: args.max_in_flight,
                 max_call_time: Duration::from_millis(args.max_call_ms),

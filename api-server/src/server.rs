@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use reservation_core::{Engine, StockFeed};
+use reservation_core::{CoalescerConfig, Engine, ReserveCoalescer, StockFeed};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub merchant_tokens: MerchantTokens,
     pub grpc: GrpcOptions,
     pub http: HttpOptions,
+    /// How reserves for one product are grouped into script calls.
+    pub reserves: CoalescerConfig,
 }
 
 /// Both servers, running.
@@ -67,6 +69,7 @@ impl RunningServer {
         let http_addr = http_listener.local_addr().map_err(ServeError::Http)?;
 
         let app = App {
+            reserves: ReserveCoalescer::new(engine.clone(), config.reserves.clone()),
             engine,
             feed,
             metrics: Metrics::new(),

@@ -87,6 +87,19 @@ impl Error {
 
     /// Sorts a Redis error: a server that cannot be reached or cannot serve
     /// right now is `Unavailable` (worth retrying); anything else is a bug.
+    /// This error again, for each request of a call that failed as a whole
+    /// (the causes of `Unavailable` cannot be cloned, their text can).
+    pub(crate) fn for_each_of_many(&self) -> Self {
+        match self {
+            Self::Unavailable(cause) => Self::Unavailable(cause.to_string().into()),
+            Self::InvalidArgument { field, reason } => Self::InvalidArgument {
+                field,
+                reason: reason.clone(),
+            },
+            other => Self::Internal(other.to_string()),
+        }
+    }
+
     pub(crate) fn from_redis(err: redis::RedisError) -> Self {
         use redis::{ErrorKind, ServerErrorKind};
         let unavailable = err.is_io_error()

@@ -40,6 +40,7 @@
 //! ```
 
 pub mod clock;
+pub mod coalescer;
 mod connection;
 mod engine;
 pub mod error;
@@ -53,6 +54,7 @@ pub mod testing;
 pub mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use coalescer::{CoalescerConfig, CoalescerStats, ReserveCoalescer};
 pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{AuditReport, Engine, EngineConfig, ProductPage, RawReserveCommand};
 pub use error::{Error, Result};

@@ -42,7 +42,7 @@ impl ReservationService for ReservationApi {
         };
         let reservation = self
             .app
-            .call("reserve", self.app.engine.reserve(&reserve))
+            .call("reserve", self.app.reserves.reserve(reserve))
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ReserveResponse {

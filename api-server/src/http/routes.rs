@@ -151,7 +151,7 @@ async fn reserve(
         customer_id: customer,
         request_id: RequestId::new(body.request_id)?,
     };
-    let reservation = app.call("reserve", app.engine.reserve(&request)).await?;
+    let reservation = app.call("reserve", app.reserves.reserve(request)).await?;
     let status = if reservation.replayed {
         StatusCode::OK
     } else {

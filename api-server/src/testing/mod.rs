@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use flashsale_proto::v1::inventory_service_client::InventoryServiceClient;
 use flashsale_proto::v1::reservation_service_client::ReservationServiceClient;
-use reservation_core::StockFeed;
 use reservation_core::testing::{TestEngine, TestOptions};
+use reservation_core::{CoalescerConfig, StockFeed};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -60,6 +60,7 @@ pub struct ServerOptions {
     pub max_in_flight: usize,
     pub web_dir: PathBuf,
     pub live: LiveOptions,
+    pub reserves: CoalescerConfig,
 }
 
 impl Default for ServerOptions {
@@ -72,6 +73,7 @@ impl Default for ServerOptions {
             max_in_flight: 4096,
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web")),
             live: LiveOptions::default(),
+            reserves: CoalescerConfig::default(),
         }
     }
 }
@@ -193,6 +195,7 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
                 max_in_flight: options.max_in_flight,
                 max_call_time: Duration::from_secs(5),
             },
+            reserves: options.reserves.clone(),
             http: HttpOptions {
                 max_in_flight: options.max_in_flight,
                 web_dir: options.web_dir.clone(),

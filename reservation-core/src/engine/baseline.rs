@@ -44,12 +44,13 @@ impl Engine {
             PUBLISH_COMMAND.to_owned(),
             keys.stock_channel.clone(),
             CUSTOMER_CHANNEL_PREFIX.to_owned(),
+            self.config.request_record_ttl.as_secs().to_string(),
+            self.config.reclaim_batch.to_string(),
+            // One request: token, customer, quantity, request id.
             format!("{RANDOM}{RANDOM}"),
             format!("bench-{RANDOM}{RANDOM}"),
             "1".to_owned(),
             request.to_string(),
-            self.config.request_record_ttl.as_secs().to_string(),
-            self.config.reclaim_batch.to_string(),
         ]);
         RawReserveCommand {
             script: RESERVE_SOURCE,

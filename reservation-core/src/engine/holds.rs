@@ -19,60 +19,72 @@ impl Engine {
     /// Only successful reserves are remembered: a refused request changed
     /// nothing, so retrying it is safe and may succeed once stock comes back.
     pub async fn reserve(&self, request: &ReserveRequest) -> Result<Reservation> {
-        let max = self.config.max_quantity_per_reserve;
-        if request.quantity.get() > max {
+        let mut answers = self.reserve_many(std::slice::from_ref(request)).await?;
+        answers.pop().expect("one answer per request")
+    }
+
+    /// Reserves for several requests of one product in one script call, in
+    /// order. Each request is decided exactly as [`Engine::reserve`] would
+    /// decide it after the ones before it, and gets its own answer; the call
+    /// bumps the product's version once. The outer error is the call's (Redis
+    /// unreachable, requests of different products): then no request ran.
+    pub async fn reserve_many(
+        &self,
+        requests: &[ReserveRequest],
+    ) -> Result<Vec<Result<Reservation>>> {
+        let Some(sku) = requests.first().map(|r| &r.sku) else {
+            return Ok(Vec::new());
+        };
+        if let Some(other) = requests.iter().find(|r| &r.sku != sku) {
             return Err(Error::InvalidArgument {
-                field: "quantity",
-                reason: format!("at most {max} units per reserve"),
+                field: "sku",
+                reason: format!("one call reserves one product, not {sku} and {}", other.sku),
             });
         }
-        let sku = &request.sku;
+        let max = self.config.max_quantity_per_reserve;
+        let too_many = |request: &ReserveRequest| request.quantity.get() > max;
         let keys = ProductKeys::new(sku);
-        let id = ReservationId::generate(sku);
         let mut call = self.product_call(&SCRIPTS.reserve, &keys);
-        call.key(keys.request(&request.request_id))
-            .arg(id.token())
-            .arg(request.customer_id.as_str())
-            .arg(request.quantity.get())
-            .arg(request.request_id.as_str())
-            .arg(self.config.request_record_ttl.as_secs())
+        call.arg(self.config.request_record_ttl.as_secs())
             .arg(self.config.reclaim_batch);
-        let reply = self.run(&call).await?;
-        match reply.outcome() {
-            "OK" => {
-                // A replay answers the first request's hold, not the id made for this call.
-                let id = ReservationId::from_parts(sku, reply.text(4)?)?;
-                if reply.len() > 5 && reply.int(5)? == 1 {
-                    self.mark_active(sku).await?;
-                }
-                Ok(Reservation {
-                    hold: decode_hold(&id, reply.bytes(1)?)?,
-                    available: reply.int(2)?,
-                    replayed: reply.int(3)? == 1,
-                })
-            }
-            "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
-            "IDEMPOTENCY_MISMATCH" => Err(Error::IdempotencyMismatch {
-                request_id: request.request_id.clone(),
-            }),
-            "SALE_CLOSED" => Err(Error::SaleClosed {
-                sku: sku.clone(),
-                starts_at_ms: Some(reply.int(1)?).filter(|&ms| ms > 0),
-                ends_at_ms: Some(reply.int(2)?).filter(|&ms| ms > 0),
-            }),
-            "CUSTOMER_LIMIT" => Err(Error::CustomerLimit {
-                sku: sku.clone(),
-                customer: request.customer_id.clone(),
-                limit: reply.int(1)? as u32,
-                owned: reply.int(2)?,
-            }),
-            "OUT_OF_STOCK" => Err(Error::OutOfStock {
-                sku: sku.clone(),
-                requested: i64::from(request.quantity.get()),
-                available: reply.int(1)?,
-            }),
-            _ => Err(reply.unexpected_outcome()),
+        let mut sent = 0;
+        for request in requests.iter().filter(|r| !too_many(r)) {
+            let id = ReservationId::generate(sku);
+            call.key(keys.request(&request.request_id))
+                .arg(id.token())
+                .arg(request.customer_id.as_str())
+                .arg(request.quantity.get())
+                .arg(request.request_id.as_str());
+            sent += 1;
         }
+        let mut reply = if sent == 0 {
+            None
+        } else {
+            let reply = self.run(&call).await?;
+            if reply.outcome() != "BATCH" {
+                return Err(reply.unexpected_outcome());
+            }
+            if reply.int(1)? == 1 {
+                self.mark_active(sku).await?;
+            }
+            Some(reply)
+        };
+
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut next = 0;
+        for request in requests {
+            if too_many(request) {
+                answers.push(Err(Error::InvalidArgument {
+                    field: "quantity",
+                    reason: format!("at most {max} units per reserve"),
+                }));
+                continue;
+            }
+            let reply = reply.as_mut().expect("a reply for the requests sent");
+            answers.push(reserve_answer(request, reply.take_nested(2 + next)?));
+            next += 1;
+        }
+        Ok(answers)
     }
 
     /// A hold as stored. Use [`Hold::state_at`] for its state as of now: a HELD
@@ -248,6 +260,43 @@ struct HoldRecord {
     purchase_deadline_ms: i64,
     purchased_at_ms: Option<i64>,
     updated_at_ms: i64,
+}
+
+/// One request's answer within a reserve call.
+fn reserve_answer(request: &ReserveRequest, reply: Reply) -> Result<Reservation> {
+    let sku = &request.sku;
+    match reply.outcome() {
+        "OK" => {
+            // A replay answers the first request's hold, not the id made for this call.
+            let id = ReservationId::from_parts(sku, reply.text(4)?)?;
+            Ok(Reservation {
+                hold: decode_hold(&id, reply.bytes(1)?)?,
+                available: reply.int(2)?,
+                replayed: reply.int(3)? == 1,
+            })
+        }
+        "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
+        "IDEMPOTENCY_MISMATCH" => Err(Error::IdempotencyMismatch {
+            request_id: request.request_id.clone(),
+        }),
+        "SALE_CLOSED" => Err(Error::SaleClosed {
+            sku: sku.clone(),
+            starts_at_ms: Some(reply.int(1)?).filter(|&ms| ms > 0),
+            ends_at_ms: Some(reply.int(2)?).filter(|&ms| ms > 0),
+        }),
+        "CUSTOMER_LIMIT" => Err(Error::CustomerLimit {
+            sku: sku.clone(),
+            customer: request.customer_id.clone(),
+            limit: reply.int(1)? as u32,
+            owned: reply.int(2)?,
+        }),
+        "OUT_OF_STOCK" => Err(Error::OutOfStock {
+            sku: sku.clone(),
+            requested: i64::from(request.quantity.get()),
+            available: reply.int(1)?,
+        }),
+        _ => Err(reply.unexpected_outcome()),
+    }
 }
 
 fn decode_hold(id: &ReservationId, raw: &[u8]) -> Result<Hold> {

@@ -32,6 +32,17 @@ impl Reply {
         self.0.len()
     }
 
+    /// Takes out an element that is itself a reply (one answer of a batch).
+    pub(super) fn take_nested(&mut self, index: usize) -> Result<Reply> {
+        match self.0.get_mut(index) {
+            Some(value @ Value::Array(_)) => Reply::parse(std::mem::replace(value, Value::Nil)),
+            other => {
+                let other = other.cloned();
+                Err(self.unexpected(index, "an answer", other.as_ref()))
+            }
+        }
+    }
+
     pub(super) fn int(&self, index: usize) -> Result<i64> {
         match self.0.get(index) {
             Some(Value::Int(n)) => Ok(*n),

@@ -366,3 +366,69 @@ async fn the_raw_reserve_command_reserves_exactly_like_the_engine() {
     assert!(audit.is_clean(), "{:?}", audit.problems());
     assert_eq!(audit.holds, 3);
 }
+
+#[tokio::test]
+async fn one_call_decides_each_request_as_if_it_came_alone_after_the_ones_before() {
+    let t = TestEngine::start().await;
+    let sku = t.product_with("TEE", 5, |p| p.per_customer_limit = 2).await;
+    let mut events = t.listen_stock(&sku).await;
+    let answers = t
+        .engine
+        .reserve_many(&[
+            reserve(&sku, "ann", 2, "r1"),
+            reserve(&sku, "ann", 1, "r2"), // over ann's limit after r1
+            reserve(&sku, "bob", 2, "r3"),
+            reserve(&sku, "ann", 2, "r1"), // the same request again: r1's hold
+            reserve(&sku, "cyd", 2, "r4"), // one unit left
+            reserve(&sku, "dan", 1, "r5"),
+            reserve(&sku, "bob", 1, "r3"),  // r3 with another quantity
+            reserve(&sku, "eve", 11, "r6"), // over the per-call maximum
+        ])
+        .await
+        .unwrap();
+    let ok = |n: usize| answers[n].as_ref().unwrap();
+    assert_eq!((ok(0).available, ok(0).replayed), (3, false));
+    assert!(matches!(
+        answers[1],
+        Err(Error::CustomerLimit { owned: 2, .. })
+    ));
+    assert_eq!(ok(2).available, 1);
+    assert_eq!(
+        (ok(3).hold.id.clone(), ok(3).replayed),
+        (ok(0).hold.id.clone(), true)
+    );
+    assert!(matches!(
+        answers[4],
+        Err(Error::OutOfStock { available: 1, .. })
+    ));
+    assert_eq!(ok(5).available, 0);
+    assert!(matches!(answers[6], Err(Error::IdempotencyMismatch { .. })));
+    assert!(matches!(
+        answers[7],
+        Err(Error::InvalidArgument {
+            field: "quantity",
+            ..
+        })
+    ));
+
+    // One script call: one version, one stock event with the final state.
+    let s = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((s.available, s.held, s.version), (0, 5, 2));
+    let event = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let event = reservation_core::StockEvent::from_json(&event).unwrap();
+    assert_eq!((event.version, event.available), (2, 0));
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+    assert!(
+        t.engine
+            .reserve_many(&[
+                reserve(&sku, "ann", 1, "x"),
+                reserve(&sku_of("OTHER"), "ann", 1, "y")
+            ])
+            .await
+            .is_err(),
+        "one call reserves one product"
+    );
+}
