@@ -71,6 +71,12 @@ impl Outcome {
         )
     }
 
+    /// A failure after which the call may or may not have taken effect (the
+    /// server may have acted before the answer was lost).
+    pub fn effect_unknown(self) -> bool {
+        !self.is_business() && self != Outcome::Rejected
+    }
+
     /// A refused reserve: the reason sits in the status's `ErrorInfo`.
     pub fn of_status(status: &Status) -> Outcome {
         let reason = status

@@ -356,8 +356,7 @@ async fn shopper_turn(shared: &Shared, client: &mut Reservations, intent: Intent
     let first = send_reserve(shared, client, &intent, due).await;
     let mut known_hold = first.hold.clone();
     let mut mismatches = 0;
-    let mut new_hold = known_hold.is_some();
-    let mut unanswered = !first.outcome.is_business() && first.outcome != Outcome::Rejected;
+    let mut unanswered = first.outcome.effect_unknown();
     let retry = if intent.retry {
         let again = send_reserve(shared, client, &intent, Instant::now()).await;
         match (&known_hold, &again.hold) {
@@ -367,7 +366,6 @@ async fn shopper_turn(shared: &Shared, client: &mut Reservations, intent: Intent
             (None, Some(_)) => {
                 // The first call's hold, or a new one if the first was refused.
                 known_hold = again.hold.clone();
-                new_hold = true;
                 unanswered = false;
             }
             _ => {}
@@ -382,7 +380,7 @@ async fn shopper_turn(shared: &Shared, client: &mut Reservations, intent: Intent
 
     let mut cancelled = false;
     let mut cancel_unanswered = false;
-    if let Some(id) = known_hold.as_ref().filter(|_| new_hold) {
+    if let Some(id) = &known_hold {
         match intent.follow_up {
             FollowUp::Keep => {}
             FollowUp::Confirm => {
@@ -402,10 +400,9 @@ async fn shopper_turn(shared: &Shared, client: &mut Reservations, intent: Intent
                 cancelled = result
                     .as_ref()
                     .is_ok_and(|r| r.get_ref().state == pb::HoldState::Cancelled as i32);
-                cancel_unanswered = result.as_ref().is_err_and(|s| {
-                    !Outcome::of_status(s).is_business()
-                        && Outcome::of_status(s) != Outcome::Rejected
-                });
+                cancel_unanswered = result
+                    .as_ref()
+                    .is_err_and(|s| Outcome::of_status(s).effect_unknown());
                 shared
                     .recorder()
                     .follow_up("cancel", result.is_ok(), started.elapsed());
@@ -419,7 +416,7 @@ async fn shopper_turn(shared: &Shared, client: &mut Reservations, intent: Intent
     }
     recorder.replay_mismatches += mismatches;
     let tally = &mut recorder.products[intent.product];
-    if new_hold && known_hold.is_some() {
+    if known_hold.is_some() {
         tally.granted_holds += 1;
         tally.granted_units += intent.quantity;
     } else if unanswered {
