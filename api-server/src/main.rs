@@ -80,6 +80,11 @@ struct Args {
     #[arg(long, env = "FLASHSALE_RESERVE_LINGER_US", default_value_t = 0)]
     reserve_linger_us: u64,
 
+    /// Answer reserves of products known to be sold out without a Redis
+    /// round trip, until a stock event says units came back.
+    #[arg(long, env = "FLASHSALE_SOLD_OUT_FAST_PATH", default_value_t = true, action = clap::ArgAction::Set)]
+    sold_out_fast_path: bool,
+
     /// Most products one Socket.IO socket may watch at once.
     #[arg(long, env = "FLASHSALE_MAX_WATCHED_SKUS", default_value_t = 32)]
     max_watched_skus: usize,
@@ -165,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
                 calls_per_product: args.reserve_calls_per_product,
                 linger: Duration::from_micros(args.reserve_linger_us),
             },
+            sold_out_fast_path: args.sold_out_fast_path,
             grpc: GrpcOptions {
                 max_in_flight: args.max_in_flight,
                 max_call_time: Duration::from_millis(args.max_call_ms),

@@ -49,6 +49,11 @@ pub struct Metrics {
     pub sockets: Gauge,
     /// Sockets disconnected because their send buffer was full.
     pub slow_disconnects: Counter,
+    /// Reserve script calls, and the reserves they carried (coalescing).
+    pub reserve_calls: Gauge,
+    pub reserve_requests: Gauge,
+    /// Reserves answered "sold out" without Redis.
+    pub sold_out_answers: Gauge,
 }
 
 impl Metrics {
@@ -64,6 +69,24 @@ impl Metrics {
         let stock_subscriptions = Gauge::default();
         let sockets = Gauge::default();
         let slow_disconnects = Counter::default();
+        let reserve_calls = Gauge::default();
+        let reserve_requests = Gauge::default();
+        let sold_out_answers = Gauge::default();
+        registry.register(
+            "reserve_calls",
+            "Reserve script calls since start (coalesced reserves share one)",
+            reserve_calls.clone(),
+        );
+        registry.register(
+            "reserve_requests",
+            "Reserves sent to Redis since start, in those calls",
+            reserve_requests.clone(),
+        );
+        registry.register(
+            "sold_out_answers",
+            "Reserves answered sold out without Redis since start",
+            sold_out_answers.clone(),
+        );
         registry.register("sockets", "Socket.IO sockets connected", sockets.clone());
         registry.register(
             "slow_socket_disconnects",
@@ -98,6 +121,9 @@ impl Metrics {
             outcomes,
             redis_errors,
             stock_subscriptions,
+            reserve_calls,
+            reserve_requests,
+            sold_out_answers,
             sockets,
             slow_disconnects,
         })

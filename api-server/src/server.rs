@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use reservation_core::{CoalescerConfig, Engine, ReserveCoalescer, StockFeed};
+use reservation_core::{CoalescerConfig, Engine, ReserveCoalescer, SoldOutProducts, StockFeed};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub http: HttpOptions,
     /// How reserves for one product are grouped into script calls.
     pub reserves: CoalescerConfig,
+    /// Answer reserves of products known to be sold out without Redis.
+    pub sold_out_fast_path: bool,
 }
 
 /// Both servers, running.
@@ -69,7 +71,13 @@ impl RunningServer {
         let http_addr = http_listener.local_addr().map_err(ServeError::Http)?;
 
         let app = App {
-            reserves: ReserveCoalescer::new(engine.clone(), config.reserves.clone()),
+            reserves: ReserveCoalescer::new(
+                engine.clone(),
+                config.reserves.clone(),
+                config
+                    .sold_out_fast_path
+                    .then(|| SoldOutProducts::new(engine.clone(), feed.clone())),
+            ),
             engine,
             feed,
             metrics: Metrics::new(),

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::sold_out::SoldOutProducts;
 use crate::types::{Reservation, ReserveRequest, Sku};
 
 /// How reserves are grouped.
@@ -69,6 +70,7 @@ struct Lane {
 /// Groups concurrent reserves per product into single script calls.
 pub struct ReserveCoalescer {
     engine: Engine,
+    sold_out: Option<Arc<SoldOutProducts>>,
     config: CoalescerConfig,
     lanes: Mutex<HashMap<Sku, Lane>>,
     calls: AtomicU64,
@@ -76,9 +78,16 @@ pub struct ReserveCoalescer {
 }
 
 impl ReserveCoalescer {
-    pub fn new(engine: Engine, config: CoalescerConfig) -> Arc<Self> {
+    /// With `sold_out`, reserves of products known to be sold out are
+    /// answered without Redis (see [`crate::sold_out`]).
+    pub fn new(
+        engine: Engine,
+        config: CoalescerConfig,
+        sold_out: Option<Arc<SoldOutProducts>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             engine,
+            sold_out,
             config: CoalescerConfig {
                 max_batch: config.max_batch.max(1),
                 calls_per_product: config.calls_per_product.max(1),
@@ -93,7 +102,27 @@ impl ReserveCoalescer {
     /// Reserves as [`Engine::reserve`] does, possibly in one call with other
     /// reserves for the same product.
     pub async fn reserve(self: &Arc<Self>, request: ReserveRequest) -> Result<Reservation> {
+        let Some(sold_out) = &self.sold_out else {
+            return self.send_one(request).await;
+        };
+        if let Some(answer) = sold_out.answer(&request) {
+            return Err(answer);
+        }
+        let sku = request.sku.clone();
+        let result = self.send_one(request).await;
+        sold_out.observe(&sku, &result);
+        result
+    }
+
+    /// The products known to be sold out, when the fast path is on.
+    pub fn sold_out(&self) -> Option<&Arc<SoldOutProducts>> {
+        self.sold_out.as_ref()
+    }
+
+    async fn send_one(self: &Arc<Self>, request: ReserveRequest) -> Result<Reservation> {
         if self.config.max_batch == 1 {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            self.requests.fetch_add(1, Ordering::Relaxed);
             return self.engine.reserve(&request).await;
         }
         let sku = request.sku.clone();

@@ -49,6 +49,7 @@ pub mod keys;
 pub mod local_redis;
 pub mod purchases;
 mod scripts;
+pub mod sold_out;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
@@ -56,10 +57,13 @@ pub mod types;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalescer::{CoalescerConfig, CoalescerStats, ReserveCoalescer};
 pub use connection::{ConnectionMode, RedisConfig};
-pub use engine::{AuditReport, Engine, EngineConfig, ProductPage, RawReserveCommand};
+pub use engine::{
+    AuditReport, Engine, EngineConfig, ProductPage, RawReserveCommand, SoldOut, StockView,
+};
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};
+pub use sold_out::SoldOutProducts;
 pub use types::{
     CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct, Product, ProductUpdate,
     Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,

@@ -41,6 +41,7 @@ pub(crate) struct Scripts {
     pub requeue_stranded: Script,
     pub snapshot: Script,
     pub audit: Script,
+    pub sold_out: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -56,4 +57,5 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     requeue_stranded: product_script!("requeue_stranded.lua"),
     snapshot: Script::new(include_str!("../scripts/snapshot.lua")),
     audit: Script::new(include_str!("../scripts/audit.lua")),
+    sold_out: Script::new(include_str!("../scripts/sold_out.lua")),
 });

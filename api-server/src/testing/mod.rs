@@ -61,6 +61,7 @@ pub struct ServerOptions {
     pub web_dir: PathBuf,
     pub live: LiveOptions,
     pub reserves: CoalescerConfig,
+    pub sold_out_fast_path: bool,
 }
 
 impl Default for ServerOptions {
@@ -74,6 +75,7 @@ impl Default for ServerOptions {
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web")),
             live: LiveOptions::default(),
             reserves: CoalescerConfig::default(),
+            sold_out_fast_path: true,
         }
     }
 }
@@ -196,6 +198,7 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
                 max_call_time: Duration::from_secs(5),
             },
             reserves: options.reserves.clone(),
+            sold_out_fast_path: options.sold_out_fast_path,
             http: HttpOptions {
                 max_in_flight: options.max_in_flight,
                 web_dir: options.web_dir.clone(),

@@ -8,6 +8,7 @@ mod holds;
 mod index;
 mod products;
 mod reply;
+mod sold_out;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use audit::AuditReport;
 pub use baseline::RawReserveCommand;
 pub use products::ProductPage;
 use reply::Reply;
+pub use sold_out::{SoldOut, StockView};
 
 /// How scripts publish stock events (`lib.lua`'s ARGV[3]).
 const PUBLISH_COMMAND: &str = "PUBLISH";

@@ -21,6 +21,7 @@ async fn concurrent_reserves_share_calls_and_every_rule_still_holds() {
             max_batch: 32,
             ..CoalescerConfig::default()
         },
+        None,
     );
 
     // 200 customers send 5 reserves each; every tenth request is sent twice.
@@ -81,6 +82,7 @@ async fn a_reserve_on_a_quiet_product_is_sent_at_once() {
             linger: Duration::from_secs(30),
             ..CoalescerConfig::default()
         },
+        None,
     );
     let started = Instant::now();
     for n in 0..3 {
@@ -97,7 +99,7 @@ async fn a_reserve_on_a_quiet_product_is_sent_at_once() {
 async fn a_call_that_fails_fails_each_of_its_requests() {
     let mut t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let coalescer = ReserveCoalescer::new(t.engine.clone(), CoalescerConfig::default());
+    let coalescer = ReserveCoalescer::new(t.engine.clone(), CoalescerConfig::default(), None);
     t.redis.kill().unwrap();
     let answers = join_all((0..20).map(|n| {
         let coalescer = Arc::clone(&coalescer);

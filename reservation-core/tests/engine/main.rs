@@ -9,3 +9,4 @@ mod holds;
 mod model;
 mod products;
 mod reserve;
+mod sold_out;
