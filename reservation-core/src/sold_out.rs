@@ -37,6 +37,10 @@ use crate::types::{Reservation, ReserveRequest, Sku};
 const CLOCK_MARGIN_MS: i64 = 1_000;
 /// How often a tracked product's version is read again.
 const RECHECK: Duration = Duration::from_secs(1);
+/// After a read that could not settle the product (it changed meanwhile, or
+/// Redis failed), how long before the next try: a product busy with
+/// purchases must not be rescanned back to back.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
 
 enum Mark {
     /// Subscribing and reading; reserves still go to Redis.
@@ -180,7 +184,11 @@ impl SoldOutProducts {
         };
         let (mut watch, sold_out) = match read.await {
             Ok((watch, Some(sold_out))) => (watch, Arc::new(sold_out)),
-            Ok((_, None)) | Err(_) => return self.end(&sku, generation),
+            Ok((_, None)) | Err(_) => {
+                // Reserves still go to Redis meanwhile: `Checking` answers nothing.
+                tokio::time::sleep(RETRY_AFTER).await;
+                return self.end(&sku, generation);
+            }
         };
         let mut seen = sold_out.view;
         {
