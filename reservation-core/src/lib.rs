@@ -5,8 +5,11 @@
 //!
 //! The crate owns the domain types ([`types`]), the Redis key schema
 //! ([`keys`]), the scripts (`scripts/*.lua`, one per state change) and the
-//! [`Engine`] that runs them. It knows nothing of gRPC, HTTP or Socket.IO;
-//! the servers in the other crates are thin layers over it.
+//! [`Engine`] that runs them, and the reserve path a server node puts in
+//! front of it: [`coalescer`] (concurrent reserves of one product share one
+//! script call) and [`sold_out`] (reserves of a sold-out product answered
+//! without Redis). It knows nothing of gRPC, HTTP or Socket.IO; the servers
+//! in the other crates are thin layers over it.
 //!
 //! Guarantees, for every product at every instant (see the design document):
 //!
