@@ -17,7 +17,7 @@ pub struct RawReserveCommand {
     /// The script's source, for `SCRIPT LOAD` before the run.
     pub script: &'static str,
     /// `EVALSHA`, its SHA, the key count, the keys and the arguments. The
-    /// request id, customer and hold token carry [`RANDOM`] placeholders, so
+    /// request id, customer and hold token carry `__rand_int__` placeholders, so
     /// every call is a new request of some customer.
     pub args: Vec<String>,
 }
