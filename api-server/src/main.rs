@@ -160,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!("no merchant tokens configured: every gRPC merchant call will be refused");
     }
 
+    let signalled = reservation_core::shutdown::signal();
     let server = RunningServer::start(
         ServerConfig {
             http_addr: args.http_addr,
@@ -202,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    shutdown_signal().await;
+    signalled.await;
     tracing::info!("shutting down: finishing requests in flight");
     server.shutdown().await?;
     Ok(())
@@ -224,19 +225,4 @@ async fn seed_demo_products(engine: &Engine) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

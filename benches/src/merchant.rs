@@ -8,29 +8,9 @@ use anyhow::{Context, Result};
 use flashsale_proto::v1 as pb;
 use pb::inventory_service_client::InventoryServiceClient;
 use pb::reservation_service_client::ReservationServiceClient;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Request, Status};
+use tonic::transport::Endpoint;
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-pub type Inventory = InventoryServiceClient<InterceptedService<Channel, Bearer>>;
-pub type Reservations = ReservationServiceClient<InterceptedService<Channel, Bearer>>;
+pub use flashsale_proto::{Bearer, Inventory, Reservations};
 
 /// Clients for one server, one pair per connection.
 #[derive(Clone)]
@@ -42,12 +22,7 @@ pub struct Merchant {
 impl Merchant {
     /// Opens `connections` connections to `target` (`HOST:PORT`).
     pub async fn connect(target: &str, token: Option<&str>, connections: usize) -> Result<Self> {
-        let bearer = Bearer(
-            token
-                .map(|t| format!("Bearer {t}").parse())
-                .transpose()
-                .context("the token is not valid in a header")?,
-        );
+        let bearer = Bearer::new(token).context("the token is not valid in a header")?;
         let endpoint = Endpoint::from_shared(format!("http://{target}"))
             .with_context(|| format!("--target {target} is not HOST:PORT"))?
             .connect_timeout(Duration::from_secs(5))

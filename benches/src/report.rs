@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -44,6 +45,42 @@ impl Check {
             applied: false,
             detail: format!("not checked: {why}"),
         }
+    }
+}
+
+/// Counts kept per second of a run, by when they happened.
+pub struct PerSecond<T> {
+    start: Instant,
+    seconds: Vec<T>,
+}
+
+impl<T: Default> PerSecond<T> {
+    pub fn new(start: Instant) -> Self {
+        Self {
+            start,
+            seconds: Vec::new(),
+        }
+    }
+
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// The counts of the second `at` falls in.
+    pub fn at(&mut self, at: Instant) -> &mut T {
+        let n = at.saturating_duration_since(self.start).as_secs() as usize;
+        if self.seconds.len() <= n {
+            self.seconds.resize_with(n + 1, T::default);
+        }
+        &mut self.seconds[n]
+    }
+}
+
+impl<T> std::ops::Deref for PerSecond<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.seconds
     }
 }
 

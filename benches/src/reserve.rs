@@ -25,7 +25,7 @@ use crate::merchant::{Merchant, Reservations};
 use crate::outcome::Outcome;
 use crate::profile::RateProfile;
 use crate::progress::Progress;
-use crate::report::{Check, Second};
+use crate::report::{Check, PerSecond, Second};
 use crate::traffic::{FollowUp, Intent, Traffic};
 
 /// A send that leaves this much after it was due counts as late.
@@ -51,6 +51,18 @@ pub struct Target {
     /// True when this run created them, so nobody else writes to them and
     /// the server's counters must match the run's own tally exactly.
     pub created: bool,
+    /// Each product as the run found (or made) it.
+    pub at_start: Vec<pb::Product>,
+}
+
+impl Target {
+    pub fn new(at_start: Vec<pb::Product>, created: bool) -> Self {
+        Self {
+            skus: at_start.iter().map(|p| p.sku.clone()).collect(),
+            created,
+            at_start,
+        }
+    }
 }
 
 pub struct ReserveRun {
@@ -210,11 +222,10 @@ impl ReserveReport {
 
 /// What every shopper task writes to; one lock, held for a few counter bumps.
 struct Recorder {
-    start: Instant,
     corrected: Latencies,
     uncorrected: Latencies,
     by_outcome: BTreeMap<Outcome, Latencies>,
-    seconds: Vec<SecondCounts>,
+    seconds: PerSecond<SecondCounts>,
     follow_ups: BTreeMap<&'static str, (FollowUpReport, Latencies)>,
     replay_mismatches: u64,
     products: Vec<ProductTally>,
@@ -234,11 +245,10 @@ struct SecondCounts {
 impl Recorder {
     fn new(start: Instant, products: Vec<ProductTally>) -> Self {
         Self {
-            start,
             corrected: Latencies::default(),
             uncorrected: Latencies::default(),
             by_outcome: BTreeMap::new(),
-            seconds: Vec::new(),
+            seconds: PerSecond::new(start),
             follow_ups: BTreeMap::new(),
             replay_mismatches: 0,
             products,
@@ -248,11 +258,7 @@ impl Recorder {
     }
 
     fn second(&mut self, at: Instant) -> &mut SecondCounts {
-        let n = at.saturating_duration_since(self.start).as_secs() as usize;
-        if self.seconds.len() <= n {
-            self.seconds.resize_with(n + 1, SecondCounts::default);
-        }
-        &mut self.seconds[n]
+        self.seconds.at(at)
     }
 
     fn answer(&mut self, outcome: Outcome, due: Instant, sent: Instant, answered: Instant) {
@@ -433,18 +439,19 @@ async fn shopper_turn(shared: &Shared, client: &mut Reservations, intent: Intent
 impl ReserveRun {
     /// Runs the load, waits for every call to end, checks the books.
     pub async fn execute(self, progress: &Progress) -> Result<ReserveReport> {
-        let mut products = Vec::new();
-        for sku in &self.target.skus {
-            let p = self.merchant.product(sku).await?;
-            products.push(ProductTally {
-                sku: sku.clone(),
+        let products = self
+            .target
+            .at_start
+            .iter()
+            .map(|p| ProductTally {
+                sku: p.sku.clone(),
                 created_by_run: self.target.created,
                 total_at_start: p.total,
                 held_at_start: p.held,
                 sold_at_start: p.sold,
                 ..ProductTally::default()
-            });
-        }
+            })
+            .collect();
         let shared = Arc::new(Shared {
             recorder: Mutex::new(Recorder::new(Instant::now(), products)),
             run: self,
@@ -573,7 +580,7 @@ async fn open_loop(
 
 /// The live line: due versus answered per second, this second's p99.
 async fn report_each_second(shared: Arc<Shared>, progress: Progress) {
-    let start = shared.recorder().start;
+    let start = shared.recorder().seconds.start();
     let mut second = 1u64;
     loop {
         tokio::time::sleep_until((start + Duration::from_secs(second)).into()).await;
@@ -611,7 +618,7 @@ async fn report_each_second(shared: Arc<Shared>, progress: Progress) {
 fn summarise(run: &ReserveRun, recorder: Recorder) -> ReserveReport {
     let elapsed = recorder
         .last_answer
-        .duration_since(recorder.start)
+        .duration_since(recorder.seconds.start())
         .max(run.duration)
         .as_secs_f64();
     let mut outcomes: BTreeMap<&'static str, u64> =

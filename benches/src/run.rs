@@ -52,29 +52,25 @@ pub async fn products(
         if args.skus == 0 {
             bail!("--skus must be at least 1");
         }
-        let mut skus = Vec::with_capacity(args.skus);
+        let mut at_start = Vec::with_capacity(args.skus);
         for n in 0..args.skus {
             let sku = format!("{}-{run_id}-{n}", args.prefix);
-            merchant
-                .create(&sku, args.stock, per_customer_limit, hold_seconds)
-                .await?;
-            skus.push(sku);
+            at_start.push(
+                merchant
+                    .create(&sku, args.stock, per_customer_limit, hold_seconds)
+                    .await?,
+            );
         }
-        return Ok(Target {
-            skus,
-            created: true,
-        });
+        return Ok(Target::new(at_start, true));
     }
     if args.existing.is_empty() {
         bail!("say which products to use: --setup to create them, or --sku NAME for existing ones");
     }
+    let mut at_start = Vec::with_capacity(args.existing.len());
     for sku in &args.existing {
-        merchant.product(sku).await?;
+        at_start.push(merchant.product(sku).await?);
     }
-    Ok(Target {
-        skus: args.existing.clone(),
-        created: false,
-    })
+    Ok(Target::new(at_start, false))
 }
 
 /// What a command measured, ready to print and save.

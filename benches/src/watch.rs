@@ -21,7 +21,7 @@ use crate::cli::{TransportArg, WatchArgs};
 use crate::latency::{Latencies, LatencySummary};
 use crate::merchant::Merchant;
 use crate::progress::Progress;
-use crate::report::{self, Check, Second, Table};
+use crate::report::{self, Check, PerSecond, Second, Table};
 use crate::run::{Results, finish, objectives, products, run_id};
 use crate::slo;
 use crate::socket::{SocketClient, Transport};
@@ -93,9 +93,8 @@ struct SecondCounts {
 }
 
 struct Recorder {
-    start: Instant,
     latencies: Latencies,
-    seconds: Vec<SecondCounts>,
+    seconds: PerSecond<SecondCounts>,
     events: u64,
     bytes: u64,
     conflated: u64,
@@ -107,11 +106,7 @@ struct Recorder {
 
 impl Recorder {
     fn second(&mut self, at: Instant) -> &mut SecondCounts {
-        let n = at.saturating_duration_since(self.start).as_secs() as usize;
-        if self.seconds.len() <= n {
-            self.seconds.resize_with(n + 1, SecondCounts::default);
-        }
-        &mut self.seconds[n]
+        self.seconds.at(at)
     }
 }
 
@@ -258,9 +253,8 @@ pub async fn run(args: WatchArgs) -> Result<bool> {
     let start = Instant::now();
     let shared = Arc::new(Shared {
         recorder: Mutex::new(Recorder {
-            start,
             latencies: Latencies::default(),
-            seconds: Vec::new(),
+            seconds: PerSecond::new(start),
             events: 0,
             bytes: 0,
             conflated: 0,

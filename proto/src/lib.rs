@@ -9,6 +9,8 @@
 //!
 //! - [`v1`]: messages, clients (`*_client`) and servers (`*_server`).
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC reflection.
+//! - [`Bearer`], [`Inventory`], [`Reservations`]: clients that present a
+//!   merchant token, as every call of both services must.
 
 /// The `flashsale.v1` package: messages, clients (`inventory_service_client`,
 /// `reservation_service_client`) and servers (`inventory_service_server`,
@@ -24,6 +26,42 @@ pub mod v1 {
 /// reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/flashsale_descriptor.bin"));
+
+/// Adds `authorization: Bearer <token>` to every call (none without a token).
+#[derive(Clone, Debug, Default)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    /// `Err` when the token cannot be sent in a header.
+    pub fn new(token: Option<&str>) -> Result<Self, tonic::metadata::errors::InvalidMetadataValue> {
+        token
+            .map(|t| format!("Bearer {t}").parse())
+            .transpose()
+            .map(Self)
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+type Authenticated =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
+/// An `InventoryService` client that presents a merchant token.
+pub type Inventory = v1::inventory_service_client::InventoryServiceClient<Authenticated>;
+/// A `ReservationService` client that presents a merchant token.
+pub type Reservations = v1::reservation_service_client::ReservationServiceClient<Authenticated>;
 
 #[cfg(test)]
 mod tests {

@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
     );
     tokio::spawn(async move { axum::serve(listener, router).await });
 
+    let signalled = reservation_core::shutdown::signal();
     let (stop, stopped) = watch::channel(false);
     let buyer = Buyer::new(
         engine.clone(),
@@ -110,19 +111,10 @@ async fn main() -> anyhow::Result<()> {
         config.consumer, args.metrics_addr
     );
 
-    shutdown_signal().await;
+    signalled.await;
     tracing::info!("shutting down: finishing the job in hand");
     let _ = stop.send(true);
     buying.await?;
     sweeping.await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("install the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -52,6 +52,7 @@ pub mod keys;
 pub mod local_redis;
 pub mod purchases;
 mod scripts;
+pub mod shutdown;
 pub mod sold_out;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -15,8 +15,6 @@ use flashsale_proto::v1::inventory_service_client::InventoryServiceClient;
 use flashsale_proto::v1::reservation_service_client::ReservationServiceClient;
 use reservation_core::testing::{TestEngine, TestOptions};
 use reservation_core::{CoalescerConfig, StockFeed};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::{GrpcOptions, HttpOptions, LiveOptions, MerchantTokens, RunningServer, ServerConfig};
@@ -24,27 +22,7 @@ use crate::{GrpcOptions, HttpOptions, LiveOptions, MerchantTokens, RunningServer
 /// The merchant token every test server accepts.
 pub const TOKEN: &str = "test-merchant-token";
 
-/// Adds a bearer token to every call.
-#[derive(Clone)]
-pub struct Bearer(Option<String>);
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(token) = &self.0 {
-            let value = format!("Bearer {token}")
-                .parse()
-                .map_err(|_| tonic::Status::internal("bad token"))?;
-            request.metadata_mut().insert("authorization", value);
-        }
-        Ok(request)
-    }
-}
-
-pub type Inventory = InventoryServiceClient<InterceptedService<Channel, Bearer>>;
-pub type Reservations = ReservationServiceClient<InterceptedService<Channel, Bearer>>;
+pub use flashsale_proto::{Bearer, Inventory, Reservations};
 
 /// A running api-server on its own private Redis.
 pub struct TestServer {
@@ -158,6 +136,8 @@ impl ServerProcess {
             banner.contains(&format!("http://{http_addr}/")),
             "the server did not start:\n{banner}"
         );
+        // Keep reading: a closed pipe would fail the server's later prints.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         Self {
             child,
             http_addr,
@@ -272,16 +252,22 @@ impl TestServer {
     }
 
     pub async fn inventory(&self) -> Inventory {
-        InventoryServiceClient::with_interceptor(self.channel().await, Bearer(Some(TOKEN.into())))
+        InventoryServiceClient::with_interceptor(
+            self.channel().await,
+            Bearer::new(Some(TOKEN)).expect("a valid token"),
+        )
     }
 
     pub async fn reservations(&self) -> Reservations {
-        ReservationServiceClient::with_interceptor(self.channel().await, Bearer(Some(TOKEN.into())))
+        ReservationServiceClient::with_interceptor(
+            self.channel().await,
+            Bearer::new(Some(TOKEN)).expect("a valid token"),
+        )
     }
 
     /// Clients that present `token` (or none).
     pub async fn clients_with_token(&self, token: Option<&str>) -> (Inventory, Reservations) {
-        let bearer = Bearer(token.map(str::to_owned));
+        let bearer = Bearer::new(token).expect("a token that fits in a header");
         let channel = self.channel().await;
         (
             InventoryServiceClient::with_interceptor(channel.clone(), bearer.clone()),
