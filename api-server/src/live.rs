@@ -59,7 +59,7 @@ impl Default for LiveOptions {
     fn default() -> Self {
         Self {
             max_watched: 32,
-            interval: Duration::from_millis(100),
+            interval: Duration::from_millis(50),
             max_buffer: 128,
             max_payload: 16 * 1024,
             ping_interval: Duration::from_secs(15),

@@ -90,7 +90,7 @@ struct Args {
     max_watched_skus: usize,
 
     /// At most one live stock update per product per this many milliseconds.
-    #[arg(long, env = "FLASHSALE_STOCK_INTERVAL_MS", default_value_t = 100)]
+    #[arg(long, env = "FLASHSALE_STOCK_INTERVAL_MS", default_value_t = 50)]
     stock_interval_ms: u64,
 
     /// Comma-separated origins (https://shop.example) whose pages may use the
