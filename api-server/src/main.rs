@@ -23,9 +23,14 @@ use tracing_subscriber::EnvFilter;
     about = "The flash-sale reservation engine's gRPC and HTTP server"
 )]
 struct Args {
-    /// Redis to use: redis://host:port. Required unless --demo.
+    /// Redis to use: redis://host:port, or a comma-separated list of Redis
+    /// Cluster seed nodes. Required unless --demo.
     #[arg(long, env = "FLASHSALE_REDIS_URL")]
     redis_url: Option<String>,
+
+    /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
+    #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
+    redis_cluster: bool,
 
     /// Where shoppers' HTTP API, /metrics, /healthz and the web pages listen.
     #[arg(long, env = "FLASHSALE_HTTP_ADDR", default_value = "127.0.0.1:8080")]
@@ -135,8 +140,12 @@ async fn main() -> anyhow::Result<()> {
         (None, false) => bail!("set FLASHSALE_REDIS_URL (or --redis-url), or run with --demo"),
     };
 
+    let redis = RedisConfig::new(&redis_url);
+    let redis = redis
+        .clone()
+        .with_cluster(redis.cluster || args.redis_cluster);
     let engine = Engine::connect(
-        &RedisConfig::new(&redis_url),
+        &redis,
         EngineConfig {
             max_quantity_per_reserve: args.max_quantity,
             purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
@@ -145,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("connect to Redis at {redis_url}"))?;
-    let feed = StockFeed::start(&redis_url, engine.clone())?;
+    let feed = StockFeed::start(&redis, engine.clone())?;
 
     let mut demo_token = None;
     if args.demo {

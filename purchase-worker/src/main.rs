@@ -20,9 +20,14 @@ use tracing_subscriber::EnvFilter;
     about = "Turns confirmed holds into sales and gives back expired ones"
 )]
 struct Args {
-    /// Redis to use: redis://host:port.
+    /// Redis to use: redis://host:port, or a comma-separated list of Redis
+    /// Cluster seed nodes.
     #[arg(long, env = "FLASHSALE_REDIS_URL")]
     redis_url: String,
+
+    /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
+    #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
+    redis_cluster: bool,
 
     /// Where /metrics is served.
     #[arg(long, env = "FLASHSALE_METRICS_ADDR", default_value = "127.0.0.1:9091")]
@@ -60,6 +65,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let redis = RedisConfig::new(&args.redis_url);
+    let redis = redis
+        .clone()
+        .with_cluster(redis.cluster || args.redis_cluster);
     let engine = Engine::connect(
         &redis,
         EngineConfig {

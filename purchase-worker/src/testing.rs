@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use reservation_core::testing::TestEngine;
-use reservation_core::{Hold, PurchaseQueue, RedisConfig};
+use reservation_core::{Hold, PurchaseQueue};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -74,7 +74,7 @@ impl RunningWorkers {
             let engine = t
                 .another_engine(reservation_core::ConnectionMode::Multiplexed)
                 .await;
-            let queue = PurchaseQueue::connect(&RedisConfig::new(t.redis.url()), config.block)
+            let queue = PurchaseQueue::connect(&t.redis.config(), config.block)
                 .await
                 .expect("purchase queue");
             let config = WorkerConfig {

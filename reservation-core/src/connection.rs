@@ -2,10 +2,18 @@
 //! concurrent call over one socket; a pool gives each call a connection of its
 //! own. Both reconnect by themselves and fail fast while Redis is away, so a
 //! caller gets `Error::Unavailable` instead of waiting without bound.
+//!
+//! On Redis Cluster the redis crate's cluster connection does the same per
+//! shard: one multiplexed connection to each primary, each command routed by
+//! its first key's slot (every script's keys share their product's slot),
+//! MOVED and ASK followed, the slot map refreshed after a failover. A script
+//! that a new primary does not know is loaded again on NOSCRIPT.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
 use crate::error::{Error, Result};
@@ -22,8 +30,13 @@ pub enum ConnectionMode {
 /// Where Redis is and how to reach it.
 #[derive(Clone, Debug)]
 pub struct RedisConfig {
-    /// `redis://host:port[/db]`.
+    /// `redis://host:port[/db]`, or on Redis Cluster a comma-separated list
+    /// of seed nodes (`redis://a:7000,redis://b:7000`).
     pub url: String,
+    /// Talk to a Redis Cluster. Set by [`RedisConfig::new`] when `url` lists
+    /// more than one node; a single seed needs [`RedisConfig::with_cluster`].
+    pub cluster: bool,
+    /// Single node only: Cluster always multiplexes, one connection per shard.
     pub mode: ConnectionMode,
     /// How long to wait for a connection (new, or from the pool).
     pub connect_timeout: Duration,
@@ -36,8 +49,10 @@ pub struct RedisConfig {
 
 impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
+        let url = url.into();
         Self {
-            url: url.into(),
+            cluster: url.contains(','),
+            url,
             mode: ConnectionMode::Multiplexed,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
@@ -49,37 +64,76 @@ impl RedisConfig {
         self.mode = mode;
         self
     }
+
+    pub fn with_cluster(mut self, cluster: bool) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// The nodes `url` names, one URL each.
+    pub fn nodes(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|node| !node.is_empty())
+            .collect()
+    }
+
+    /// A client for the Cluster's seed nodes; `response_timeout` bounds each
+    /// call.
+    pub(crate) fn cluster_client(&self, response_timeout: Duration) -> Result<ClusterClient> {
+        ClusterClient::builder(self.nodes())
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(response_timeout)
+            .retries(2)
+            .build()
+            .map_err(invalid_url)
+    }
+
+    pub(crate) fn client(&self) -> Result<redis::Client> {
+        redis::Client::open(self.url.as_str()).map_err(invalid_url)
+    }
+}
+
+fn invalid_url(e: redis::RedisError) -> Error {
+    Error::InvalidArgument {
+        field: "redis_url",
+        reason: e.to_string(),
+    }
 }
 
 #[derive(Clone)]
 pub(crate) struct Connection {
     shared: Shared,
     /// For long calls, each on a connection of its own (see `invoke_long`).
-    client: redis::Client,
-    connect_timeout: Duration,
-    long_call_timeout: Duration,
+    config: RedisConfig,
 }
 
 #[derive(Clone)]
 enum Shared {
     Multiplexed(ConnectionManager),
     Pooled(deadpool_redis::Pool),
+    Cluster(ClusterConnection),
 }
 
 impl Connection {
     pub(crate) async fn open(config: &RedisConfig) -> Result<Self> {
-        let invalid_url = |e: redis::RedisError| Error::InvalidArgument {
-            field: "redis_url",
-            reason: e.to_string(),
-        };
-        let client = redis::Client::open(config.url.as_str()).map_err(invalid_url)?;
         let shared = match config.mode {
+            _ if config.cluster => {
+                let client = config.cluster_client(config.response_timeout)?;
+                let connection = client
+                    .get_async_connection()
+                    .await
+                    .map_err(Error::from_redis)?;
+                Shared::Cluster(connection)
+            }
             ConnectionMode::Multiplexed => {
+                let client = config.client()?;
                 let manager_config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(config.connect_timeout))
                     .set_response_timeout(Some(config.response_timeout))
                     .set_number_of_retries(1);
-                let manager = ConnectionManager::new_with_config(client.clone(), manager_config)
+                let manager = ConnectionManager::new_with_config(client, manager_config)
                     .await
                     .map_err(Error::from_redis)?;
                 Shared::Multiplexed(manager)
@@ -102,9 +156,7 @@ impl Connection {
         };
         let connection = Self {
             shared,
-            client,
-            connect_timeout: config.connect_timeout,
-            long_call_timeout: config.long_call_timeout,
+            config: config.clone(),
         };
         // Fail at start-up, not on the first request, when Redis is unreachable.
         connection.query::<()>(&redis::cmd("PING")).await?;
@@ -115,18 +167,31 @@ impl Connection {
     /// its wait does not count against the shared connection's timeout.
     /// (Redis runs one script at a time: other calls wait meanwhile anyway.)
     pub(crate) async fn invoke_long(&self, invocation: &ScriptInvocation<'_>) -> Result<Value> {
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(Some(self.long_call_timeout));
-        let mut conn = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(Error::from_redis)?;
-        invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(Error::from_redis)
+        let config = &self.config;
+        let result = if config.cluster {
+            let client = config.cluster_client(config.long_call_timeout)?;
+            let mut conn = client
+                .get_async_connection()
+                .await
+                .map_err(Error::from_redis)?;
+            invocation.invoke_async(&mut conn).await
+        } else {
+            let connection_config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(config.connect_timeout))
+                .set_response_timeout(Some(config.long_call_timeout));
+            let mut conn = config
+                .client()?
+                .get_multiplexed_async_connection_with_config(&connection_config)
+                .await
+                .map_err(Error::from_redis)?;
+            invocation.invoke_async(&mut conn).await
+        };
+        result.map_err(Error::from_redis)
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.shared, Shared::Cluster(_))
     }
 
     pub(crate) async fn invoke(&self, invocation: &ScriptInvocation<'_>) -> Result<Value> {
@@ -142,6 +207,10 @@ impl Connection {
                     .await
                     .map_err(Error::from_redis)
             }
+            Shared::Cluster(cluster) => invocation
+                .invoke_async(&mut cluster.clone())
+                .await
+                .map_err(Error::from_redis),
         }
     }
 
@@ -152,6 +221,7 @@ impl Connection {
                 let mut conn = pool.get().await.map_err(pool_error)?;
                 conn.req_packed_command(cmd).await
             }
+            Shared::Cluster(cluster) => cluster.clone().req_packed_command(cmd).await,
         }
         .map_err(Error::from_redis)?;
         T::from_redis_value(value).map_err(|e| Error::Internal(e.to_string()))

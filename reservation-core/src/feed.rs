@@ -10,14 +10,24 @@
 //!
 //! Stock is state, not a log: a slow watcher that falls behind skips to the
 //! newest event rather than holding memory for every change.
+//!
+//! On Redis Cluster a product's channel is sharded (`SSUBSCRIBE`): it lives on
+//! the product's shard, so each shard carries only its own products' events.
+//! The redis crate's cluster connection subscribes on the right shard and
+//! subscribes again when a failover or a reshard moves the slot; each time it
+//! does, the product's watchers get a fresh snapshot, as after a reconnect.
+//! Customer channels stay plain pub/sub, which every node of a Cluster hears.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use redis::cluster::ClusterClientBuilder;
+use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::connection::RedisConfig;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::keys::{self, ProductKeys};
@@ -68,8 +78,8 @@ struct Topic {
 }
 
 enum Control {
-    Subscribe(String, oneshot::Sender<Result<()>>),
-    Unsubscribe(String),
+    Subscribe(Subject, oneshot::Sender<Result<()>>),
+    Unsubscribe(Subject),
 }
 
 /// One watcher's view of one channel. Dropping it ends the watch.
@@ -92,18 +102,30 @@ pub struct HoldWatch {
 
 impl StockFeed {
     /// Starts the feed's connection task. `engine` reads fresh snapshots after
-    /// a reconnect; it must point at the same Redis as `redis_url`.
-    pub fn start(redis_url: &str, engine: Engine) -> Result<Self> {
-        let client = redis::Client::open(redis_url).map_err(|e| Error::InvalidArgument {
-            field: "redis_url",
-            reason: e.to_string(),
-        })?;
+    /// a reconnect; it must point at the same Redis as `redis`.
+    pub fn start(redis: &RedisConfig, engine: Engine) -> Result<Self> {
         let (control, control_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             topics: Mutex::new(HashMap::new()),
             control,
         });
-        tokio::spawn(run(client, engine, Arc::downgrade(&inner), control_rx));
+        let weak = Arc::downgrade(&inner);
+        if redis.cluster {
+            let (pushes, pushes_rx) = mpsc::unbounded_channel();
+            let client = ClusterClientBuilder::new(redis.nodes())
+                .use_protocol(redis::ProtocolVersion::RESP3)
+                .push_sender(pushes)
+                .connection_timeout(redis.connect_timeout)
+                .response_timeout(redis.response_timeout)
+                .build()
+                .map_err(|e| Error::InvalidArgument {
+                    field: "redis_url",
+                    reason: e.to_string(),
+                })?;
+            tokio::spawn(run_cluster(client, engine, weak, control_rx, pushes_rx));
+        } else {
+            tokio::spawn(run(redis.client()?, engine, weak, control_rx));
+        }
         Ok(Self { inner })
     }
 
@@ -128,7 +150,7 @@ impl StockFeed {
         let (events, first) = {
             let mut topics = self.inner.topics.lock().expect("feed lock");
             let topic = topics.entry(channel.clone()).or_insert_with(|| Topic {
-                subject,
+                subject: subject.clone(),
                 events: broadcast::channel(BUFFER).0,
                 watchers: 0,
             });
@@ -144,7 +166,7 @@ impl StockFeed {
             let (ack, acked) = oneshot::channel();
             self.inner
                 .control
-                .send(Control::Subscribe(channel, ack))
+                .send(Control::Subscribe(subject, ack))
                 .map_err(|_| feed_stopped())?;
             acked.await.map_err(|_| feed_stopped())??;
         }
@@ -199,11 +221,10 @@ impl Drop for Watch {
         let mut topics = inner.topics.lock().expect("feed lock");
         if let Some(topic) = topics.get_mut(&self.channel) {
             topic.watchers -= 1;
-            if topic.watchers == 0 {
-                topics.remove(&self.channel);
-                let _ = inner
-                    .control
-                    .send(Control::Unsubscribe(self.channel.clone()));
+            if topic.watchers == 0
+                && let Some(topic) = topics.remove(&self.channel)
+            {
+                let _ = inner.control.send(Control::Unsubscribe(topic.subject));
             }
         }
     }
@@ -249,12 +270,7 @@ async fn run(
             Ok(pubsub) => pubsub,
             Err(e) => {
                 tracing::warn!(error = %e, "stock feed cannot connect to Redis; retrying");
-                // Watchers waiting for a subscription must not wait forever.
-                while let Ok(message) = control.try_recv() {
-                    if let Control::Subscribe(_, ack) = message {
-                        let _ = ack.send(Err(Error::from_redis(e.clone())));
-                    }
-                }
+                fail_waiting(&mut control, &e);
                 if inner.strong_count() == 0 {
                     return;
                 }
@@ -292,16 +308,16 @@ async fn run(
                     dispatch(&inner, message.get_channel_name(), message.get_payload_bytes());
                 }
                 command = control.recv() => match command {
-                    Some(Control::Subscribe(channel, ack)) => {
-                        let result = sink.subscribe(&channel).await.map_err(Error::from_redis);
+                    Some(Control::Subscribe(subject, ack)) => {
+                        let result = sink.subscribe(subject.channel()).await.map_err(Error::from_redis);
                         let failed = result.is_err();
                         let _ = ack.send(result);
                         if failed {
                             break;
                         }
                     }
-                    Some(Control::Unsubscribe(channel)) => {
-                        if sink.unsubscribe(&channel).await.is_err() {
+                    Some(Control::Unsubscribe(subject)) => {
+                        if sink.unsubscribe(subject.channel()).await.is_err() {
                             break;
                         }
                     }
@@ -311,6 +327,115 @@ async fn run(
         }
         tokio::time::sleep(RECONNECT_DELAY).await;
     }
+}
+
+/// The Cluster's connection task. The cluster connection reconnects and
+/// subscribes again by itself; this task turns its pushes into events, and a
+/// second confirmation of a product's subscription (the connection
+/// subscribed again after a failover or reshard) into fresh snapshots.
+async fn run_cluster(
+    client: redis::cluster::ClusterClient,
+    engine: Engine,
+    inner: Weak<Inner>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    mut pushes: mpsc::UnboundedReceiver<PushInfo>,
+) {
+    let mut conn = loop {
+        match client.get_async_connection().await {
+            Ok(conn) => break conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "stock feed cannot reach the Redis Cluster; retrying");
+                fail_waiting(&mut control, &e);
+                if inner.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(RECONNECT_DELAY).await;
+            }
+        }
+    };
+    // How many times each channel's subscription was confirmed.
+    let mut confirmed: HashMap<String, u32> = HashMap::new();
+    loop {
+        tokio::select! {
+            push = pushes.recv() => {
+                let (Some(push), Some(inner)) = (push, inner.upgrade()) else {
+                    return;
+                };
+                match (push.kind, push.data.as_slice()) {
+                    (PushKind::Message | PushKind::SMessage, [channel, payload, ..]) => {
+                        if let (Some(channel), Some(payload)) = (text(channel), bytes(payload)) {
+                            dispatch(&inner, channel, payload);
+                        }
+                    }
+                    (PushKind::Subscribe | PushKind::SSubscribe, [channel, ..]) => {
+                        let Some(channel) = text(channel) else { continue };
+                        let times = confirmed.entry(channel.to_owned()).or_default();
+                        *times += 1;
+                        if let (true, Some(subject)) = (*times > 1, subject_of(&inner, channel)) {
+                            tracing::info!(channel, "feed subscribed again");
+                            let (engine, weak) = (engine.clone(), Arc::downgrade(&inner));
+                            tokio::spawn(async move {
+                                send_fresh_snapshots(&engine, &weak, &[subject]).await;
+                            });
+                        }
+                    }
+                    (PushKind::Disconnection, _) => {
+                        tracing::warn!("stock feed lost a Cluster node; the connection resubscribes");
+                    }
+                    _ => {}
+                }
+            }
+            command = control.recv() => match command {
+                Some(Control::Subscribe(subject, ack)) => {
+                    let channel = subject.channel();
+                    let result = match subject {
+                        Subject::Stock(_) => conn.ssubscribe(&channel).await,
+                        Subject::Customer(_) => conn.subscribe(&channel).await,
+                    };
+                    let _ = ack.send(result.map_err(Error::from_redis));
+                }
+                Some(Control::Unsubscribe(subject)) => {
+                    let channel = subject.channel();
+                    confirmed.remove(&channel);
+                    let result = match subject {
+                        Subject::Stock(_) => conn.sunsubscribe(&channel).await,
+                        Subject::Customer(_) => conn.unsubscribe(&channel).await,
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!(channel, error = %e, "could not unsubscribe");
+                    }
+                }
+                None => return,
+            },
+        }
+    }
+}
+
+fn text(value: &Value) -> Option<&str> {
+    bytes(value).and_then(|b| std::str::from_utf8(b).ok())
+}
+
+fn bytes(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+/// Watchers waiting for a subscription must not wait forever.
+fn fail_waiting(control: &mut mpsc::UnboundedReceiver<Control>, cause: &redis::RedisError) {
+    while let Ok(message) = control.try_recv() {
+        if let Control::Subscribe(_, ack) = message {
+            let _ = ack.send(Err(Error::from_redis(cause.clone())));
+        }
+    }
+}
+
+/// What a watched channel carries.
+fn subject_of(inner: &Inner, channel: &str) -> Option<Subject> {
+    let topics = inner.topics.lock().expect("feed lock");
+    topics.get(channel).map(|topic| topic.subject.clone())
 }
 
 fn watched_subjects(inner: &Inner) -> Vec<Subject> {

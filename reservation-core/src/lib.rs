@@ -49,6 +49,7 @@ mod engine;
 pub mod error;
 pub mod feed;
 pub mod keys;
+mod local_cluster;
 pub mod local_redis;
 pub mod purchases;
 mod scripts;

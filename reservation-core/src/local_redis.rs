@@ -2,12 +2,17 @@
 //! stopped when dropped. The demo runs on one when no Redis is configured, and
 //! every test starts its own, so nothing ever touches a shared instance or the
 //! default port.
+//!
+//! [`LocalCluster`] starts several of them as one Redis Cluster, for the tests
+//! that run the engine the way a large deployment does.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub use crate::local_cluster::{LocalCluster, LocalClusterOptions};
 
 use tempfile::TempDir;
 
@@ -23,6 +28,9 @@ pub struct LocalRedisOptions {
     pub append_only: bool,
     /// How long to wait for the server to answer PING.
     pub startup_timeout: Duration,
+    /// Start as a Cluster node (`--cluster-enabled yes`), on a port whose
+    /// Cluster bus port (port + 10000) is free too.
+    pub cluster_node: bool,
 }
 
 impl Default for LocalRedisOptions {
@@ -32,6 +40,7 @@ impl Default for LocalRedisOptions {
                 .map_or_else(|| PathBuf::from("redis-server"), PathBuf::from),
             append_only: false,
             startup_timeout: Duration::from_secs(10),
+            cluster_node: false,
         }
     }
 }
@@ -55,9 +64,14 @@ impl LocalRedis {
         // Another process may take the free port between our probe and the
         // server's bind; try a few.
         for _ in 0..5 {
+            let port = if options.cluster_node {
+                free_port_with_bus()?
+            } else {
+                free_port()?
+            };
             let mut redis = Self {
                 options: options.clone(),
-                port: free_port()?,
+                port,
                 dir: tempfile::Builder::new()
                     .prefix("flashsale-redis-")
                     .tempdir()?,
@@ -109,6 +123,23 @@ impl LocalRedis {
                 },
             ])
             .args(["--appendfsync", "everysec"])
+            .args(if self.options.cluster_node {
+                &[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    // Failover within a few seconds, as a test can wait for.
+                    "--cluster-node-timeout",
+                    "1500",
+                    // A replica syncs at once instead of waiting 5 s for
+                    // others; one that never synced may not take over.
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ][..]
+            } else {
+                &[]
+            })
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())
@@ -164,7 +195,22 @@ pub fn free_port() -> io::Result<u16> {
     }
 }
 
-fn answers_ping(port: u16) -> bool {
+/// A free port whose Cluster bus port (port + 10000) is free as well.
+fn free_port_with_bus() -> io::Result<u16> {
+    for _ in 0..1000 {
+        let port = free_port()?;
+        if port <= u16::MAX - 10_000
+            && TcpListener::bind((Ipv4Addr::LOCALHOST, port + 10_000)).is_ok()
+        {
+            return Ok(port);
+        }
+    }
+    Err(io::Error::other(
+        "no free port with a free Cluster bus port",
+    ))
+}
+
+pub(crate) fn answers_ping(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else {
         return false;
     };

@@ -3,6 +3,11 @@
 //! of the workspace starts from here instead of copying its own set-up.
 //!
 //! Compiled only with the `testing` feature.
+//!
+//! With `FLASHSALE_TEST_REDIS=cluster` in the environment every test engine
+//! runs on a private three-primary Redis Cluster instead of a single node, so
+//! the same specifications hold on both (`.ci/test` runs the core's suite
+//! both ways).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +19,7 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::connection::{ConnectionMode, RedisConfig};
 use crate::engine::{Engine, EngineConfig};
 use crate::keys::{self, ProductKeys};
-use crate::local_redis::{LocalRedis, LocalRedisOptions};
+use crate::local_redis::{LocalCluster, LocalClusterOptions, LocalRedis, LocalRedisOptions};
 use crate::types::{CustomerId, NewProduct, Quantity, RequestId, ReserveRequest, Sku};
 
 /// 2023-11-14T22:13:20Z: where manual clocks start.
@@ -29,6 +34,9 @@ pub struct TestOptions {
     pub manual_clock: bool,
     /// Redis keeps an append-only file, so data survives [`LocalRedis::restart`].
     pub append_only: bool,
+    /// Run on a private Redis Cluster of this shape, whatever
+    /// `FLASHSALE_TEST_REDIS` says.
+    pub cluster: Option<LocalClusterOptions>,
 }
 
 impl Default for TestOptions {
@@ -38,6 +46,77 @@ impl Default for TestOptions {
             config: EngineConfig::default(),
             manual_clock: true,
             append_only: false,
+            cluster: None,
+        }
+    }
+}
+
+/// Whether tests run on a Redis Cluster (`FLASHSALE_TEST_REDIS=cluster`).
+pub fn on_cluster() -> bool {
+    std::env::var("FLASHSALE_TEST_REDIS").is_ok_and(|v| v == "cluster")
+}
+
+/// A test's private Redis: one server, or a Cluster of them.
+pub enum TestRedis {
+    Single(LocalRedis),
+    Cluster(LocalCluster),
+}
+
+impl TestRedis {
+    /// A single node, or a Cluster: the one `cluster` asks for, or three
+    /// primaries when [`on_cluster`].
+    pub fn start(append_only: bool, cluster: Option<LocalClusterOptions>) -> std::io::Result<Self> {
+        let cluster = cluster.or_else(|| on_cluster().then(LocalClusterOptions::default));
+        if let Some(options) = cluster {
+            LocalCluster::start_with(LocalClusterOptions {
+                append_only: append_only || options.append_only,
+                ..options
+            })
+            .map(Self::Cluster)
+        } else {
+            LocalRedis::start_with(LocalRedisOptions {
+                append_only,
+                ..LocalRedisOptions::default()
+            })
+            .map(Self::Single)
+        }
+    }
+
+    /// The URL, or the Cluster's comma-separated seed list.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Single(redis) => redis.url(),
+            Self::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    /// How the engine reaches it.
+    pub fn config(&self) -> RedisConfig {
+        RedisConfig::new(self.url()).with_cluster(matches!(self, Self::Cluster(_)))
+    }
+
+    /// Kills every server at once, as a crash would.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.servers().iter_mut().try_for_each(|redis| redis.kill())
+    }
+
+    /// Starts every server again on its port and directory (with
+    /// `append_only`, the data comes back; a Cluster node its place too).
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        self.kill()?;
+        for redis in self.servers() {
+            redis.restart()?;
+        }
+        if let Self::Cluster(cluster) = self {
+            cluster.wait_until_served()?;
+        }
+        Ok(())
+    }
+
+    fn servers(&mut self) -> Vec<&mut LocalRedis> {
+        match self {
+            Self::Single(redis) => vec![redis],
+            Self::Cluster(cluster) => cluster.nodes_mut().iter_mut().collect(),
         }
     }
 }
@@ -47,7 +126,7 @@ pub struct TestEngine {
     pub engine: Engine,
     /// Present when the engine runs on a manual clock.
     pub clock: Option<Arc<ManualClock>>,
-    pub redis: LocalRedis,
+    pub redis: TestRedis,
 }
 
 impl TestEngine {
@@ -66,11 +145,8 @@ impl TestEngine {
     }
 
     pub async fn start_with(options: TestOptions) -> Self {
-        let redis = LocalRedis::start_with(LocalRedisOptions {
-            append_only: options.append_only,
-            ..LocalRedisOptions::default()
-        })
-        .expect("start a private redis-server");
+        let redis = TestRedis::start(options.append_only, options.cluster.clone())
+            .expect("start a private Redis");
         let clock = options
             .manual_clock
             .then(|| Arc::new(ManualClock::starting_at(START_MS)));
@@ -79,7 +155,7 @@ impl TestEngine {
             None => Arc::new(SystemClock),
         };
         let engine = Engine::connect_with_clock(
-            &RedisConfig::new(redis.url()).with_mode(options.mode),
+            &redis.config().with_mode(options.mode),
             options.config,
             engine_clock,
         )
@@ -99,7 +175,7 @@ impl TestEngine {
             None => Arc::new(SystemClock),
         };
         Engine::connect_with_clock(
-            &RedisConfig::new(self.redis.url()).with_mode(mode),
+            &self.redis.config().with_mode(mode),
             self.engine.config().clone(),
             clock,
         )
@@ -107,25 +183,78 @@ impl TestEngine {
         .expect("connect to the private redis-server")
     }
 
-    /// A plain connection to the test's Redis, for looking behind the engine.
-    pub async fn raw_connection(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.redis.url())
-            .expect("redis url")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to the private redis-server")
+    /// A plain connection to the test's Redis, for looking behind the engine
+    /// (on a Cluster, one that routes each command by its key).
+    pub async fn raw_connection(&self) -> RawConnection {
+        match &self.redis {
+            TestRedis::Single(redis) => RawConnection::Single(
+                redis::Client::open(redis.url())
+                    .expect("redis url")
+                    .get_multiplexed_async_connection()
+                    .await
+                    .expect("connect to the private redis-server"),
+            ),
+            TestRedis::Cluster(cluster) => RawConnection::Cluster(
+                redis::cluster::ClusterClient::new(cluster.nodes().iter().map(LocalRedis::url))
+                    .expect("cluster seeds")
+                    .get_async_connection()
+                    .await
+                    .expect("connect to the private Redis Cluster"),
+            ),
+        }
     }
 
-    /// Makes Redis stop answering every client for `duration` (`CLIENT PAUSE`),
-    /// as an overloaded or stalled server would.
+    /// Makes Redis stop answering every client for `duration` (`CLIENT PAUSE`,
+    /// on every node of a Cluster), as an overloaded or stalled server would.
     pub async fn pause_redis(&self, duration: Duration) {
-        let mut conn = self.raw_connection().await;
-        let _: () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(duration.as_millis() as u64)
-            .query_async(&mut conn)
-            .await
-            .expect("CLIENT PAUSE");
+        for mut conn in self.each_server().await {
+            let _: () = redis::cmd("CLIENT")
+                .arg("PAUSE")
+                .arg(duration.as_millis() as u64)
+                .query_async(&mut conn)
+                .await
+                .expect("CLIENT PAUSE");
+        }
+    }
+
+    /// How many connections subscribe to a product's stock channel, over
+    /// every server (`PUBSUB SHARDNUMSUB` on a Cluster, where it is sharded).
+    pub async fn stock_subscribers(&self, sku: &Sku) -> i64 {
+        let channel = ProductKeys::new(sku).stock_channel;
+        let numsub = match self.redis {
+            TestRedis::Single(_) => "NUMSUB",
+            TestRedis::Cluster(_) => "SHARDNUMSUB",
+        };
+        let mut total = 0;
+        for mut conn in self.each_server().await {
+            let (_, count): (String, i64) = redis::cmd("PUBSUB")
+                .arg(numsub)
+                .arg(&channel)
+                .query_async(&mut conn)
+                .await
+                .expect("PUBSUB NUMSUB");
+            total += count;
+        }
+        total
+    }
+
+    /// A connection to each server: the one, or every node of the Cluster.
+    async fn each_server(&self) -> Vec<redis::aio::MultiplexedConnection> {
+        let urls: Vec<String> = match &self.redis {
+            TestRedis::Single(redis) => vec![redis.url()],
+            TestRedis::Cluster(cluster) => cluster.nodes().iter().map(LocalRedis::url).collect(),
+        };
+        let mut connections = Vec::new();
+        for url in urls {
+            connections.push(
+                redis::Client::open(url)
+                    .expect("redis url")
+                    .get_multiplexed_async_connection()
+                    .await
+                    .expect("connect to the private redis-server"),
+            );
+        }
+        connections
     }
 
     /// Moves the manual clock forward.
@@ -157,32 +286,105 @@ impl TestEngine {
         new.sku
     }
 
-    /// Subscribes to a raw channel; each message's payload arrives on the receiver.
-    pub async fn listen(&self, channel: String) -> mpsc::UnboundedReceiver<Vec<u8>> {
-        let client = redis::Client::open(self.redis.url()).expect("redis url");
-        let mut pubsub = client.get_async_pubsub().await.expect("pubsub connection");
-        pubsub.subscribe(&channel).await.expect("subscribe");
+    /// Subscribes to a raw channel (`sharded`: with `SSUBSCRIBE` on a
+    /// Cluster); each message's payload arrives on the receiver.
+    pub async fn listen(&self, channel: String, sharded: bool) -> mpsc::UnboundedReceiver<Vec<u8>> {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut messages = pubsub.into_on_message();
-            while let Some(message) = messages.next().await {
-                if tx.send(message.get_payload_bytes().to_vec()).is_err() {
-                    break;
-                }
+        match &self.redis {
+            TestRedis::Single(redis) => {
+                let client = redis::Client::open(redis.url()).expect("redis url");
+                let mut pubsub = client.get_async_pubsub().await.expect("pubsub connection");
+                pubsub.subscribe(&channel).await.expect("subscribe");
+                tokio::spawn(async move {
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(message) = messages.next().await {
+                        if tx.send(message.get_payload_bytes().to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-        });
+            TestRedis::Cluster(cluster) => {
+                let (pushes, mut pushes_rx) = mpsc::unbounded_channel();
+                let client = redis::cluster::ClusterClientBuilder::new(
+                    cluster.nodes().iter().map(LocalRedis::url),
+                )
+                .use_protocol(redis::ProtocolVersion::RESP3)
+                .push_sender(pushes)
+                .build()
+                .expect("cluster seeds");
+                let mut conn = client
+                    .get_async_connection()
+                    .await
+                    .expect("cluster connection");
+                if sharded {
+                    conn.ssubscribe(&channel).await.expect("ssubscribe");
+                } else {
+                    conn.subscribe(&channel).await.expect("subscribe");
+                }
+                tokio::spawn(async move {
+                    let _subscribed = conn;
+                    while let Some(push) = pushes_rx.recv().await {
+                        let Some(message) = redis::Msg::from_push_info(push) else {
+                            continue;
+                        };
+                        if tx.send(message.get_payload_bytes().to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
         rx
     }
 
     /// Subscribes to a product's stock events.
     pub async fn listen_stock(&self, sku: &Sku) -> mpsc::UnboundedReceiver<Vec<u8>> {
-        self.listen(ProductKeys::new(sku).stock_channel).await
+        self.listen(ProductKeys::new(sku).stock_channel, true).await
     }
 
     /// Subscribes to a customer's hold events.
     pub async fn listen_holds(&self, customer: &str) -> mpsc::UnboundedReceiver<Vec<u8>> {
-        self.listen(keys::customer_channel(&customer_of(customer)))
+        self.listen(keys::customer_channel(&customer_of(customer)), false)
             .await
+    }
+}
+
+/// A connection to the test's Redis outside the engine: a single node's, or
+/// a Cluster's (which routes each command to its key's shard).
+pub enum RawConnection {
+    Single(redis::aio::MultiplexedConnection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for RawConnection {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(conn) => conn.req_packed_command(cmd),
+            Self::Cluster(conn) => conn.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(conn) => conn.req_packed_commands(cmd, offset, count),
+            Self::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(conn) => conn.get_db(),
+            Self::Cluster(conn) => conn.get_db(),
+        }
     }
 }
 

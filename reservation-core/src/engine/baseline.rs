@@ -3,7 +3,7 @@
 //! script, keys and arguments the engine sends, minus everything the engine
 //! and the servers add around it. Load tests report their rates against it.
 
-use super::{Engine, PUBLISH_COMMAND};
+use super::Engine;
 use crate::keys::{CUSTOMER_CHANNEL_PREFIX, ProductKeys};
 use crate::scripts::{RESERVE_SOURCE, SCRIPTS};
 use crate::types::{RequestId, Sku};
@@ -41,7 +41,7 @@ impl Engine {
         args.extend([
             sku.to_string(),
             self.clock.now_ms().to_string(),
-            PUBLISH_COMMAND.to_owned(),
+            self.publish_command().to_owned(),
             keys.stock_channel.clone(),
             CUSTOMER_CHANNEL_PREFIX.to_owned(),
             self.config.request_record_ttl.as_secs().to_string(),

@@ -26,9 +26,6 @@ pub use products::ProductPage;
 use reply::Reply;
 pub use sold_out::{SoldOut, StockView};
 
-/// How scripts publish stock events (`lib.lua`'s ARGV[3]).
-const PUBLISH_COMMAND: &str = "PUBLISH";
-
 /// Limits and timings of the engine.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -130,10 +127,21 @@ impl Engine {
         }
         call.arg(keys.sku.as_str())
             .arg(self.clock.now_ms())
-            .arg(PUBLISH_COMMAND)
+            .arg(self.publish_command())
             .arg(&keys.stock_channel)
             .arg(CUSTOMER_CHANNEL_PREFIX);
         call
+    }
+
+    /// How scripts publish stock events (`lib.lua`'s ARGV[3]). On Cluster a
+    /// product's channel is sharded: it lives on the product's shard, and only
+    /// that shard carries its messages.
+    fn publish_command(&self) -> &'static str {
+        if self.redis.is_cluster() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        }
     }
 
     async fn run(&self, call: &ScriptInvocation<'_>) -> Result<Reply> {

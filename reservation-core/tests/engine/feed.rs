@@ -3,17 +3,6 @@ use std::time::Duration;
 use reservation_core::StockFeed;
 use reservation_core::testing::{TestEngine, TestOptions, reserve};
 
-async fn subscribers(t: &TestEngine, channel: &str) -> i64 {
-    let mut conn = t.raw_connection().await;
-    let (_, count): (String, i64) = redis::cmd("PUBSUB")
-        .arg("NUMSUB")
-        .arg(channel)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    count
-}
-
 async fn next(watch: &mut reservation_core::StockWatch) -> reservation_core::StockEvent {
     tokio::time::timeout(Duration::from_secs(5), watch.next())
         .await
@@ -26,7 +15,7 @@ async fn a_watcher_gets_its_products_changes_and_no_others() {
     let t = TestEngine::start().await;
     let tee = t.product("TEE", 10).await;
     let cap = t.product("CAP", 10).await;
-    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
     let mut watch = feed.watch(&tee).await.unwrap();
 
     t.engine
@@ -49,14 +38,13 @@ async fn a_watcher_gets_its_products_changes_and_no_others() {
 async fn the_node_subscribes_on_the_first_watcher_and_leaves_after_the_last() {
     let t = TestEngine::start().await;
     let tee = t.product("TEE", 10).await;
-    let channel = reservation_core::keys::ProductKeys::new(&tee).stock_channel;
-    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
-    assert_eq!(subscribers(&t, &channel).await, 0);
+    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    assert_eq!(t.stock_subscribers(&tee).await, 0);
 
     let first = feed.watch(&tee).await.unwrap();
     let second = feed.watch(&tee).await.unwrap();
     assert_eq!(
-        subscribers(&t, &channel).await,
+        t.stock_subscribers(&tee).await,
         1,
         "one subscription per node"
     );
@@ -65,7 +53,7 @@ async fn the_node_subscribes_on_the_first_watcher_and_leaves_after_the_last() {
     drop(second);
     assert_eq!(feed.subscribed_skus(), 0);
     for _ in 0..50 {
-        if subscribers(&t, &channel).await == 0 {
+        if t.stock_subscribers(&tee).await == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -81,7 +69,7 @@ async fn after_redis_restarts_watchers_get_a_fresh_snapshot_and_later_changes() 
     })
     .await;
     let tee = t.product("TEE", 10).await;
-    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
     let mut watch = feed.watch(&tee).await.unwrap();
 
     // Give the append-only file its once-a-second sync.
@@ -112,7 +100,7 @@ async fn after_redis_restarts_watchers_get_a_fresh_snapshot_and_later_changes() 
 async fn a_customer_watcher_hears_only_their_own_holds() {
     let t = TestEngine::start().await;
     let tee = t.product("TEE", 10).await;
-    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
     let ann = reservation_core::testing::customer_of("ann");
     let mut holds = feed.watch_customer(&ann).await.unwrap();
     assert_eq!(

@@ -10,7 +10,7 @@ use reservation_core::{
 };
 
 fn reserve_path(t: &TestEngine) -> (Arc<ReserveCoalescer>, Arc<SoldOutProducts>) {
-    let feed = StockFeed::start(&t.redis.url(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
     let sold_out = SoldOutProducts::new(t.engine.clone(), feed);
     let path = ReserveCoalescer::new(
         t.engine.clone(),

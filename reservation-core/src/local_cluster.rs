@@ -1,0 +1,240 @@
+//! A private Redis Cluster on loopback: several [`LocalRedis`] Cluster nodes
+//! joined by `redis-cli --cluster create`, stopped when dropped. Tests use it
+//! to run the engine on shards, and to fail a primary over.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::local_redis::{LocalRedis, LocalRedisOptions};
+
+/// The shape of a private Cluster.
+#[derive(Clone, Debug)]
+pub struct LocalClusterOptions {
+    /// Primaries; the 16,384 slots are split evenly among them.
+    pub primaries: usize,
+    /// Replicas of each primary, for failover.
+    pub replicas_per_primary: usize,
+    /// Every node keeps an append-only file.
+    pub append_only: bool,
+    /// `redis-cli`; `FLASHSALE_REDIS_CLI` or `redis-cli` on the PATH.
+    pub cli: PathBuf,
+    /// How long to wait for every slot to be served.
+    pub startup_timeout: Duration,
+}
+
+impl Default for LocalClusterOptions {
+    fn default() -> Self {
+        Self {
+            primaries: 3,
+            replicas_per_primary: 0,
+            append_only: false,
+            cli: std::env::var_os("FLASHSALE_REDIS_CLI")
+                .map_or_else(|| PathBuf::from("redis-cli"), PathBuf::from),
+            startup_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A running private Redis Cluster.
+pub struct LocalCluster {
+    options: LocalClusterOptions,
+    nodes: Vec<LocalRedis>,
+}
+
+impl LocalCluster {
+    /// Three primaries, no replicas.
+    pub fn start() -> io::Result<Self> {
+        Self::start_with(LocalClusterOptions::default())
+    }
+
+    pub fn start_with(options: LocalClusterOptions) -> io::Result<Self> {
+        let count = options.primaries * (1 + options.replicas_per_primary);
+        if options.primaries < 3 {
+            return Err(io::Error::other("Redis Cluster needs at least 3 primaries"));
+        }
+        let node_options = LocalRedisOptions {
+            append_only: options.append_only,
+            cluster_node: true,
+            ..LocalRedisOptions::default()
+        };
+        let nodes = (0..count)
+            .map(|_| LocalRedis::start_with(node_options.clone()))
+            .collect::<io::Result<Vec<_>>>()?;
+        let cluster = Self { options, nodes };
+        cluster.create()?;
+        cluster.wait_until_served()?;
+        Ok(cluster)
+    }
+
+    /// The seed list the engine takes: every node, comma-separated.
+    pub fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(LocalRedis::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn nodes(&self) -> &[LocalRedis] {
+        &self.nodes
+    }
+
+    pub fn nodes_mut(&mut self) -> &mut [LocalRedis] {
+        &mut self.nodes
+    }
+
+    /// Runs `redis-cli` against the node on `port` and returns what it printed.
+    pub fn cli(&self, port: u16, args: &[&str]) -> io::Result<String> {
+        let output = Command::new(&self.options.cli)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot run {}: {e}", self.options.cli.display()),
+                )
+            })?;
+        if !output.status.success() {
+            return Err(io::Error::other(format!(
+                "redis-cli {args:?} on port {port}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// The port of the primary that serves `key` right now.
+    pub fn primary_of(&self, key: &str) -> io::Result<u16> {
+        let slot = self.cli(self.live_port()?, &["CLUSTER", "KEYSLOT", key])?;
+        let slot: u16 = slot
+            .trim()
+            .parse()
+            .map_err(|_| io::Error::other(format!("CLUSTER KEYSLOT answered {slot:?}")))?;
+        let nodes = self.cli(self.live_port()?, &["CLUSTER", "NODES"])?;
+        primary_serving(&nodes, slot)
+            .ok_or_else(|| io::Error::other(format!("no primary serves slot {slot}:\n{nodes}")))
+    }
+
+    /// Waits until a live primary other than `old_primary` serves `key` (a
+    /// replica has taken over) and every slot is served again.
+    pub fn wait_for_failover(&self, key: &str, old_primary: u16) -> io::Result<u16> {
+        let deadline = Instant::now() + self.options.startup_timeout;
+        loop {
+            match self.primary_of(key) {
+                Ok(port) if port != old_primary && crate::local_redis::answers_ping(port) => {
+                    self.wait_until_served()?;
+                    return Ok(port);
+                }
+                _ if Instant::now() > deadline => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no replica took over {key} from port {old_primary}"),
+                    ));
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Waits until every slot is served by a primary that answers, as after
+    /// a failover. The Cluster's own view, asked of a live node.
+    pub fn wait_until_served(&self) -> io::Result<()> {
+        let deadline = Instant::now() + self.options.startup_timeout;
+        loop {
+            let ok = self.live_port().and_then(|port| {
+                let info = self.cli(port, &["CLUSTER", "INFO"])?;
+                Ok(info.contains("cluster_state:ok")
+                    && info.contains("cluster_slots_ok:16384")
+                    && self.live_nodes().all(|port| {
+                        self.cli(port, &["CLUSTER", "INFO"])
+                            .is_ok_and(|info| info.contains("cluster_state:ok"))
+                            // A replica counts once it has its primary's data.
+                            && self.cli(port, &["INFO", "replication"]).is_ok_and(|info| {
+                                info.contains("role:master")
+                                    || info.contains("master_link_status:up")
+                            })
+                    }))
+            });
+            if ok.unwrap_or(false) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the private Redis Cluster did not serve every slot in time",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn create(&self) -> io::Result<()> {
+        let addresses: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port()))
+            .collect();
+        let mut args = vec!["--cluster", "create"];
+        args.extend(addresses.iter().map(String::as_str));
+        let replicas = self.options.replicas_per_primary.to_string();
+        args.extend(["--cluster-replicas", &replicas, "--cluster-yes"]);
+        self.cli(self.nodes[0].port(), &args).map(drop)
+    }
+
+    fn live_port(&self) -> io::Result<u16> {
+        self.live_nodes()
+            .next()
+            .ok_or_else(|| io::Error::other("no node of the private Cluster answers"))
+    }
+
+    fn live_nodes(&self) -> impl Iterator<Item = u16> + '_ {
+        self.nodes
+            .iter()
+            .map(LocalRedis::port)
+            .filter(|&port| crate::local_redis::answers_ping(port))
+    }
+}
+
+/// The port of the connected primary serving `slot`, from `CLUSTER NODES`.
+fn primary_serving(nodes: &str, slot: u16) -> Option<u16> {
+    nodes.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (address, flags, link) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
+        if !flags.contains("master") || flags.contains("fail") || *link != "connected" {
+            return None;
+        }
+        let serves = fields[8..].iter().any(|range| {
+            let mut bounds = range.split('-').map(str::parse::<u16>);
+            match (bounds.next(), bounds.next()) {
+                (Some(Ok(first)), Some(Ok(last))) => (first..=last).contains(&slot),
+                (Some(Ok(only)), None) => only == slot,
+                _ => false,
+            }
+        });
+        // "127.0.0.1:7000@17000"
+        serves.then(|| address.split(['@', ':']).nth(1)?.parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_which_primary_serves_a_slot() {
+        let nodes = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b2 127.0.0.1:7001@17001 master - 0 0 2 connected 5461-10922 12000
+c3 127.0.0.1:7002@17002 master,fail - 0 0 3 disconnected 10923-16383
+d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected
+";
+        assert_eq!(primary_serving(nodes, 0), Some(7000));
+        assert_eq!(primary_serving(nodes, 5461), Some(7001));
+        assert_eq!(primary_serving(nodes, 12000), Some(7001));
+        assert_eq!(primary_serving(nodes, 16000), None, "a failed primary");
+    }
+}
