@@ -95,7 +95,7 @@ impl RedisConfig {
     }
 }
 
-fn invalid_url(e: redis::RedisError) -> Error {
+pub(crate) fn invalid_url(e: redis::RedisError) -> Error {
     Error::InvalidArgument {
         field: "redis_url",
         reason: e.to_string(),

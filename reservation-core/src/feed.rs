@@ -27,7 +27,7 @@ use redis::cluster::ClusterClientBuilder;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::connection::RedisConfig;
+use crate::connection::{RedisConfig, invalid_url};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::keys::{self, ProductKeys};
@@ -118,10 +118,7 @@ impl StockFeed {
                 .connection_timeout(redis.connect_timeout)
                 .response_timeout(redis.response_timeout)
                 .build()
-                .map_err(|e| Error::InvalidArgument {
-                    field: "redis_url",
-                    reason: e.to_string(),
-                })?;
+                .map_err(invalid_url)?;
             tokio::spawn(run_cluster(client, engine, weak, control_rx, pushes_rx));
         } else {
             tokio::spawn(run(redis.client()?, engine, weak, control_rx));
