@@ -140,10 +140,7 @@ async fn main() -> anyhow::Result<()> {
         (None, false) => bail!("set FLASHSALE_REDIS_URL (or --redis-url), or run with --demo"),
     };
 
-    let redis = RedisConfig::new(&redis_url);
-    let redis = redis
-        .clone()
-        .with_cluster(redis.cluster || args.redis_cluster);
+    let redis = RedisConfig::new(&redis_url).with_cluster(args.redis_cluster);
     let engine = Engine::connect(
         &redis,
         EngineConfig {

@@ -64,10 +64,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let redis = RedisConfig::new(&args.redis_url);
-    let redis = redis
-        .clone()
-        .with_cluster(redis.cluster || args.redis_cluster);
+    let redis = RedisConfig::new(&args.redis_url).with_cluster(args.redis_cluster);
     let engine = Engine::connect(
         &redis,
         EngineConfig {

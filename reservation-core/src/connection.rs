@@ -12,9 +12,10 @@
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::ClusterClient;
+use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
+use redis::{Cmd, FromRedisValue, PushInfo, ScriptInvocation, Value};
+use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 
@@ -65,8 +66,10 @@ impl RedisConfig {
         self
     }
 
+    /// With `cluster`, the URL is a Redis Cluster node even when it names
+    /// only one (a list of nodes is a Cluster either way).
     pub fn with_cluster(mut self, cluster: bool) -> Self {
-        self.cluster = cluster;
+        self.cluster |= cluster;
         self
     }
 
@@ -82,12 +85,30 @@ impl RedisConfig {
     /// A client for the Cluster's seed nodes; `response_timeout` bounds each
     /// call.
     pub(crate) fn cluster_client(&self, response_timeout: Duration) -> Result<ClusterClient> {
+        self.cluster_builder(response_timeout)
+            .build()
+            .map_err(invalid_url)
+    }
+
+    /// A Cluster client whose connections hand pub/sub messages (RESP3
+    /// pushes) to `pushes`, and subscribe again by themselves after a
+    /// failover or a slot move.
+    pub(crate) fn cluster_subscriber(
+        &self,
+        pushes: mpsc::UnboundedSender<PushInfo>,
+    ) -> Result<ClusterClient> {
+        self.cluster_builder(self.response_timeout)
+            .use_protocol(redis::ProtocolVersion::RESP3)
+            .push_sender(pushes)
+            .build()
+            .map_err(invalid_url)
+    }
+
+    fn cluster_builder(&self, response_timeout: Duration) -> ClusterClientBuilder {
         ClusterClient::builder(self.nodes())
             .connection_timeout(self.connect_timeout)
             .response_timeout(response_timeout)
             .retries(2)
-            .build()
-            .map_err(invalid_url)
     }
 
     pub(crate) fn client(&self) -> Result<redis::Client> {
@@ -95,7 +116,7 @@ impl RedisConfig {
     }
 }
 
-pub(crate) fn invalid_url(e: redis::RedisError) -> Error {
+fn invalid_url(e: redis::RedisError) -> Error {
     Error::InvalidArgument {
         field: "redis_url",
         reason: e.to_string(),
@@ -118,8 +139,8 @@ enum Shared {
 
 impl Connection {
     pub(crate) async fn open(config: &RedisConfig) -> Result<Self> {
-        let shared = match config.mode {
-            _ if config.cluster => {
+        let shared = match (config.cluster, config.mode) {
+            (true, _) => {
                 let client = config.cluster_client(config.response_timeout)?;
                 let connection = client
                     .get_async_connection()
@@ -127,18 +148,17 @@ impl Connection {
                     .map_err(Error::from_redis)?;
                 Shared::Cluster(connection)
             }
-            ConnectionMode::Multiplexed => {
-                let client = config.client()?;
+            (false, ConnectionMode::Multiplexed) => {
                 let manager_config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(config.connect_timeout))
                     .set_response_timeout(Some(config.response_timeout))
                     .set_number_of_retries(1);
-                let manager = ConnectionManager::new_with_config(client, manager_config)
+                let manager = ConnectionManager::new_with_config(config.client()?, manager_config)
                     .await
                     .map_err(Error::from_redis)?;
                 Shared::Multiplexed(manager)
             }
-            ConnectionMode::Pooled { size } => {
+            (false, ConnectionMode::Pooled { size }) => {
                 let mut pool_config = deadpool_redis::Config::from_url(config.url.as_str());
                 let mut limits = deadpool_redis::PoolConfig::new(size.max(1));
                 limits.timeouts.wait = Some(config.connect_timeout);

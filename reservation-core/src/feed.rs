@@ -23,11 +23,10 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use redis::cluster::ClusterClientBuilder;
-use redis::{PushInfo, PushKind, Value};
+use redis::{Msg, PushInfo, PushKind};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::connection::{RedisConfig, invalid_url};
+use crate::connection::RedisConfig;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::keys::{self, ProductKeys};
@@ -112,13 +111,7 @@ impl StockFeed {
         let weak = Arc::downgrade(&inner);
         if redis.cluster {
             let (pushes, pushes_rx) = mpsc::unbounded_channel();
-            let client = ClusterClientBuilder::new(redis.nodes())
-                .use_protocol(redis::ProtocolVersion::RESP3)
-                .push_sender(pushes)
-                .connection_timeout(redis.connect_timeout)
-                .response_timeout(redis.response_timeout)
-                .build()
-                .map_err(invalid_url)?;
+            let client = redis.cluster_subscriber(pushes)?;
             tokio::spawn(run_cluster(client, engine, weak, control_rx, pushes_rx));
         } else {
             tokio::spawn(run(redis.client()?, engine, weak, control_rx));
@@ -358,17 +351,21 @@ async fn run_cluster(
                 let (Some(push), Some(inner)) = (push, inner.upgrade()) else {
                     return;
                 };
-                match (push.kind, push.data.as_slice()) {
-                    (PushKind::Message | PushKind::SMessage, [channel, payload, ..]) => {
-                        if let (Some(channel), Some(payload)) = (text(channel), bytes(payload)) {
-                            dispatch(&inner, channel, payload);
+                match push.kind {
+                    PushKind::Message | PushKind::SMessage => {
+                        if let Some(message) = Msg::from_push_info(push) {
+                            dispatch(&inner, message.get_channel_name(), message.get_payload_bytes());
                         }
                     }
-                    (PushKind::Subscribe | PushKind::SSubscribe, [channel, ..]) => {
-                        let Some(channel) = text(channel) else { continue };
-                        let times = confirmed.entry(channel.to_owned()).or_default();
+                    PushKind::Subscribe | PushKind::SSubscribe => {
+                        let Some(channel) = push.data.first().and_then(|channel| {
+                            redis::from_redis_value_ref::<String>(channel).ok()
+                        }) else {
+                            continue;
+                        };
+                        let times = confirmed.entry(channel.clone()).or_default();
                         *times += 1;
-                        if let (true, Some(subject)) = (*times > 1, subject_of(&inner, channel)) {
+                        if let (true, Some(subject)) = (*times > 1, subject_of(&inner, &channel)) {
                             tracing::info!(channel, "feed subscribed again");
                             let (engine, weak) = (engine.clone(), Arc::downgrade(&inner));
                             tokio::spawn(async move {
@@ -376,7 +373,7 @@ async fn run_cluster(
                             });
                         }
                     }
-                    (PushKind::Disconnection, _) => {
+                    PushKind::Disconnection => {
                         tracing::warn!("stock feed lost a Cluster node; the connection resubscribes");
                     }
                     _ => {}
@@ -405,18 +402,6 @@ async fn run_cluster(
                 None => return,
             },
         }
-    }
-}
-
-fn text(value: &Value) -> Option<&str> {
-    bytes(value).and_then(|b| std::str::from_utf8(b).ok())
-}
-
-fn bytes(value: &Value) -> Option<&[u8]> {
-    match value {
-        Value::BulkString(b) => Some(b),
-        Value::SimpleString(s) => Some(s.as_bytes()),
-        _ => None,
     }
 }
 

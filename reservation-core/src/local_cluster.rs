@@ -119,27 +119,6 @@ impl LocalCluster {
             .ok_or_else(|| io::Error::other(format!("no primary serves slot {slot}:\n{nodes}")))
     }
 
-    /// Waits until a live primary other than `old_primary` serves `key` (a
-    /// replica has taken over) and every slot is served again.
-    pub fn wait_for_failover(&self, key: &str, old_primary: u16) -> io::Result<u16> {
-        let deadline = Instant::now() + self.options.startup_timeout;
-        loop {
-            match self.primary_of(key) {
-                Ok(port) if port != old_primary && crate::local_redis::answers_ping(port) => {
-                    self.wait_until_served()?;
-                    return Ok(port);
-                }
-                _ if Instant::now() > deadline => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no replica took over {key} from port {old_primary}"),
-                    ));
-                }
-                _ => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-
     /// Waits until every slot is served by a primary that answers, as after
     /// a failover. The Cluster's own view, asked of a live node.
     pub fn wait_until_served(&self) -> io::Result<()> {

@@ -194,8 +194,10 @@ impl TestEngine {
                     .await
                     .expect("connect to the private redis-server"),
             ),
-            TestRedis::Cluster(cluster) => RawConnection::Cluster(
-                redis::cluster::ClusterClient::new(cluster.nodes().iter().map(LocalRedis::url))
+            TestRedis::Cluster(_) => RawConnection::Cluster(
+                self.redis
+                    .config()
+                    .cluster_client(Duration::from_secs(10))
                     .expect("cluster seeds")
                     .get_async_connection()
                     .await
@@ -240,12 +242,8 @@ impl TestEngine {
 
     /// A connection to each server: the one, or every node of the Cluster.
     async fn each_server(&self) -> Vec<redis::aio::MultiplexedConnection> {
-        let urls: Vec<String> = match &self.redis {
-            TestRedis::Single(redis) => vec![redis.url()],
-            TestRedis::Cluster(cluster) => cluster.nodes().iter().map(LocalRedis::url).collect(),
-        };
         let mut connections = Vec::new();
-        for url in urls {
+        for url in self.redis.config().nodes() {
             connections.push(
                 redis::Client::open(url)
                     .expect("redis url")
@@ -304,15 +302,13 @@ impl TestEngine {
                     }
                 });
             }
-            TestRedis::Cluster(cluster) => {
+            TestRedis::Cluster(_) => {
                 let (pushes, mut pushes_rx) = mpsc::unbounded_channel();
-                let client = redis::cluster::ClusterClientBuilder::new(
-                    cluster.nodes().iter().map(LocalRedis::url),
-                )
-                .use_protocol(redis::ProtocolVersion::RESP3)
-                .push_sender(pushes)
-                .build()
-                .expect("cluster seeds");
+                let client = self
+                    .redis
+                    .config()
+                    .cluster_subscriber(pushes)
+                    .expect("cluster seeds");
                 let mut conn = client
                     .get_async_connection()
                     .await
