@@ -119,17 +119,18 @@ impl ServerProcess {
         let mut banner = String::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         // The banner ends with the merchant token line in demo mode, and with
-        // the gRPC line otherwise.
-        while !banner.contains("merchant gRPC:") && std::time::Instant::now() < deadline {
+        // the gRPC line otherwise. Log lines from other tasks may come in
+        // between, so lines are read until the last one is there.
+        let last_line = if args.contains(&"--demo") {
+            "merchant token:"
+        } else {
+            "merchant gRPC:"
+        };
+        while !banner.contains(last_line) && std::time::Instant::now() < deadline {
             let mut line = String::new();
             if stdout.read_line(&mut line).unwrap_or(0) == 0 {
                 break;
             }
-            banner.push_str(&line);
-        }
-        if banner.contains("merchant gRPC:") && args.contains(&"--demo") {
-            let mut line = String::new();
-            let _ = stdout.read_line(&mut line);
             banner.push_str(&line);
         }
         assert!(
