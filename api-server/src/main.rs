@@ -11,6 +11,7 @@ use api_server::{
     GrpcOptions, HttpOptions, LiveOptions, MerchantTokens, RunningServer, ServerConfig,
 };
 use clap::Parser;
+use reservation_core::keys::Partitions;
 use reservation_core::local_redis::LocalRedis;
 use reservation_core::{
     CoalescerConfig, Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed,
@@ -67,6 +68,11 @@ struct Args {
     /// workers' sweep enqueues it again. Use the purchase workers' value.
     #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
     purchase_timeout_ms: u64,
+
+    /// How many partitions the purchase streams and the sweep index are split
+    /// into; every process of a deployment must use the same count.
+    #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
+    partitions: Partitions,
 
     /// Most units one reserve may ask for.
     #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
@@ -146,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
         EngineConfig {
             max_quantity_per_reserve: args.max_quantity,
             purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
+            partitions: args.partitions,
             ..EngineConfig::default()
         },
     )

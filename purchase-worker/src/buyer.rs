@@ -1,5 +1,7 @@
 //! The buyer: reads purchase jobs and turns each confirmed hold into a sale,
-//! or, when the purchase step keeps failing, gives its units back.
+//! or, when the purchase step keeps failing, gives its units back. A worker
+//! runs one buyer per partition of the purchase streams, so it consumes them
+//! all, each through its partition's consumer group.
 //!
 //! A job is acknowledged only once its hold is finished, so a worker that
 //! dies mid-job leaves it pending; another worker claims it after
@@ -8,7 +10,7 @@
 
 use std::sync::Arc;
 
-use reservation_core::{Engine, Error, HoldState, PurchaseJob, PurchaseQueue, Result};
+use reservation_core::{Engine, Error, HoldState, PurchaseJob, PurchaseQueue, RedisConfig, Result};
 use tokio::sync::watch;
 
 use crate::{PurchaseStep, WorkerConfig, WorkerMetrics};
@@ -38,6 +40,29 @@ impl<S: PurchaseStep> Buyer<S> {
         }
     }
 
+    /// One buyer for each partition of the engine's deployment, each reading
+    /// its partition's stream on a connection of its own.
+    pub async fn for_every_partition(
+        engine: &Engine,
+        redis: &RedisConfig,
+        step: Arc<S>,
+        config: &WorkerConfig,
+        metrics: &Arc<WorkerMetrics>,
+    ) -> Result<Vec<Self>> {
+        let mut buyers = Vec::new();
+        for partition in engine.config().partitions.all() {
+            let queue = PurchaseQueue::connect(redis, partition, config.block).await?;
+            buyers.push(Self::new(
+                engine.clone(),
+                queue,
+                step.clone(),
+                config.clone(),
+                metrics.clone(),
+            ));
+        }
+        Ok(buyers)
+    }
+
     /// Buys until `shutdown` turns true; the job in hand is finished and
     /// acknowledged first.
     pub async fn run(&self, shutdown: watch::Receiver<bool>) {
@@ -45,7 +70,11 @@ impl<S: PurchaseStep> Buyer<S> {
             let jobs = match self.next_jobs().await {
                 Ok(jobs) => jobs,
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot read purchase jobs; retrying");
+                    tracing::warn!(
+                        partition = self.queue.partition().index,
+                        error = %e,
+                        "cannot read purchase jobs; retrying"
+                    );
                     tokio::time::sleep(self.config.backoff).await;
                     continue;
                 }

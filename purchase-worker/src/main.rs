@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use purchase_worker::{AcceptAll, Buyer, Sweeper, WorkerConfig, WorkerMetrics};
-use reservation_core::{Engine, EngineConfig, PurchaseQueue, RedisConfig};
+use reservation_core::keys::Partitions;
+use reservation_core::{Engine, EngineConfig, RedisConfig};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
@@ -54,6 +55,11 @@ struct Args {
     /// enqueued again. Use the api-server's value.
     #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
     purchase_timeout_ms: u64,
+
+    /// How many partitions the purchase streams and the sweep index are split
+    /// into; every process of a deployment must use the same count.
+    #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
+    partitions: Partitions,
 }
 
 #[tokio::main]
@@ -69,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         &redis,
         EngineConfig {
             purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
+            partitions: args.partitions,
             ..EngineConfig::default()
         },
     )
@@ -82,7 +89,6 @@ async fn main() -> anyhow::Result<()> {
     config.max_attempts = args.max_attempts;
     config.claim_idle = Duration::from_millis(args.claim_idle_ms);
     config.sweep_interval = Duration::from_millis(args.sweep_interval_ms);
-    let queue = PurchaseQueue::connect(&redis, config.block).await?;
     let metrics = WorkerMetrics::new();
 
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
@@ -97,18 +103,18 @@ async fn main() -> anyhow::Result<()> {
 
     let signalled = reservation_core::shutdown::signal();
     let (stop, stopped) = watch::channel(false);
-    let buyer = Buyer::new(
-        engine.clone(),
-        queue,
-        Arc::new(AcceptAll),
-        config.clone(),
-        metrics.clone(),
-    );
+    let buyers =
+        Buyer::for_every_partition(&engine, &redis, Arc::new(AcceptAll), &config, &metrics)
+            .await
+            .context("open the purchase streams")?;
+    let buying: Vec<_> = buyers
+        .into_iter()
+        .map(|buyer| {
+            let stopped = stopped.clone();
+            tokio::spawn(async move { buyer.run(stopped).await })
+        })
+        .collect();
     let sweeper = Sweeper::new(engine, config.clone(), metrics);
-    let buying = tokio::spawn({
-        let stopped = stopped.clone();
-        async move { buyer.run(stopped).await }
-    });
     let sweeping = tokio::spawn(async move { sweeper.run(stopped).await });
     tracing::info!(consumer = %config.consumer, metrics = %args.metrics_addr, "purchase worker running");
     println!(
@@ -119,7 +125,9 @@ async fn main() -> anyhow::Result<()> {
     signalled.await;
     tracing::info!("shutting down: finishing the job in hand");
     let _ = stop.send(true);
-    buying.await?;
+    for buyer in buying {
+        buyer.await?;
+    }
     sweeping.await?;
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use reservation_core::Hold;
 use reservation_core::testing::TestEngine;
-use reservation_core::{Hold, PurchaseQueue};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -58,7 +58,7 @@ pub struct RunningWorkers {
 }
 
 impl RunningWorkers {
-    /// Starts `buyers` buyers with `step` and `sweepers` sweepers on `t`'s
+    /// Starts `buyers` buyers (each reading every partition) with `step` and `sweepers` sweepers on `t`'s
     /// Redis, each with its own engine connection, sharing one metrics registry.
     pub async fn start<S: PurchaseStep>(
         t: &TestEngine,
@@ -74,16 +74,23 @@ impl RunningWorkers {
             let engine = t
                 .another_engine(reservation_core::ConnectionMode::Multiplexed)
                 .await;
-            let queue = PurchaseQueue::connect(&t.redis.config(), config.block)
-                .await
-                .expect("purchase queue");
             let config = WorkerConfig {
                 consumer: format!("{}-buyer-{i}", config.consumer),
                 ..config.clone()
             };
-            let buyer = Buyer::new(engine, queue, step.clone(), config, metrics.clone());
-            let stopped = stopped.clone();
-            tasks.push(tokio::spawn(async move { buyer.run(stopped).await }));
+            let partitions = Buyer::for_every_partition(
+                &engine,
+                &t.redis.config(),
+                step.clone(),
+                &config,
+                &metrics,
+            )
+            .await
+            .expect("purchase queues");
+            for buyer in partitions {
+                let stopped = stopped.clone();
+                tasks.push(tokio::spawn(async move { buyer.run(stopped).await }));
+            }
         }
         for _ in 0..sweepers {
             let engine = t

@@ -1,11 +1,12 @@
-//! The purchase stream: confirmed holds waiting to be bought, read by
-//! purchase workers through one consumer group (at least once: a job is
-//! acknowledged only after its hold is finished), the orders stream that
-//! downstream systems read, and the dead-letter stream of purchases that
-//! failed for good.
+//! The purchase streams: confirmed holds waiting to be bought, one stream per
+//! partition (see [`Partitions`](crate::keys::Partitions)), each read by
+//! purchase workers through its own consumer group (at least once: a job is
+//! acknowledged only after its hold is finished); the orders streams that
+//! downstream systems read, one per partition too; and the dead-letter
+//! stream of purchases that failed for good.
 //!
-//! A queue has a connection of its own, because a blocking read would hold
-//! up every other command pipelined on a shared one.
+//! A queue serves one partition on a connection of its own, because a
+//! blocking read would hold up every other command pipelined on a shared one.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
 use crate::connection::{Connection, RedisConfig};
 use crate::error::{Error, Result};
-use crate::keys::{DEAD_PURCHASES, ORDERS, PURCHASE_GROUP, PURCHASES};
+use crate::keys::{DEAD_PURCHASES, PURCHASE_GROUP, PartitionKeys};
 use crate::types::{Hold, ReservationId};
 
 /// One purchase job as read from the stream.
@@ -38,18 +39,25 @@ impl PurchaseJob {
     }
 }
 
+/// The purchase jobs and orders of one partition.
 pub struct PurchaseQueue {
     redis: Connection,
+    partition: PartitionKeys,
 }
 
 impl PurchaseQueue {
-    /// Connects and makes sure the consumer group exists. `block` is the
-    /// longest a read waits for new jobs.
-    pub async fn connect(config: &RedisConfig, block: Duration) -> Result<Self> {
+    /// Connects and makes sure the partition's consumer group exists. `block`
+    /// is the longest a read waits for new jobs.
+    pub async fn connect(
+        config: &RedisConfig,
+        partition: PartitionKeys,
+        block: Duration,
+    ) -> Result<Self> {
         let mut config = config.clone();
         config.response_timeout += block;
         let queue = Self {
             redis: Connection::open(&config).await?,
+            partition,
         };
         // From the start of the stream, so jobs enqueued before the first
         // worker ever ran are bought too.
@@ -58,7 +66,7 @@ impl PurchaseQueue {
             .query::<()>(
                 redis::cmd("XGROUP")
                     .arg("CREATE")
-                    .arg(PURCHASES)
+                    .arg(&queue.partition.purchases)
                     .arg(PURCHASE_GROUP)
                     .arg("0")
                     .arg("MKSTREAM"),
@@ -68,6 +76,11 @@ impl PurchaseQueue {
             Err(Error::Internal(message)) if message.contains("BUSYGROUP") => Ok(queue),
             other => other.map(|()| queue),
         }
+    }
+
+    /// The partition this queue serves.
+    pub fn partition(&self) -> &PartitionKeys {
+        &self.partition
     }
 
     /// New jobs for `consumer`, waiting up to `block` for the first.
@@ -89,7 +102,7 @@ impl PurchaseQueue {
                     .arg("BLOCK")
                     .arg(block.as_millis() as u64)
                     .arg("STREAMS")
-                    .arg(PURCHASES)
+                    .arg(&self.partition.purchases)
                     .arg(">"),
             )
             .await?;
@@ -113,7 +126,7 @@ impl PurchaseQueue {
             .redis
             .query(
                 redis::cmd("XAUTOCLAIM")
-                    .arg(PURCHASES)
+                    .arg(&self.partition.purchases)
                     .arg(PURCHASE_GROUP)
                     .arg(consumer)
                     .arg(min_idle.as_millis() as u64)
@@ -130,7 +143,7 @@ impl PurchaseQueue {
         self.redis
             .query::<i64>(
                 redis::cmd("XACK")
-                    .arg(PURCHASES)
+                    .arg(&self.partition.purchases)
                     .arg(PURCHASE_GROUP)
                     .arg(&job.entry_id),
             )
@@ -138,14 +151,14 @@ impl PurchaseQueue {
             .map(drop)
     }
 
-    /// Appends a purchased hold to the orders stream. At least once: a worker
+    /// Appends a purchased hold to the partition's orders stream. At least once: a worker
     /// that dies after this and before its ack appends it again, so
     /// downstream readers dedupe by `reservation_id`.
     pub async fn append_order(&self, hold: &Hold) -> Result<()> {
         self.redis
             .query::<String>(
                 redis::cmd("XADD")
-                    .arg(ORDERS)
+                    .arg(&self.partition.orders)
                     .arg("*")
                     .arg("reservation_id")
                     .arg(hold.id.to_string())
@@ -196,21 +209,28 @@ pub struct Order {
 }
 
 impl crate::engine::Engine {
-    /// The newest `limit` orders, newest first.
+    /// The newest `limit` orders over every partition, newest first.
     pub async fn recent_orders(&self, limit: usize) -> Result<Vec<Order>> {
-        let reply: redis::streams::StreamRangeReply = self
-            .redis()
-            .query(
-                redis::cmd("XREVRANGE")
-                    .arg(ORDERS)
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(limit.clamp(1, 1000)),
-            )
-            .await?;
-        Ok(reply
-            .ids
+        let limit = limit.clamp(1, 1000);
+        let mut entries = Vec::new();
+        for partition in self.config().partitions.all() {
+            let reply: redis::streams::StreamRangeReply = self
+                .redis()
+                .query(
+                    redis::cmd("XREVRANGE")
+                        .arg(&partition.orders)
+                        .arg("+")
+                        .arg("-")
+                        .arg("COUNT")
+                        .arg(limit),
+                )
+                .await?;
+            entries.extend(reply.ids);
+        }
+        // Entry ids are "ms-sequence": across streams, the time orders them.
+        entries.sort_by_cached_key(|entry| std::cmp::Reverse(entry_time(&entry.id)));
+        entries.truncate(limit);
+        Ok(entries
             .iter()
             .map(|entry| Order {
                 reservation_id: entry.get("reservation_id").unwrap_or_default(),
@@ -221,4 +241,10 @@ impl crate::engine::Engine {
             })
             .collect())
     }
+}
+
+/// A stream entry id's (milliseconds, sequence).
+fn entry_time(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }

@@ -255,6 +255,31 @@ impl TestEngine {
         connections
     }
 
+    /// The test's Cluster; panics on a single node, for tests that need one.
+    pub fn cluster(&self) -> &LocalCluster {
+        match &self.redis {
+            TestRedis::Cluster(cluster) => cluster,
+            TestRedis::Single(_) => panic!("this test runs on a Redis Cluster"),
+        }
+    }
+
+    /// SKUs named `PREFIX-N` whose products live on `shards` different
+    /// primaries of the test's Cluster.
+    pub fn skus_on_different_shards(&self, prefix: &str, shards: usize) -> Vec<Sku> {
+        let cluster = self.cluster();
+        let mut primaries = std::collections::HashSet::new();
+        (0..)
+            .map(|n| sku_of(&format!("{prefix}-{n}")))
+            .filter(|sku| {
+                let primary = cluster
+                    .primary_of(&ProductKeys::new(sku).product)
+                    .expect("the slot's primary");
+                primaries.insert(primary)
+            })
+            .take(shards)
+            .collect()
+    }
+
     /// Moves the manual clock forward.
     pub fn advance(&self, by: Duration) {
         self.clock

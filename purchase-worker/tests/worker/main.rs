@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use purchase_worker::AcceptAll;
 use purchase_worker::testing::{FailFirst, RunningWorkers, quick_config};
-use reservation_core::keys::{DEAD_PURCHASES, ORDERS};
+use reservation_core::keys::{DEAD_PURCHASES, PartitionKeys};
 use reservation_core::local_redis::free_port;
 use reservation_core::testing::{TestEngine, TestOptions, reserve};
 use reservation_core::{EngineConfig, HoldState, ReservationId, Sku};
@@ -37,21 +37,42 @@ async fn stream_len(t: &TestEngine, key: &str) -> usize {
         .unwrap()
 }
 
-/// The reservation ids in the orders stream, with their count.
+/// The summed length of one stream of every partition, say its orders.
+async fn partitioned_len(t: &TestEngine, stream: fn(PartitionKeys) -> String) -> usize {
+    let mut total = 0;
+    for partition in t.engine.config().partitions.all() {
+        total += stream_len(t, &stream(partition)).await;
+    }
+    total
+}
+
+fn orders(partition: PartitionKeys) -> String {
+    partition.orders
+}
+
+fn purchases(partition: PartitionKeys) -> String {
+    partition.purchases
+}
+
+/// The reservation ids in the orders streams, with their count.
 async fn ordered_ids(t: &TestEngine) -> (HashSet<String>, usize) {
     let mut conn = t.raw_connection().await;
-    let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-        .arg(ORDERS)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let ids: Vec<String> = reply
-        .ids
-        .iter()
-        .map(|e| e.get::<String>("reservation_id").unwrap())
-        .collect();
+    let mut ids = Vec::new();
+    for partition in t.engine.config().partitions.all() {
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(partition.orders)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        ids.extend(
+            reply
+                .ids
+                .iter()
+                .map(|e| e.get::<String>("reservation_id").unwrap()),
+        );
+    }
     let count = ids.len();
     (ids.into_iter().collect(), count)
 }
@@ -149,7 +170,7 @@ async fn a_purchase_that_keeps_failing_is_dead_lettered_and_its_units_come_back(
     )
     .await;
     assert_eq!(stream_len(&t, DEAD_PURCHASES).await, 2);
-    assert_eq!(stream_len(&t, ORDERS).await, 0);
+    assert_eq!(partitioned_len(&t, orders).await, 0);
     assert_eq!(workers.metrics.dead_lettered.get(), 2);
     let stock = t.engine.product(&sku).await.unwrap().stock;
     assert_eq!((stock.available, stock.held, stock.sold), (10, 0, 0));
@@ -175,7 +196,7 @@ async fn a_confirmation_whose_enqueue_was_lost_is_found_and_bought() {
         .unwrap();
     // As if the API process died between confirming and enqueueing.
     t.engine.confirm_without_enqueue(&r.hold.id).await.unwrap();
-    assert_eq!(stream_len(&t, reservation_core::keys::PURCHASES).await, 0);
+    assert_eq!(partitioned_len(&t, purchases).await, 0);
 
     let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 1, 1, quick_config("w")).await;
     eventually(
@@ -257,12 +278,12 @@ async fn a_worker_killed_mid_batch_leaves_nothing_bought_twice_or_not_at_all() {
     eventually(
         "the doomed worker has bought something",
         Duration::from_secs(10),
-        async || stream_len(&t, ORDERS).await >= 1,
+        async || partitioned_len(&t, orders).await >= 1,
     )
     .await;
     doomed.kill().unwrap(); // SIGKILL
     doomed.wait().unwrap();
-    let bought_before = stream_len(&t, ORDERS).await;
+    let bought_before = partitioned_len(&t, orders).await;
     assert!(
         bought_before < 500,
         "the worker finished everything before it was killed"
@@ -347,11 +368,89 @@ async fn sigterm_finishes_the_job_in_hand_and_exits_cleanly() {
         .unwrap();
     assert!(status.success(), "exit status {status}");
     let mut conn = t.raw_connection().await;
-    let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
-        .arg(reservation_core::keys::PURCHASES)
-        .arg(reservation_core::keys::PURCHASE_GROUP)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(pending.count(), 0, "every job was acknowledged");
+    for partition in t.engine.config().partitions.all() {
+        let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+            .arg(&partition.purchases)
+            .arg(reservation_core::keys::PURCHASE_GROUP)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            pending.count(),
+            0,
+            "every job of {} was acknowledged",
+            partition.purchases
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_products_on_every_shard_are_bought_and_swept_through_every_partition() {
+    let t = TestEngine::start_with(TestOptions {
+        cluster: Some(reservation_core::local_redis::LocalClusterOptions::default()),
+        ..real_time()
+    })
+    .await;
+    let partitions = t.engine.config().partitions;
+    let skus = t.skus_on_different_shards("SHARD", 3);
+    let mut bought = Vec::new();
+    for sku in &skus {
+        t.product_with(sku.as_str(), 20, |p| p.hold_seconds = 1)
+            .await;
+        for i in 0..20 {
+            let r = t
+                .engine
+                .reserve(&reserve(sku, &format!("c{i}"), 1, &format!("r{i}")))
+                .await
+                .unwrap();
+            // Half are bought, half left to expire.
+            if i % 2 == 0 {
+                t.engine.confirm(&r.hold.id, None).await.unwrap();
+                bought.push(r.hold.id);
+            }
+        }
+    }
+    let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 2, 2, quick_config("w")).await;
+
+    eventually(
+        "every confirmed hold is purchased",
+        Duration::from_secs(10),
+        async || all_in_state(&t, &bought, HoldState::Purchased).await,
+    )
+    .await;
+    eventually(
+        "every other hold has expired and the index is empty",
+        Duration::from_secs(10),
+        async || t.engine.active_products().await.unwrap().is_empty(),
+    )
+    .await;
+    for sku in &skus {
+        let stock = t.engine.product(sku).await.unwrap().stock;
+        assert_eq!(
+            (stock.available, stock.held, stock.sold),
+            (10, 0, 10),
+            "{sku}"
+        );
+        let audit = t.engine.audit(sku).await.unwrap();
+        assert!(audit.is_clean(), "{sku}: {:?}", audit.problems());
+    }
+
+    let (orders, count) = ordered_ids(&t).await;
+    let expected: HashSet<String> = bought.iter().map(ToString::to_string).collect();
+    assert_eq!((orders, count), (expected, bought.len()));
+    let mut used = HashSet::new();
+    for id in &bought {
+        used.insert(partitions.of_reservation(id).index);
+    }
+    assert!(used.len() >= 3, "thirty orders on partitions {used:?}");
+    let shards: HashSet<u16> = partitions
+        .all()
+        .map(|p| t.cluster().primary_of(&p.purchases).unwrap())
+        .collect();
+    assert_eq!(
+        shards.len(),
+        3,
+        "the partitions' streams live on every shard"
+    );
+    workers.stop().await;
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Engine, Reply};
 use crate::error::{Error, Result};
-use crate::keys::{self, ProductKeys};
+use crate::keys::ProductKeys;
 use crate::scripts::SCRIPTS;
 use crate::types::{
     CustomerId, ExpiredHolds, Hold, HoldState, RequestId, Reservation, ReservationId,
@@ -141,7 +141,7 @@ impl Engine {
         self.redis
             .query::<String>(
                 redis::cmd("XADD")
-                    .arg(keys::PURCHASES)
+                    .arg(self.config.partitions.of_reservation(id).purchases)
                     .arg("*")
                     .arg("reservation_id")
                     .arg(id.to_string()),

@@ -1,5 +1,7 @@
 //! The index of products that may have active (HELD or CONFIRMED) holds, so
-//! sweepers visit those and never scan the keyspace.
+//! sweepers visit those and never scan the keyspace. It is split into the
+//! deployment's partitions (one set each, under the partition's hash tag),
+//! so on Redis Cluster the sweepers' reads spread over the shards.
 //!
 //! A product joins when a reserve gives it its first active hold; a sweeper
 //! takes it out when none is left. Taking out is race-free without a
@@ -10,34 +12,35 @@
 
 use super::Engine;
 use crate::error::Result;
-use crate::keys::{ACTIVE_PRODUCTS, ProductKeys};
+use crate::keys::ProductKeys;
 use crate::types::Sku;
 
 impl Engine {
     pub(super) async fn mark_active(&self, sku: &Sku) -> Result<()> {
         self.redis
-            .query::<i64>(redis::cmd("SADD").arg(ACTIVE_PRODUCTS).arg(sku.as_str()))
+            .query::<i64>(redis::cmd("SADD").arg(self.index_of(sku)).arg(sku.as_str()))
             .await
             .map(drop)
     }
 
-    /// The products that may have active holds.
+    /// The products that may have active holds, over every partition.
     pub async fn active_products(&self) -> Result<Vec<Sku>> {
-        let members: Vec<String> = self
-            .redis
-            .query(redis::cmd("SMEMBERS").arg(ACTIVE_PRODUCTS))
-            .await?;
-        // A member that is not a valid SKU was not written by the engine.
-        Ok(members
-            .into_iter()
-            .filter_map(|m| Sku::new(m).ok())
-            .collect())
+        let mut skus = Vec::new();
+        for partition in self.config.partitions.all() {
+            let members: Vec<String> = self
+                .redis
+                .query(redis::cmd("SMEMBERS").arg(&partition.active_products))
+                .await?;
+            // A member that is not a valid SKU was not written by the engine.
+            skus.extend(members.into_iter().filter_map(|m| Sku::new(m).ok()));
+        }
+        Ok(skus)
     }
 
     /// Takes `sku` out of the index, unless it has active holds.
     pub async fn deactivate(&self, sku: &Sku) -> Result<()> {
         self.redis
-            .query::<i64>(redis::cmd("SREM").arg(ACTIVE_PRODUCTS).arg(sku.as_str()))
+            .query::<i64>(redis::cmd("SREM").arg(self.index_of(sku)).arg(sku.as_str()))
             .await?;
         if self.has_active_holds(sku).await? {
             self.mark_active(sku).await?;
@@ -57,7 +60,7 @@ impl Engine {
                     .redis
                     .query(
                         redis::cmd("SISMEMBER")
-                            .arg(ACTIVE_PRODUCTS)
+                            .arg(self.index_of(sku))
                             .arg(sku.as_str()),
                     )
                     .await?;
@@ -71,6 +74,11 @@ impl Engine {
             }
             after = page.last().cloned();
         }
+    }
+
+    /// The index set that lists `sku`.
+    fn index_of(&self, sku: &Sku) -> String {
+        self.config.partitions.of_product(sku).active_products
     }
 
     async fn has_active_holds(&self, sku: &Sku) -> Result<bool> {

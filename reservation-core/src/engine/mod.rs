@@ -18,7 +18,7 @@ use redis::{Script, ScriptInvocation};
 use crate::clock::{Clock, SystemClock};
 use crate::connection::{Connection, RedisConfig};
 use crate::error::{Error, Result};
-use crate::keys::{CUSTOMER_CHANNEL_PREFIX, ProductKeys};
+use crate::keys::{CUSTOMER_CHANNEL_PREFIX, PARTITION_COUNT, Partitions, ProductKeys};
 
 pub use audit::AuditReport;
 pub use baseline::RawReserveCommand;
@@ -38,6 +38,9 @@ pub struct EngineConfig {
     pub purchase_timeout: Duration,
     /// Most due holds one reserve or restock reclaims before it goes on.
     pub reclaim_batch: u32,
+    /// How purchase streams and the sweep index are split; the same for
+    /// every process of a deployment (checked when the engine connects).
+    pub partitions: Partitions,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +50,7 @@ impl Default for EngineConfig {
             request_record_ttl: Duration::from_secs(24 * 3600),
             purchase_timeout: Duration::from_secs(300),
             reclaim_batch: 64,
+            partitions: Partitions::default(),
         }
     }
 }
@@ -94,11 +98,40 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         config.validate()?;
-        Ok(Self {
+        let engine = Self {
             redis: Connection::open(redis).await?,
             config: Arc::new(config),
             clock,
-        })
+        };
+        engine.check_partitions().await?;
+        Ok(engine)
+    }
+
+    /// Records the partition count, or checks it against the one recorded:
+    /// a process with another count would enqueue purchases on streams no
+    /// worker reads, or read none of some.
+    async fn check_partitions(&self) -> Result<()> {
+        let count = self.config.partitions.count();
+        let recorded: Option<u16> = self
+            .redis
+            .query(
+                redis::cmd("SET")
+                    .arg(PARTITION_COUNT)
+                    .arg(count)
+                    .arg("NX")
+                    .arg("GET"),
+            )
+            .await?;
+        match recorded {
+            Some(recorded) if recorded != count => Err(Error::InvalidArgument {
+                field: "partitions",
+                reason: format!(
+                    "this deployment's Redis has {recorded} partitions, not {count}; \
+                     start every process with the same count"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn config(&self) -> &EngineConfig {

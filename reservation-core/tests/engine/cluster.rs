@@ -9,32 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reservation_core::keys::ProductKeys;
-use reservation_core::local_redis::{LocalCluster, LocalClusterOptions};
-use reservation_core::testing::{TestEngine, TestOptions, TestRedis, reserve, sku_of};
-use reservation_core::{CoalescerConfig, Error, ReserveCoalescer, Sku, SoldOutProducts, StockFeed};
-
-fn cluster(t: &TestEngine) -> &LocalCluster {
-    match &t.redis {
-        TestRedis::Cluster(cluster) => cluster,
-        TestRedis::Single(_) => panic!("these tests run on a Cluster"),
-    }
-}
-
-/// SKUs named `PREFIX-N`, one on each primary.
-fn one_per_shard(t: &TestEngine, prefix: &str, shards: usize) -> Vec<Sku> {
-    let cluster = cluster(t);
-    let mut seen = HashSet::new();
-    (0..)
-        .map(|n| sku_of(&format!("{prefix}-{n}")))
-        .filter(|sku| {
-            let port = cluster
-                .primary_of(&ProductKeys::new(sku).product)
-                .expect("the slot's primary");
-            seen.insert(port)
-        })
-        .take(shards)
-        .collect()
-}
+use reservation_core::local_redis::LocalClusterOptions;
+use reservation_core::testing::{TestEngine, TestOptions, TestRedis, reserve};
+use reservation_core::{CoalescerConfig, Error, ReserveCoalescer, SoldOutProducts, StockFeed};
 
 #[tokio::test]
 async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
@@ -43,7 +20,7 @@ async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
         ..TestOptions::default()
     })
     .await;
-    let skus = one_per_shard(&t, "SHARD", 3);
+    let skus = t.skus_on_different_shards("SHARD", 3);
     let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
     let mut watches = Vec::new();
     for sku in &skus {
@@ -160,7 +137,8 @@ async fn a_primary_failing_over_mid_run_costs_a_bounded_outage_and_no_units() {
         .collect();
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let primary = cluster(&t)
+    let primary = t
+        .cluster()
         .primary_of(&ProductKeys::new(&sku).product)
         .unwrap();
     let killed_at = start.elapsed();

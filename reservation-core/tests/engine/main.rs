@@ -8,6 +8,7 @@ mod events;
 mod feed;
 mod holds;
 mod model;
+mod partitions;
 mod products;
 mod reserve;
 mod sold_out;

@@ -1,0 +1,116 @@
+//! Purchase streams and the sweep index are split into partitions, so on a
+//! Cluster they spread over the shards; every process must agree on the count.
+
+use std::collections::HashSet;
+
+use reservation_core::keys::Partitions;
+use reservation_core::testing::{TestEngine, reserve};
+use reservation_core::{Engine, EngineConfig, Error};
+
+#[tokio::test]
+async fn a_process_started_with_another_partition_count_is_refused() {
+    let t = TestEngine::start().await;
+    let four = t.engine.config().partitions;
+    assert_eq!(four.count(), 4);
+
+    let eight = EngineConfig {
+        partitions: Partitions::new(8).unwrap(),
+        ..EngineConfig::default()
+    };
+    match Engine::connect(&t.redis.config(), eight).await {
+        Err(Error::InvalidArgument { field, reason }) => {
+            assert_eq!(field, "partitions");
+            assert!(reason.contains("4 partitions, not 8"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    Engine::connect(&t.redis.config(), EngineConfig::default())
+        .await
+        .expect("the same count connects");
+}
+
+#[tokio::test]
+async fn each_purchase_job_is_queued_on_its_reservations_partition_and_all_are_used() {
+    let t = TestEngine::start().await;
+    let partitions = t.engine.config().partitions;
+    let sku = t.product("TEE", 1_000).await;
+    let mut confirmed = HashSet::new();
+    for n in 0..100 {
+        let r = t
+            .engine
+            .reserve(&reserve(&sku, &format!("c{n}"), 1, &format!("r{n}")))
+            .await
+            .unwrap();
+        t.engine.confirm(&r.hold.id, None).await.unwrap();
+        confirmed.insert(r.hold.id);
+    }
+
+    let mut conn = t.raw_connection().await;
+    let mut queued = HashSet::new();
+    for partition in partitions.all() {
+        let jobs: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&partition.purchases)
+            .arg("-")
+            .arg("+")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        // One hot product's purchases still spread over every partition.
+        assert!(!jobs.ids.is_empty(), "{} is empty", partition.purchases);
+        for job in jobs.ids {
+            let id = job
+                .get::<String>("reservation_id")
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(partitions.of_reservation(&id), partition);
+            queued.insert(id);
+        }
+    }
+    assert_eq!(queued, confirmed);
+}
+
+#[tokio::test]
+async fn products_with_holds_are_listed_in_their_partitions_index() {
+    let t = TestEngine::start().await;
+    let partitions = t.engine.config().partitions;
+    let mut skus = Vec::new();
+    for n in 0..12 {
+        let sku = t.product(&format!("SKU-{n}"), 10).await;
+        t.engine
+            .reserve(&reserve(&sku, "ann", 1, "r"))
+            .await
+            .unwrap();
+        skus.push(sku);
+    }
+    let listed: HashSet<_> = t
+        .engine
+        .active_products()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(listed, skus.iter().cloned().collect());
+
+    let mut conn = t.raw_connection().await;
+    let mut used = HashSet::new();
+    for sku in &skus {
+        let home = partitions.of_product(sku);
+        for partition in partitions.all() {
+            let member: bool = redis::cmd("SISMEMBER")
+                .arg(&partition.active_products)
+                .arg(sku.as_str())
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(
+                member,
+                partition == home,
+                "{sku} in {}",
+                partition.active_products
+            );
+        }
+        used.insert(home.index);
+    }
+    assert!(used.len() > 1, "twelve SKUs all hashed to one partition");
+}
