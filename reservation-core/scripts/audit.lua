@@ -9,7 +9,8 @@
 --          HELD holds missing from the due index, due entries that are not HELD,
 --          CONFIRMED holds missing from the purchase index,
 --          purchase index entries that are not CONFIRMED,
---          holds, holds made by a request_id that had already made one}
+--          holds, holds made by a request_id that had already made one
+--          (holds undone with a failed cart not counted)}
 -- or {'NOT_FOUND'}.
 
 local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -38,10 +39,13 @@ local holds = redis.call('HGETALL', HOLDS)
 for i = 1, #holds, 2 do
   local token, hold = holds[i], cjson.decode(holds[i + 1])
   state_of[token] = hold.state
-  if requests[hold.request_id] then
-    repeated_requests = repeated_requests + 1
+  -- A hold undone with the rest of its failed cart answered no request.
+  if not hold.undone then
+    if requests[hold.request_id] then
+      repeated_requests = repeated_requests + 1
+    end
+    requests[hold.request_id] = true
   end
-  requests[hold.request_id] = true
   local counts = hold.state == 'HELD' or hold.state == 'CONFIRMED' or hold.state == 'PURCHASED'
   if hold.state == 'HELD' or hold.state == 'CONFIRMED' then
     active_units = active_units + hold.quantity

@@ -23,16 +23,6 @@ if hold.state ~= 'HELD' then
 end
 
 local product = load_product()
-if is_due(hold) then
-  expire_holds(product, { { token = token, hold = hold } }, {})
-else
-  hold.state = 'CANCELLED'
-  store_hold(token, hold)
-  redis.call('ZREM', DUE, token)
-  product.available = product.available + hold.quantity
-  product.held = product.held - hold.quantity
-  give_back_customer_units(hold.customer_id, hold.quantity)
-  publish_hold_event(token, hold)
-end
+cancel_hold(product, token, hold)
 commit_product(product)
 return { 'OK', cjson.encode(hold), 1 }

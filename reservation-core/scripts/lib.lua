@@ -119,6 +119,22 @@ local function expire_holds(product, due, stale)
   end
 end
 
+-- Gives a HELD hold's units back before it is bought: CANCELLED, or EXPIRED
+-- when it is already past its deadline.
+local function cancel_hold(product, token, hold)
+  if is_due(hold) then
+    expire_holds(product, { { token = token, hold = hold } }, {})
+    return
+  end
+  hold.state = 'CANCELLED'
+  store_hold(token, hold)
+  redis.call('ZREM', DUE, token)
+  product.available = product.available + hold.quantity
+  product.held = product.held - hold.quantity
+  give_back_customer_units(hold.customer_id, hold.quantity)
+  publish_hold_event(token, hold)
+end
+
 local function stock_event_json(product)
   return string.format('{"sku":"%s","available":%d,"held":%d,"sold":%d,"total":%d,"version":%d,"at_ms":%d}',
     SKU, product.available, product.held, product.sold, product.total, product.version, NOW)

@@ -4,8 +4,10 @@
 -- idempotency, the sale window, the customer's limit and the stock all see
 -- what the earlier requests of the call did. Due holds are reclaimed before a
 -- request is refused for stock or for the customer's limit, so a product
--- whose units sit in expired holds is never reported sold out. However many holds it makes, the call bumps the
--- version once and publishes one stock event (the state after the last one).
+-- whose units sit in expired holds is never reported sold out. However many
+-- holds it makes, the call bumps the version once and publishes one stock
+-- event (the state after the last one). The deciding and granting of one
+-- request is in reserving.lua.
 --
 -- KEYS[1..5]   as in lib.lua
 -- KEYS[5 + i]  the request record of request i (idempotency)
@@ -40,58 +42,12 @@ end
 local made = 0
 
 local function reserve(request_key, token, customer_id, quantity, request_id)
-  -- A request seen before answers what it answered the first time.
-  local prior = redis.call('GET', request_key)
-  if prior then
-    local first = cjson.decode(prior)
-    if first.customer_id ~= customer_id or first.quantity ~= quantity then
-      return { 'IDEMPOTENCY_MISMATCH' }
-    end
-    return { 'OK', first.hold, first.available, 1, first.token }
+  local answer, plan = decide_reserve(product, request_key, customer_id, quantity, reclaim_limit)
+  if answer then
+    return answer
   end
-
-  if NOW < product.sale_starts_at or (product.sale_ends_at > 0 and NOW >= product.sale_ends_at) then
-    return { 'SALE_CLOSED', product.sale_starts_at, product.sale_ends_at }
-  end
-
-  -- Due holds matter only when they would change the answer: when stock is
-  -- short, or when the customer's own due holds could free room under the
-  -- limit. Otherwise the sweeper returns them, and the hot path skips the scan.
-  local due, due_units, stale = {}, 0, {}
-  local owned = customer_units(customer_id)
-  local limited = product.per_customer_limit > 0 and owned + quantity > product.per_customer_limit
-  if limited or product.available < quantity then
-    due, due_units, stale = find_due_holds(reclaim_limit)
-    for _, entry in ipairs(due) do
-      if entry.hold.customer_id == customer_id then
-        owned = owned - entry.hold.quantity
-      end
-    end
-  end
-  if product.per_customer_limit > 0 and owned + quantity > product.per_customer_limit then
-    return { 'CUSTOMER_LIMIT', product.per_customer_limit, owned }
-  end
-  if product.available + due_units < quantity then
-    return { 'OUT_OF_STOCK', product.available + due_units }
-  end
-
-  expire_holds(product, due, stale)
-  local hold = {
-    state = 'HELD', customer_id = customer_id, quantity = quantity, request_id = request_id,
-    created_at_ms = NOW, expires_at_ms = NOW + product.hold_seconds * 1000, purchase_deadline_ms = 0,
-  }
-  local hold_json = store_hold(token, hold)
-  redis.call('ZADD', DUE, hold.expires_at_ms, token)
-  redis.call('HINCRBY', CUSTOMERS, customer_id, quantity)
-  product.available = product.available - quantity
-  product.held = product.held + quantity
-  publish_hold_event(token, hold)
-  redis.call('SET', request_key, cjson.encode({
-    token = token, customer_id = customer_id, quantity = quantity, hold = hold_json,
-    available = product.available,
-  }), 'EX', request_ttl)
   made = made + 1
-  return { 'OK', hold_json, product.available, 0, token }
+  return grant_reserve(product, plan, request_key, request_ttl, token, customer_id, quantity, request_id)
 end
 
 for i = 1, count do
@@ -101,7 +57,6 @@ end
 
 if made > 0 then
   commit_product(product)
-  local active = redis.call('ZCARD', DUE) + redis.call('ZCARD', PURCHASE_DUE)
-  answers[2] = active == made and 1 or 0
+  answers[2] = first_active(made) and 1 or 0
 end
 return answers

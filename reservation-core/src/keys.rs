@@ -69,7 +69,7 @@ impl Partitions {
     }
 
     fn of(self, name: &str) -> PartitionKeys {
-        PartitionKeys::new(crc16::State::<crc16::XMODEM>::calculate(name.as_bytes()) % self.0)
+        PartitionKeys::new(cluster_hash(name) % self.0)
     }
 }
 
@@ -95,6 +95,12 @@ impl Default for Partitions {
     fn default() -> Self {
         Self(4)
     }
+}
+
+/// Redis Cluster's key hash (CRC16/XMODEM), before it is taken modulo the
+/// 16384 slots.
+fn cluster_hash(text: &str) -> u16 {
+    crc16::State::<crc16::XMODEM>::calculate(text.as_bytes())
 }
 
 /// The keys of one partition (see [`Partitions`]), all under its hash tag.
@@ -170,6 +176,19 @@ impl ProductKeys {
     /// The record of one reserve request, kept for idempotency.
     pub fn request(&self, request_id: &RequestId) -> String {
         format!("{PREFIX}:request:{{{}}}:{request_id}", self.sku)
+    }
+
+    /// The record of a cart request's line of this product. Apart from
+    /// [`ProductKeys::request`], so that a cart and a single reserve that
+    /// happen to share a request id never answer for each other.
+    pub fn cart_request(&self, request_id: &RequestId) -> String {
+        format!("{PREFIX}:cart-request:{{{}}}:{request_id}", self.sku)
+    }
+
+    /// The Redis Cluster slot of every key of the product: CRC16 of its hash
+    /// tag, the SKU.
+    pub fn slot(&self) -> u16 {
+        cluster_hash(self.sku.as_str()) % 16384
     }
 }
 

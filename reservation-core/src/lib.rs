@@ -70,7 +70,7 @@ pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};
 pub use sold_out::SoldOutProducts;
 pub use types::{
-    CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct, Product, ProductUpdate,
-    Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,
-    StockSnapshot, Transition,
+    CartLine, CartRequest, CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct,
+    Product, ProductUpdate, Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku,
+    StockEvent, StockSnapshot, Transition,
 };

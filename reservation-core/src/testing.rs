@@ -20,7 +20,9 @@ use crate::connection::{ConnectionMode, RedisConfig};
 use crate::engine::{Engine, EngineConfig};
 use crate::keys::{self, ProductKeys};
 use crate::local_redis::{LocalCluster, LocalClusterOptions, LocalRedis, LocalRedisOptions};
-use crate::types::{CustomerId, NewProduct, Quantity, RequestId, ReserveRequest, Sku};
+use crate::types::{
+    CartLine, CartRequest, CustomerId, NewProduct, Quantity, RequestId, ReserveRequest, Sku,
+};
 
 /// 2023-11-14T22:13:20Z: where manual clocks start.
 pub const START_MS: i64 = 1_700_000_000_000;
@@ -217,6 +219,31 @@ impl TestEngine {
                 .await
                 .expect("CLIENT PAUSE");
         }
+    }
+
+    /// Makes the server of `sku`'s product (its primary, on a Cluster) stop
+    /// answering for `duration`, while every other server goes on.
+    pub async fn pause_server_of(&self, sku: &Sku, duration: Duration) {
+        let url = match &self.redis {
+            TestRedis::Single(redis) => redis.url(),
+            TestRedis::Cluster(cluster) => {
+                let port = cluster
+                    .primary_of(&ProductKeys::new(sku).product)
+                    .expect("the slot's primary");
+                format!("redis://127.0.0.1:{port}")
+            }
+        };
+        let mut conn = redis::Client::open(url)
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the product's server");
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(duration.as_millis() as u64)
+            .query_async(&mut conn)
+            .await
+            .expect("CLIENT PAUSE");
     }
 
     /// How many connections subscribe to a product's stock channel, over
@@ -424,6 +451,21 @@ pub fn reserve(sku: &Sku, customer: &str, quantity: i64, request: &str) -> Reser
         quantity: Quantity::new(quantity).expect("valid test quantity"),
         customer_id: customer_of(customer),
         request_id: RequestId::new(request).expect("valid test request id"),
+    }
+}
+
+/// A cart of `(sku, quantity)` lines; the `request_id` is `request`.
+pub fn cart(customer: &str, request: &str, lines: &[(&Sku, i64)]) -> CartRequest {
+    CartRequest {
+        customer_id: customer_of(customer),
+        request_id: RequestId::new(request).expect("valid test request id"),
+        lines: lines
+            .iter()
+            .map(|&(sku, quantity)| CartLine {
+                sku: sku.clone(),
+                quantity: Quantity::new(quantity).expect("valid test quantity"),
+            })
+            .collect(),
     }
 }
 

@@ -478,6 +478,38 @@ pub struct ReserveRequest {
     pub request_id: RequestId,
 }
 
+/// One line of a cart: units of one product.
+#[derive(Clone, Debug)]
+pub struct CartLine {
+    pub sku: Sku,
+    pub quantity: Quantity,
+}
+
+/// A reserve of several products at once, all or nothing (see
+/// `Engine::reserve_cart`).
+#[derive(Clone, Debug)]
+pub struct CartRequest {
+    pub customer_id: CustomerId,
+    pub request_id: RequestId,
+    /// Different products, at most [`CartRequest::MAX_LINES`].
+    pub lines: Vec<CartLine>,
+}
+
+impl CartRequest {
+    /// The most lines one cart may have.
+    pub const MAX_LINES: usize = 32;
+
+    /// The reserve request of line `i`, as the line is decided.
+    pub fn line_request(&self, i: usize) -> ReserveRequest {
+        ReserveRequest {
+            sku: self.lines[i].sku.clone(),
+            quantity: self.lines[i].quantity,
+            customer_id: self.customer_id.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
 /// The answer to a reserve.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reservation {

@@ -263,7 +263,7 @@ struct HoldRecord {
 }
 
 /// One request's answer within a reserve call.
-fn reserve_answer(request: &ReserveRequest, reply: Reply) -> Result<Reservation> {
+pub(super) fn reserve_answer(request: &ReserveRequest, reply: Reply) -> Result<Reservation> {
     let sku = &request.sku;
     match reply.outcome() {
         "OK" => {

@@ -4,6 +4,7 @@
 
 mod audit;
 mod baseline;
+mod cart;
 mod holds;
 mod index;
 mod products;

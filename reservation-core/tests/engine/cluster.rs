@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use reservation_core::keys::ProductKeys;
 use reservation_core::local_redis::LocalClusterOptions;
-use reservation_core::testing::{TestEngine, TestOptions, TestRedis, reserve};
-use reservation_core::{CoalescerConfig, Error, ReserveCoalescer, SoldOutProducts, StockFeed};
+use reservation_core::testing::{TestEngine, TestOptions, TestRedis, cart, reserve};
+use reservation_core::{
+    CoalescerConfig, Engine, Error, ReserveCoalescer, Sku, SoldOutProducts, StockFeed,
+};
 
 #[tokio::test]
 async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
@@ -203,4 +205,88 @@ async fn a_primary_failing_over_mid_run_costs_a_bounded_outage_and_no_units() {
         "{kept} of {} holds kept",
         granted.len()
     );
+}
+
+#[tokio::test]
+async fn a_cart_over_three_shards_never_stands_in_part_whichever_step_fails() {
+    let t = TestEngine::start_with(TestOptions {
+        cluster: Some(LocalClusterOptions::default()),
+        ..TestOptions::default()
+    })
+    .await;
+    let skus = t.skus_on_different_shards("CART", 3);
+    for sku in &skus {
+        t.product_with(sku.as_str(), 8, |p| p.hold_seconds = 60)
+            .await;
+    }
+    let lines = |big: Option<usize>| -> Vec<(&Sku, i64)> {
+        skus.iter()
+            .enumerate()
+            .map(|(i, sku)| (sku, if Some(i) == big { 9 } else { 2 }))
+            .collect()
+    };
+    let untouched = async || {
+        for sku in &skus {
+            let s = t.engine.product(sku).await.unwrap().stock;
+            assert_eq!((s.available, s.held), (8, 0), "{sku}");
+            let audit = t.engine.audit(sku).await.unwrap();
+            assert!(audit.is_clean(), "{sku}: {:?}", audit.problems());
+        }
+    };
+
+    // Refused at each step in turn: the shards before it are undone.
+    for (step, short) in skus.iter().enumerate() {
+        let refused = t
+            .engine
+            .reserve_cart(&cart("ann", &format!("refused-{step}"), &lines(Some(step))))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, Error::OutOfStock { sku, .. } if sku == short),
+            "step {step}: {refused:?}"
+        );
+        untouched().await;
+    }
+
+    // A shard that stops answering at each step in turn: the call's outcome
+    // is unknown, so the earlier shards and that one are undone; what the
+    // undo cannot reach gives its units back when its holds expire.
+    let mut redis = t.redis.config();
+    redis.response_timeout = Duration::from_millis(300);
+    let impatient = Engine::connect_with_clock(
+        &redis,
+        t.engine.config().clone(),
+        t.clock.clone().expect("a manual clock"),
+    )
+    .await
+    .unwrap();
+    for (step, stalled) in skus.iter().enumerate() {
+        t.pause_server_of(stalled, Duration::from_secs(1)).await;
+        let failed = impatient
+            .reserve_cart(&cart("ann", &format!("stalled-{step}"), &lines(None)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(failed, Error::Unavailable(_)),
+            "step {step}: {failed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let mut held_after_undo = 0;
+        for sku in &skus {
+            held_after_undo += t.engine.product(sku).await.unwrap().stock.held;
+        }
+        println!("stalled at step {step}: {held_after_undo} units held after the undo");
+        t.advance(Duration::from_secs(61));
+        for sku in &skus {
+            t.engine.expire_due(sku, 100).await.unwrap();
+        }
+        untouched().await;
+    }
+
+    let granted = t
+        .engine
+        .reserve_cart(&cart("ann", "finally", &lines(None)))
+        .await
+        .unwrap();
+    assert_eq!(granted.len(), 3);
 }

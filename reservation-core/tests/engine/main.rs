@@ -1,6 +1,7 @@
 //! The engine's behaviour, specified against a real private Redis.
 //! One test binary, one module per area.
 
+mod cart;
 mod cluster;
 mod coalescer;
 mod contention;
