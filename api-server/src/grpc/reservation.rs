@@ -3,7 +3,10 @@
 
 use flashsale_proto::v1 as pb;
 use flashsale_proto::v1::reservation_service_server::ReservationService;
-use reservation_core::{CustomerId, Quantity, RequestId, ReservationId, ReserveRequest, Sku};
+use reservation_core::{
+    CartLine, CartRequest, CustomerId, Quantity, RequestId, Reservation, ReservationId,
+    ReserveRequest, Sku,
+};
 use tonic::{Request, Response, Status};
 
 use super::convert;
@@ -21,6 +24,17 @@ impl ReservationApi {
 
     fn answer(&self, hold: reservation_core::Hold) -> Response<pb::Reservation> {
         Response::new(convert::reservation(hold, self.app.engine.now_ms()))
+    }
+
+    fn reserved(&self, reservation: Reservation) -> pb::ReserveResponse {
+        pb::ReserveResponse {
+            reservation: Some(convert::reservation(
+                reservation.hold,
+                self.app.engine.now_ms(),
+            )),
+            available: reservation.available,
+            replayed: reservation.replayed,
+        }
     }
 }
 
@@ -45,13 +59,39 @@ impl ReservationService for ReservationApi {
             .call("reserve", self.app.reserves.reserve(reserve))
             .await
             .map_err(to_status)?;
-        Ok(Response::new(pb::ReserveResponse {
-            reservation: Some(convert::reservation(
-                reservation.hold,
-                self.app.engine.now_ms(),
-            )),
-            available: reservation.available,
-            replayed: reservation.replayed,
+        Ok(Response::new(self.reserved(reservation)))
+    }
+
+    async fn reserve_cart(
+        &self,
+        request: Request<pb::ReserveCartRequest>,
+    ) -> Answer<pb::ReserveCartResponse> {
+        let r = request.into_inner();
+        let cart = CartRequest {
+            customer_id: CustomerId::new(r.customer_id).map_err(to_status)?,
+            request_id: RequestId::new(r.request_id).map_err(to_status)?,
+            lines: r
+                .lines
+                .into_iter()
+                .map(|line| {
+                    Ok(CartLine {
+                        sku: Sku::new(line.sku)?,
+                        quantity: Quantity::new(line.quantity)?,
+                    })
+                })
+                .collect::<reservation_core::Result<_>>()
+                .map_err(to_status)?,
+        };
+        let reservations = self
+            .app
+            .call("reserve_cart", self.app.engine.reserve_cart(&cart))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ReserveCartResponse {
+            lines: reservations
+                .into_iter()
+                .map(|reservation| self.reserved(reservation))
+                .collect(),
         }))
     }
 

@@ -9,8 +9,8 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use reservation_core::{
-    Hold, HoldState, Product, Quantity, RequestId, ReservationId, ReserveRequest, Sku,
-    StockSnapshot,
+    CartLine, CartRequest, Hold, HoldState, Product, Quantity, RequestId, Reservation,
+    ReservationId, ReserveRequest, Sku, StockSnapshot,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,7 @@ pub fn api() -> Router<App> {
         .route("/api/products", get(list_products))
         .route("/api/products/{sku}", get(get_product))
         .route("/api/products/{sku}/reservations", post(reserve))
+        .route("/api/carts", post(reserve_cart))
         .route(
             "/api/reservations/{id}",
             get(get_reservation).delete(cancel),
@@ -157,14 +158,71 @@ async fn reserve(
     } else {
         StatusCode::CREATED
     };
-    Ok((
-        status,
-        Json(ReserveAnswer {
+    Ok((status, Json(ReserveAnswer::new(reservation, &app))))
+}
+
+impl ReserveAnswer {
+    fn new(reservation: Reservation, app: &App) -> Self {
+        Self {
             reservation: ReservationJson::new(reservation.hold, app.engine.now_ms()),
             available: reservation.available,
             replayed: reservation.replayed,
-        }),
-    ))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CartBody {
+    lines: Vec<CartLineBody>,
+    request_id: String,
+}
+
+#[derive(Deserialize)]
+struct CartLineBody {
+    sku: String,
+    quantity: i64,
+}
+
+#[derive(Serialize)]
+struct CartAnswer {
+    /// One per line, in the request's order.
+    lines: Vec<ReserveAnswer>,
+}
+
+/// Every line held, or none: a refusal names the line's SKU.
+async fn reserve_cart(
+    State(app): State<App>,
+    Customer(customer): Customer,
+    body: Result<Json<CartBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<CartAnswer>), ApiError> {
+    let Json(body) = body?;
+    let cart = CartRequest {
+        customer_id: customer,
+        request_id: RequestId::new(body.request_id)?,
+        lines: body
+            .lines
+            .into_iter()
+            .map(|line| {
+                Ok(CartLine {
+                    sku: Sku::new(line.sku)?,
+                    quantity: Quantity::new(line.quantity)?,
+                })
+            })
+            .collect::<reservation_core::Result<_>>()?,
+    };
+    let reservations = app
+        .call("reserve_cart", app.engine.reserve_cart(&cart))
+        .await?;
+    let status = if reservations.iter().all(|r| r.replayed) {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let lines = reservations
+        .into_iter()
+        .map(|reservation| ReserveAnswer::new(reservation, &app))
+        .collect();
+    Ok((status, Json(CartAnswer { lines })))
 }
 
 async fn get_reservation(

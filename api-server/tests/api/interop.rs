@@ -43,6 +43,21 @@ async fn a_python_grpc_client_gets_the_same_answers() {
     assert_eq!(seen["sold_out"]["reason"], "OUT_OF_STOCK");
     assert_eq!(seen["no_token"]["code"], "UNAUTHENTICATED");
     assert_eq!(seen["confirmed"], "HOLD_STATE_CONFIRMED");
+    assert_eq!(
+        seen["cart_refused"],
+        serde_json::json!({"code": "FAILED_PRECONDITION", "reason": "OUT_OF_STOCK", "sku": "PY-ITEM"})
+    );
+    let cart = seen["cart"].as_array().unwrap();
+    assert_eq!(cart.len(), 2);
+    for (line, (sku, available)) in cart.iter().zip([("PY-ITEM-B", 3), ("PY-ITEM-C", 4)]) {
+        assert_eq!(line["state"], "HOLD_STATE_HELD");
+        // The refused cart held nothing of B: only the granted one did.
+        assert_eq!(line["available"], available, "{sku}");
+        let id: reservation_core::ReservationId = line["id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(id.sku().as_str(), sku);
+        let sku = id.sku().clone();
+        assert!(s.t.engine.audit(&sku).await.unwrap().is_clean());
+    }
 
     // What Python saw is what the engine holds.
     let sku = "PY-ITEM".parse().unwrap();

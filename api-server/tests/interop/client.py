@@ -30,15 +30,19 @@ def compile_protos(proto_dir, out_dir):
     sys.path.insert(0, out_dir)
 
 
-def reason_of(error):
-    """The google.rpc.ErrorInfo reason of a refused call."""
+def error_info(error):
+    """The google.rpc.ErrorInfo of a refused call: its reason and metadata."""
     status = rpc_status.from_call(error)
     for detail in status.details if status else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            return info.reason
-    return None
+            return info.reason, dict(info.metadata)
+    return None, {}
+
+
+def reason_of(error):
+    return error_info(error)[0]
 
 
 def main():
@@ -75,6 +79,29 @@ def main():
             sys.exit("an oversell was granted")
         except grpc.RpcError as error:
             seen["sold_out"] = {"code": error.code().name, "reason": reason_of(error)}
+
+        # A cart whose second line cannot be held holds nothing; one whose
+        # lines all can holds them all.
+        for other in ("B", "C"):
+            inventory.CreateProduct(inventory_pb2.CreateProductRequest(
+                sku=f"{sku}-{other}", name="Python-made cart product", price_cents=100,
+                total=5, per_customer_limit=0, hold_seconds=60), metadata=auth)
+        line = reservation_pb2.CartLine
+        try:
+            reservations.ReserveCart(reservation_pb2.ReserveCartRequest(
+                lines=[line(sku=f"{sku}-B", quantity=2), line(sku=sku, quantity=2)],
+                customer_id="py-shopper", request_id="py-cart-1"), metadata=auth)
+            sys.exit("a cart with a sold-out line was granted")
+        except grpc.RpcError as error:
+            reason, metadata = error_info(error)
+            seen["cart_refused"] = {"code": error.code().name, "reason": reason,
+                                    "sku": metadata.get("sku")}
+        cart = reservations.ReserveCart(reservation_pb2.ReserveCartRequest(
+            lines=[line(sku=f"{sku}-B", quantity=2), line(sku=f"{sku}-C", quantity=1)],
+            customer_id="py-shopper", request_id="py-cart-2"), metadata=auth)
+        seen["cart"] = [{"id": held.reservation.id, "available": held.available,
+                         "state": reservation_pb2.HoldState.Name(held.reservation.state)}
+                        for held in cart.lines]
 
         try:
             inventory.GetProduct(inventory_pb2.GetProductRequest(sku=sku))

@@ -28,8 +28,19 @@ impl Engine {
     /// Reserves every line of `cart` (one new HELD hold per line, in the
     /// cart's order), or none: the error is then the first refused line's,
     /// or the call's. A cart request seen before answers its first answer.
+    ///
+    /// The work runs on a task of its own, so a caller that gives up (a
+    /// deadline dropping this future) cannot stop it between reserving one
+    /// slot and undoing it.
     pub async fn reserve_cart(&self, cart: &CartRequest) -> Result<Vec<Reservation>> {
         self.check_cart(cart)?;
+        let (engine, cart) = (self.clone(), cart.clone());
+        tokio::spawn(async move { engine.reserve_checked_cart(&cart).await })
+            .await
+            .map_err(|e| Error::Internal(format!("the cart task failed: {e}")))?
+    }
+
+    async fn reserve_checked_cart(&self, cart: &CartRequest) -> Result<Vec<Reservation>> {
         let ids: Vec<ReservationId> = cart
             .lines
             .iter()
