@@ -13,9 +13,11 @@
 //!
 //! On Redis Cluster a product's channel is sharded (`SSUBSCRIBE`): it lives on
 //! the product's shard, so each shard carries only its own products' events.
-//! The redis crate's cluster connection subscribes on the right shard and
-//! subscribes again when a failover or a reshard moves the slot; each time it
-//! does, the product's watchers get a fresh snapshot, as after a reconnect.
+//! The redis crate's cluster connection subscribes on the right shard. When a
+//! node is lost (a failover) or a reshard moves a slot (the old shard ends the
+//! subscription with `sunsubscribe`), the feed subscribes again, which lands
+//! on the slot's new primary. Each time, the product's watchers get a fresh
+//! snapshot, as after a reconnect.
 //! Customer channels stay plain pub/sub, which every node of a Cluster hears.
 
 use std::collections::HashMap;
@@ -319,10 +321,10 @@ async fn run(
     }
 }
 
-/// The Cluster's connection task. The cluster connection reconnects and
-/// subscribes again by itself; this task turns its pushes into events, and a
-/// second confirmation of a product's subscription (the connection
-/// subscribed again after a failover or reshard) into fresh snapshots.
+/// The Cluster's connection task. It turns pushes into events, subscribes
+/// again when a node is lost (failover) or a shard ends a subscription
+/// (reshard), and turns a second confirmation of a product's subscription
+/// into fresh snapshots.
 async fn run_cluster(
     client: redis::cluster::ClusterClient,
     engine: Engine,
@@ -373,8 +375,29 @@ async fn run_cluster(
                             });
                         }
                     }
+                    // A reshard moved the channel's slot: the old shard
+                    // dropped the subscription, and the connection forgot it.
+                    // Still watched, it is made again, on the slot's new shard.
+                    PushKind::SUnsubscribe => {
+                        let Some(channel) = push.data.first().and_then(|channel| {
+                            redis::from_redis_value_ref::<String>(channel).ok()
+                        }) else {
+                            continue;
+                        };
+                        if let Some(subject) = subject_of(&inner, &channel) {
+                            tracing::info!(channel, "shard dropped a watched channel; subscribing again");
+                            tokio::spawn(subscribe_again(conn.clone(), subject, Arc::downgrade(&inner)));
+                        }
+                    }
+                    // The connection learns that a failover moved a slot only
+                    // when a command of that slot fails, and a subscriber sends
+                    // none: subscribing again to every channel makes it look,
+                    // and lands each subscription on the slot's new primary.
                     PushKind::Disconnection => {
-                        tracing::warn!("stock feed lost a Cluster node; the connection resubscribes");
+                        tracing::warn!("stock feed lost a Cluster node; subscribing again");
+                        for subject in watched_subjects(&inner) {
+                            tokio::spawn(subscribe_again(conn.clone(), subject, Arc::downgrade(&inner)));
+                        }
                     }
                     _ => {}
                 }
@@ -401,6 +424,32 @@ async fn run_cluster(
                 }
                 None => return,
             },
+        }
+    }
+}
+
+/// Subscribes to a channel again until it works or nobody on the node
+/// watches it any more. Its confirmation brings a product's watchers a fresh
+/// snapshot (see [`run_cluster`]).
+async fn subscribe_again(
+    mut conn: redis::cluster_async::ClusterConnection,
+    subject: Subject,
+    inner: Weak<Inner>,
+) {
+    let channel = subject.channel();
+    loop {
+        let subscribed = match subject {
+            Subject::Stock(_) => conn.ssubscribe(&channel).await,
+            Subject::Customer(_) => conn.subscribe(&channel).await,
+        };
+        match subscribed {
+            Ok(()) => return,
+            Err(e) => tracing::warn!(channel, error = %e, "cannot subscribe again; retrying"),
+        }
+        tokio::time::sleep(RECONNECT_DELAY).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if subject_of(&inner, &channel).is_none() {
+            return;
         }
     }
 }

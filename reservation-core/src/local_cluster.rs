@@ -109,12 +109,74 @@ impl LocalCluster {
 
     /// The port of the primary that serves `key` right now.
     pub fn primary_of(&self, key: &str) -> io::Result<u16> {
-        let slot = self.cli(self.live_port()?, &["CLUSTER", "KEYSLOT", key])?;
-        let slot: u16 = slot
-            .trim()
-            .parse()
-            .map_err(|_| io::Error::other(format!("CLUSTER KEYSLOT answered {slot:?}")))?;
+        self.primary_serving(self.live_port()?, self.slot_of(key)?)
+    }
+
+    /// The ports of the primaries serving slots right now.
+    pub fn primaries(&self) -> io::Result<Vec<u16>> {
         let nodes = self.cli(self.live_port()?, &["CLUSTER", "NODES"])?;
+        Ok((0..16384)
+            .step_by(64)
+            .filter_map(|slot| primary_serving(&nodes, slot))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    }
+
+    /// Moves the slot of `key`, with its keys, to the primary on port `to`,
+    /// the way `redis-cli --cluster reshard` moves slots; returns once every
+    /// primary agrees.
+    pub fn move_slot_of(&self, key: &str, to: u16) -> io::Result<()> {
+        let slot = self.slot_of(key)?.to_string();
+        let from = self.primary_of(key)?;
+        let id = |port| {
+            self.cli(port, &["CLUSTER", "MYID"])
+                .map(|id| id.trim().to_owned())
+        };
+        let (from_id, to_id) = (id(from)?, id(to)?);
+        self.cli(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id])?;
+        self.cli(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id])?;
+        let to_port = to.to_string();
+        loop {
+            let keys = self.cli(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "100"])?;
+            let keys: Vec<&str> = keys.lines().filter(|key| !key.is_empty()).collect();
+            if keys.is_empty() {
+                break;
+            }
+            let mut migrate = vec!["MIGRATE", "127.0.0.1", &to_port, "", "0", "5000", "KEYS"];
+            migrate.extend(keys);
+            self.cli(from, &migrate)?;
+        }
+        for port in self.primaries()?.into_iter().chain([to, from]) {
+            self.cli(port, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id])?;
+        }
+        let slot: u16 = slot.parse().expect("a slot number");
+        let deadline = Instant::now() + self.options.startup_timeout;
+        while !self
+            .live_nodes()
+            .all(|port| self.primary_serving(port, slot).is_ok_and(|p| p == to))
+        {
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the Cluster did not agree that slot {slot} moved to {to}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    fn slot_of(&self, key: &str) -> io::Result<u16> {
+        let slot = self.cli(self.live_port()?, &["CLUSTER", "KEYSLOT", key])?;
+        slot.trim()
+            .parse()
+            .map_err(|_| io::Error::other(format!("CLUSTER KEYSLOT answered {slot:?}")))
+    }
+
+    /// The primary serving `slot` as the node on `port` sees it.
+    fn primary_serving(&self, port: u16, slot: u16) -> io::Result<u16> {
+        let nodes = self.cli(port, &["CLUSTER", "NODES"])?;
         primary_serving(&nodes, slot)
             .ok_or_else(|| io::Error::other(format!("no primary serves slot {slot}:\n{nodes}")))
     }

@@ -10,6 +10,7 @@ mod http;
 mod interop;
 mod live;
 mod resilience;
+mod scale;
 
 use tonic::Status;
 use tonic_types::StatusExt;

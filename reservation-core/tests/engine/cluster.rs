@@ -290,3 +290,67 @@ async fn a_cart_over_three_shards_never_stands_in_part_whichever_step_fails() {
         .unwrap();
     assert_eq!(granted.len(), 3);
 }
+
+#[tokio::test]
+async fn a_watch_keeps_receiving_after_its_slot_moves_and_after_its_primary_fails() {
+    let mut t = TestEngine::start_with(TestOptions {
+        manual_clock: false,
+        cluster: Some(LocalClusterOptions {
+            replicas_per_primary: 1,
+            ..LocalClusterOptions::default()
+        }),
+        ..TestOptions::default()
+    })
+    .await;
+    let sku = t.product("MOVING", 100).await;
+    let product_key = ProductKeys::new(&sku).product;
+    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let mut watch = feed.watch(&sku).await.unwrap();
+    // Reserves until Redis answers (a failover takes a few seconds), then
+    // waits for the watch to tell of the product's new stock.
+    let reserve_and_hear =
+        async |t: &TestEngine, watch: &mut reservation_core::StockWatch, n: i64| {
+            let request = reserve(&sku, &format!("c{n}"), 1, &format!("r{n}"));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while let Err(e) = t.engine.reserve(&request).await {
+                assert!(Instant::now() < deadline, "reserve {n} still fails: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let heard = tokio::time::timeout(Duration::from_secs(10), async {
+                while let Some(event) = watch.next().await {
+                    if event.available == 100 - n {
+                        return;
+                    }
+                }
+                panic!("the watch ended");
+            })
+            .await;
+            assert!(heard.is_ok(), "no stock event after reserve {n}");
+        };
+    reserve_and_hear(&t, &mut watch, 1).await;
+
+    // A reshard moves the product's slot to another primary.
+    let from = t.cluster().primary_of(&product_key).unwrap();
+    let to = t
+        .cluster()
+        .primaries()
+        .unwrap()
+        .into_iter()
+        .find(|&p| p != from);
+    t.cluster()
+        .move_slot_of(&product_key, to.expect("another primary"))
+        .unwrap();
+    reserve_and_hear(&t, &mut watch, 2).await;
+
+    // Its new primary fails; its replica takes over.
+    let primary = t.cluster().primary_of(&product_key).unwrap();
+    let TestRedis::Cluster(cluster) = &mut t.redis else {
+        unreachable!("started on a Cluster")
+    };
+    let node = cluster.nodes_mut().iter_mut().find(|n| n.port() == primary);
+    node.expect("the product's primary").kill().unwrap();
+    cluster.wait_until_served().unwrap();
+    reserve_and_hear(&t, &mut watch, 3).await;
+    assert_eq!(feed.subscribed_skus(), 1);
+    assert_eq!(t.stock_subscribers(&sku).await, 1);
+}
