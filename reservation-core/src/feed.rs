@@ -404,11 +404,7 @@ async fn run_cluster(
             }
             command = control.recv() => match command {
                 Some(Control::Subscribe(subject, ack)) => {
-                    let channel = subject.channel();
-                    let result = match subject {
-                        Subject::Stock(_) => conn.ssubscribe(&channel).await,
-                        Subject::Customer(_) => conn.subscribe(&channel).await,
-                    };
+                    let result = subscribe_on_cluster(&mut conn, &subject).await;
                     let _ = ack.send(result.map_err(Error::from_redis));
                 }
                 Some(Control::Unsubscribe(subject)) => {
@@ -438,11 +434,7 @@ async fn subscribe_again(
 ) {
     let channel = subject.channel();
     loop {
-        let subscribed = match subject {
-            Subject::Stock(_) => conn.ssubscribe(&channel).await,
-            Subject::Customer(_) => conn.subscribe(&channel).await,
-        };
-        match subscribed {
+        match subscribe_on_cluster(&mut conn, &subject).await {
             Ok(()) => return,
             Err(e) => tracing::warn!(channel, error = %e, "cannot subscribe again; retrying"),
         }
@@ -451,6 +443,18 @@ async fn subscribe_again(
         if subject_of(&inner, &channel).is_none() {
             return;
         }
+    }
+}
+
+/// A product's channel is sharded, a customer's is not.
+async fn subscribe_on_cluster(
+    conn: &mut redis::cluster_async::ClusterConnection,
+    subject: &Subject,
+) -> redis::RedisResult<()> {
+    let channel = subject.channel();
+    match subject {
+        Subject::Stock(_) => conn.ssubscribe(&channel).await,
+        Subject::Customer(_) => conn.subscribe(&channel).await,
     }
 }
 

@@ -167,6 +167,26 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Waits until every replica of the primary on `port` has all of its
+    /// writes (replication is asynchronous: a test that kills a primary to
+    /// see a failover, not lost writes, calls this first).
+    pub fn wait_for_replicas_of(&self, port: u16) -> io::Result<()> {
+        let deadline = Instant::now() + self.options.startup_timeout;
+        loop {
+            let info = self.cli(port, &["INFO", "replication"])?;
+            if replicas_caught_up(&info) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the replicas of {port} did not catch up:\n{info}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn slot_of(&self, key: &str) -> io::Result<u16> {
         let slot = self.cli(self.live_port()?, &["CLUSTER", "KEYSLOT", key])?;
         slot.trim()
@@ -261,6 +281,31 @@ fn primary_serving(nodes: &str, slot: u16) -> Option<u16> {
     })
 }
 
+/// Whether a primary's `INFO replication` shows replicas, each online at
+/// the primary's own offset.
+fn replicas_caught_up(info: &str) -> bool {
+    let field = |line: &str, name: &str| {
+        line.split(',')
+            .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+    };
+    let Some(offset) = info
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("master_repl_offset:"))
+    else {
+        return false;
+    };
+    let replicas: Vec<&str> = info
+        .lines()
+        .filter(|line| line.starts_with("slave") && line.contains(":ip="))
+        .collect();
+    !replicas.is_empty()
+        && replicas.iter().all(|line| {
+            field(line, "state").as_deref() == Some("online")
+                && field(line, "offset").as_deref() == Some(offset)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +322,21 @@ d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected
         assert_eq!(primary_serving(nodes, 5461), Some(7001));
         assert_eq!(primary_serving(nodes, 12000), Some(7001));
         assert_eq!(primary_serving(nodes, 16000), None, "a failed primary");
+    }
+
+    #[test]
+    fn reads_whether_replicas_have_caught_up() {
+        let info = |offset: u32| {
+            format!(
+                "# Replication\nrole:master\nconnected_slaves:1\n\
+                 slave0:ip=127.0.0.1,port=7003,state=online,offset={offset},lag=0\n\
+                 master_repl_offset:420\n"
+            )
+        };
+        assert!(replicas_caught_up(&info(420)));
+        assert!(!replicas_caught_up(&info(400)));
+        assert!(!replicas_caught_up(
+            "role:master\nconnected_slaves:0\nmaster_repl_offset:420\n"
+        ));
     }
 }

@@ -211,13 +211,8 @@ impl TestEngine {
     /// Makes Redis stop answering every client for `duration` (`CLIENT PAUSE`,
     /// on every node of a Cluster), as an overloaded or stalled server would.
     pub async fn pause_redis(&self, duration: Duration) {
-        for mut conn in self.each_server().await {
-            let _: () = redis::cmd("CLIENT")
-                .arg("PAUSE")
-                .arg(duration.as_millis() as u64)
-                .query_async(&mut conn)
-                .await
-                .expect("CLIENT PAUSE");
+        for conn in self.each_server().await {
+            client_pause(conn, duration).await;
         }
     }
 
@@ -233,17 +228,12 @@ impl TestEngine {
                 format!("redis://127.0.0.1:{port}")
             }
         };
-        let mut conn = redis::Client::open(url)
+        let conn = redis::Client::open(url)
             .expect("redis url")
             .get_multiplexed_async_connection()
             .await
             .expect("connect to the product's server");
-        let _: () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(duration.as_millis() as u64)
-            .query_async(&mut conn)
-            .await
-            .expect("CLIENT PAUSE");
+        client_pause(conn, duration).await;
     }
 
     /// How many connections subscribe to a product's stock channel, over
@@ -454,6 +444,16 @@ pub fn reserve(sku: &Sku, customer: &str, quantity: i64, request: &str) -> Reser
         customer_id: customer_of(customer),
         request_id: RequestId::new(request).expect("valid test request id"),
     }
+}
+
+/// Makes the server on `conn` stop answering every client for `duration`.
+async fn client_pause(mut conn: redis::aio::MultiplexedConnection, duration: Duration) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(duration.as_millis() as u64)
+        .query_async(&mut conn)
+        .await
+        .expect("CLIENT PAUSE");
 }
 
 /// A cart of `(sku, quantity)` lines; the `request_id` is `request`.

@@ -485,6 +485,16 @@ pub struct CartLine {
     pub quantity: Quantity,
 }
 
+impl CartLine {
+    /// Validates a line as it arrives from a client.
+    pub fn new(sku: impl Into<String>, quantity: i64) -> Result<Self, Error> {
+        Ok(Self {
+            sku: Sku::new(sku)?,
+            quantity: Quantity::new(quantity)?,
+        })
+    }
+}
+
 /// A reserve of several products at once, all or nothing (see
 /// `Engine::reserve_cart`).
 #[derive(Clone, Debug)]

@@ -73,12 +73,7 @@ impl ReservationService for ReservationApi {
             lines: r
                 .lines
                 .into_iter()
-                .map(|line| {
-                    Ok(CartLine {
-                        sku: Sku::new(line.sku)?,
-                        quantity: Quantity::new(line.quantity)?,
-                    })
-                })
+                .map(|line| CartLine::new(line.sku, line.quantity))
                 .collect::<reservation_core::Result<_>>()
                 .map_err(to_status)?,
         };

@@ -202,12 +202,7 @@ async fn reserve_cart(
         lines: body
             .lines
             .into_iter()
-            .map(|line| {
-                Ok(CartLine {
-                    sku: Sku::new(line.sku)?,
-                    quantity: Quantity::new(line.quantity)?,
-                })
-            })
+            .map(|line| CartLine::new(line.sku, line.quantity))
             .collect::<reservation_core::Result<_>>()?,
     };
     let reservations = app

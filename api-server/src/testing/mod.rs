@@ -164,6 +164,29 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The Prometheus text of the node whose HTTP listener is `addr`.
+pub async fn metrics_at(http: &reqwest::Client, addr: SocketAddr) -> String {
+    http.get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// The stock subscriptions of the node whose HTTP listener is `addr`.
+pub async fn stock_subscriptions_at(http: &reqwest::Client, addr: SocketAddr) -> i64 {
+    metrics_at(http, addr)
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix("flashsale_stock_subscriptions "))
+        .expect("the metric is exported")
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
 /// An api-server on `t`'s Redis, on free loopback ports.
 async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
     let engine = t.another_engine(options.engine.mode).await;
@@ -215,14 +238,12 @@ impl TestServer {
 
     /// The Prometheus text `/metrics` serves.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics text")
+        metrics_at(&self.http, self.running().http_addr).await
+    }
+
+    /// The node's stock subscriptions, as `/metrics` reports them.
+    pub async fn stock_subscriptions(&self) -> i64 {
+        stock_subscriptions_at(&self.http, self.running().http_addr).await
     }
 
     /// Opens an Engine.IO long-polling session by hand and returns its URL, for

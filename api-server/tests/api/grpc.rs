@@ -571,31 +571,19 @@ async fn watch_stock_sends_snapshots_then_changes_and_stops_with_the_client() {
     );
     assert_eq!(s.t.engine.now_ms() / 10_000, change.at_ms / 10_000);
     assert_eq!(
-        subscriptions(&s).await,
+        s.stock_subscriptions().await,
         2,
         "the node hears only the watched products"
     );
 
     drop(stream);
     for _ in 0..50 {
-        if subscriptions(&s).await == 0 {
+        if s.stock_subscriptions().await == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the node kept its subscriptions after the client went away");
-}
-
-/// The node's stock subscriptions, as `/metrics` reports them.
-pub async fn subscriptions(s: &TestServer) -> i64 {
-    s.metrics()
-        .await
-        .lines()
-        .find_map(|line| line.strip_prefix("flashsale_stock_subscriptions "))
-        .expect("the metric is exported")
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test]

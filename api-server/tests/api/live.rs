@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api_server::LiveOptions;
-use api_server::testing::{Received, ServerOptions, ServerProcess, SocketClient, TestServer};
+use api_server::testing::{
+    Received, ServerOptions, ServerProcess, SocketClient, TestServer, stock_subscriptions_at,
+};
 use flashsale_proto::v1 as pb;
 use futures_util::StreamExt;
 use reservation_core::Sku;
@@ -103,7 +105,7 @@ async fn a_thousand_sockets_over_fifty_products_all_end_on_the_final_version() {
         assert_eq!(snapshot["sku"], sku.as_str());
         followers.push(tokio::spawn(follow(client, sku, finals.clone())));
     }
-    assert_eq!(crate::grpc::subscriptions(&s).await, 50);
+    assert_eq!(s.stock_subscriptions().await, 50);
 
     // 64 changes in flight at a time: the subject is delivery, not overload.
     futures_util::stream::iter(0..5_000)
@@ -169,23 +171,11 @@ async fn a_change_through_one_node_reaches_watchers_on_another_process() {
     );
 
     // Each node subscribes only to what its own sockets watch.
+    assert_eq!(s.stock_subscriptions().await, 0, "node A has no watchers");
     assert_eq!(
-        crate::grpc::subscriptions(&s).await,
-        0,
-        "node A has no watchers"
-    );
-    let node_b_metrics = s
-        .http
-        .get(format!("http://{}/metrics", node_b.http_addr))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        node_b_metrics.contains("flashsale_stock_subscriptions 1"),
-        "{node_b_metrics}"
+        stock_subscriptions_at(&s.http, node_b.http_addr).await,
+        1,
+        "node B watches one product"
     );
 }
 
@@ -348,7 +338,7 @@ async fn watch_refusals_and_the_watch_limit_come_back_in_the_ack() {
             .unwrap()["sku"],
         "W3"
     );
-    assert_eq!(crate::grpc::subscriptions(&s).await, 3);
+    assert_eq!(s.stock_subscriptions().await, 3);
 }
 
 #[tokio::test]
@@ -464,7 +454,7 @@ async fn a_socket_that_never_reads_is_disconnected_not_buffered() {
         .unwrap();
     // Watching once the node subscribed for it (slow machines take a while).
     for _ in 0..100 {
-        if crate::grpc::subscriptions(&s).await == 1 {
+        if s.stock_subscriptions().await == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -492,7 +482,7 @@ async fn a_socket_that_never_reads_is_disconnected_not_buffered() {
     // The socket's rooms are left as it closes, and the relay unsubscribes.
     let mut subscriptions = -1;
     for _ in 0..100 {
-        subscriptions = crate::grpc::subscriptions(&s).await;
+        subscriptions = s.stock_subscriptions().await;
         if subscriptions == 0 {
             break;
         }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_server::testing::{Received, ServerOptions, ServerProcess, SocketClient, TestServer};
+use api_server::testing::{
+    Received, ServerOptions, ServerProcess, SocketClient, TestServer, stock_subscriptions_at,
+};
 use flashsale_proto::v1 as pb;
 use purchase_worker::AcceptAll;
 use purchase_worker::testing::{RunningWorkers, quick_config};
@@ -33,24 +35,6 @@ async fn stock_event(watcher: &mut SocketClient, sku: &str, wanted: impl Fn(&Val
 async fn watch(watcher: &mut SocketClient, sku: &str) {
     let ack = watcher.emit_with_ack("watch", &json!({ "sku": sku })).await;
     assert!(ack.is_some_and(|a| a.get("error").is_none()), "watch {sku}");
-}
-
-async fn subscriptions_of(http: &reqwest::Client, addr: std::net::SocketAddr) -> i64 {
-    let metrics = http
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix("flashsale_stock_subscriptions "))
-        .expect("the metric is exported")
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,8 +118,8 @@ async fn two_nodes_and_two_workers_on_a_cluster_serve_one_sale() {
 
     // Each node subscribes to what its own sockets watch, and nothing else:
     // one subscription per watched product over the whole Cluster.
-    assert_eq!(subscriptions_of(&s.http, node_a).await, 1);
-    assert_eq!(subscriptions_of(&s.http, node_b.http_addr).await, 2);
+    assert_eq!(s.stock_subscriptions().await, 1);
+    assert_eq!(stock_subscriptions_at(&s.http, node_b.http_addr).await, 2);
     for sku in &skus {
         assert_eq!(
             s.t.stock_subscribers(&sku.parse().unwrap()).await,

@@ -49,7 +49,7 @@ impl Engine {
         let mut answers: Vec<Option<Reservation>> = vec![None; cart.lines.len()];
         let slots = self.cart_slots(cart);
         for (done, lines) in slots.iter().enumerate() {
-            let failure = match self.reserve_cart_slot(cart, lines, &ids).await {
+            let (error, undo) = match self.reserve_cart_slot(cart, lines, &ids).await {
                 Ok(Ok(reservations)) => {
                     for (&i, reservation) in lines.iter().zip(reservations) {
                         answers[i] = Some(reservation);
@@ -61,7 +61,6 @@ impl Engine {
                 // Unknown: this slot may have written, so it is undone too.
                 Err(error) => (error, done + 1),
             };
-            let (error, undo) = failure;
             self.undo_cart(cart, &slots[..undo]).await;
             return Err(error);
         }
@@ -108,10 +107,10 @@ impl Engine {
             return vec![(0..cart.lines.len()).collect()];
         }
         let mut slots: Vec<Vec<usize>> = Vec::new();
-        let mut slot_of_group = HashMap::new();
+        let mut group_of_slot = HashMap::new();
         for (i, line) in cart.lines.iter().enumerate() {
             let slot = ProductKeys::new(&line.sku).slot();
-            let group = *slot_of_group.entry(slot).or_insert_with(|| {
+            let group = *group_of_slot.entry(slot).or_insert_with(|| {
                 slots.push(Vec::new());
                 slots.len() - 1
             });

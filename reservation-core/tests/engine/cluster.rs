@@ -68,6 +68,18 @@ async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
     assert_eq!(feed.subscribed_skus(), 3);
 }
 
+/// Three primaries with a replica each, for failovers, on the real clock.
+fn real_time_with_replicas() -> TestOptions {
+    TestOptions {
+        manual_clock: false,
+        cluster: Some(LocalClusterOptions {
+            replicas_per_primary: 1,
+            ..LocalClusterOptions::default()
+        }),
+        ..TestOptions::default()
+    }
+}
+
 /// What one shopper saw during the failover run.
 #[derive(Default)]
 struct Seen {
@@ -83,15 +95,7 @@ struct Seen {
 
 #[tokio::test]
 async fn a_primary_failing_over_mid_run_costs_a_bounded_outage_and_no_units() {
-    let mut t = TestEngine::start_with(TestOptions {
-        manual_clock: false,
-        cluster: Some(LocalClusterOptions {
-            replicas_per_primary: 1,
-            ..LocalClusterOptions::default()
-        }),
-        ..TestOptions::default()
-    })
-    .await;
+    let mut t = TestEngine::start_with(real_time_with_replicas()).await;
     let sku = t.product("HOT", 100_000).await;
     // As a server reserves: coalesced, with the sold-out fast path on.
     let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
@@ -293,15 +297,7 @@ async fn a_cart_over_three_shards_never_stands_in_part_whichever_step_fails() {
 
 #[tokio::test]
 async fn a_watch_keeps_receiving_after_its_slot_moves_and_after_its_primary_fails() {
-    let mut t = TestEngine::start_with(TestOptions {
-        manual_clock: false,
-        cluster: Some(LocalClusterOptions {
-            replicas_per_primary: 1,
-            ..LocalClusterOptions::default()
-        }),
-        ..TestOptions::default()
-    })
-    .await;
+    let mut t = TestEngine::start_with(real_time_with_replicas()).await;
     let sku = t.product("MOVING", 100).await;
     let product_key = ProductKeys::new(&sku).product;
     let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
@@ -342,8 +338,9 @@ async fn a_watch_keeps_receiving_after_its_slot_moves_and_after_its_primary_fail
         .unwrap();
     reserve_and_hear(&t, &mut watch, 2).await;
 
-    // Its new primary fails; its replica takes over.
+    // Its new primary fails; its replica, with all of its writes, takes over.
     let primary = t.cluster().primary_of(&product_key).unwrap();
+    t.cluster().wait_for_replicas_of(primary).unwrap();
     let TestRedis::Cluster(cluster) = &mut t.redis else {
         unreachable!("started on a Cluster")
     };
