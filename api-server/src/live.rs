@@ -24,6 +24,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::OriginalUri;
+use axum::http::{HeaderValue, Uri};
 use reservation_core::{CustomerId, Error, HoldWatch, Sku, StockEvent, StockWatch};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -66,6 +68,38 @@ impl Default for LiveOptions {
             ping_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// Where Socket.IO answers (its default path).
+const SOCKET_IO_PATH: &str = "/socket.io/";
+
+/// Socket.IO keeps the request that opened a session for the session's
+/// life. Hyper parses header values and the URI (and axum's `OriginalUri`) as
+/// slices of the connection's read buffer, so a kept request would pin that
+/// whole 16 KiB buffer per socket; a copy of the head lets it go. Other
+/// requests pass untouched.
+pub(crate) fn detach_head(request: axum::extract::Request) -> axum::extract::Request {
+    if !request.uri().path().starts_with(SOCKET_IO_PATH) {
+        return request;
+    }
+    let (mut parts, body) = request.into_parts();
+    parts.headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let copy = HeaderValue::from_bytes(value.as_bytes()).map(|mut copy| {
+                copy.set_sensitive(value.is_sensitive());
+                copy
+            });
+            (name.clone(), copy.unwrap_or_else(|_| value.clone()))
+        })
+        .collect();
+    let copy = |uri: &Uri| uri.to_string().parse().unwrap_or_else(|_| uri.clone());
+    parts.uri = copy(&parts.uri);
+    if let Some(OriginalUri(original)) = parts.extensions.get_mut() {
+        *original = copy(original);
+    }
+    axum::extract::Request::from_parts(parts, body)
 }
 
 /// The Socket.IO layer for the HTTP router.
@@ -464,5 +498,46 @@ impl Fanout {
                 let _ = socket.disconnect();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, Bytes};
+    use axum::extract::OriginalUri;
+    use axum::http::{HeaderValue, Request, Uri};
+
+    use super::detach_head;
+
+    #[test]
+    fn a_socket_io_request_keeps_no_slice_of_the_buffer_it_was_parsed_from() {
+        // As hyper parses a request: every part a slice of one read buffer.
+        let buffer = Bytes::from_static(b"/socket.io/?EIO=4&transport=websocketcustomer-7");
+        let uri = Uri::from_maybe_shared(buffer.slice(..37)).unwrap();
+        let customer = HeaderValue::from_maybe_shared(buffer.slice(37..)).unwrap();
+        let mut request = Request::builder()
+            .uri(uri.clone())
+            .header("x-customer-id", customer)
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(OriginalUri(uri));
+        let in_buffer = |part: &[u8]| buffer.as_ptr_range().contains(&part.as_ptr());
+        assert!(
+            in_buffer(request.uri().path().as_bytes()),
+            "the test's premise"
+        );
+
+        let detached = detach_head(request);
+        let original = &detached.extensions().get::<OriginalUri>().unwrap().0;
+        for part in [
+            detached.uri().path().as_bytes(),
+            original.path().as_bytes(),
+            detached.headers()["x-customer-id"].as_bytes(),
+        ] {
+            assert!(!in_buffer(part), "{:?} still points into the buffer", part);
+        }
+        assert_eq!(detached.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(original, "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(detached.headers()["x-customer-id"], "customer-7");
     }
 }

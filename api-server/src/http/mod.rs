@@ -95,6 +95,8 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         // Socket.IO answers /socket.io/ itself, before routing and shedding:
         // its connections are long-lived and limited on their own.
         .layer(live::layer(app.clone(), options.live.clone()))
+        // Runs before Socket.IO, which keeps the requests that open sessions.
+        .layer(tower::util::MapRequestLayer::new(live::detach_head))
         .layer(cors)
         .with_state(app)
 }
