@@ -133,6 +133,17 @@ impl RateProfile {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// `--profile` is typed by people: any text is a profile or an error.
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(
+            spec in proptest::prop_oneof!["[a-z0-9.:/@ ,-]{0,40}", ".{0,40}"],
+            peak in proptest::option::of(0.0f64..1e6),
+        ) {
+            let _ = RateProfile::parse(&spec, peak, Duration::from_secs(10));
+        }
+    }
+
     fn s(secs: f64) -> Duration {
         Duration::from_secs_f64(secs)
     }

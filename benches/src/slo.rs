@@ -144,6 +144,20 @@ pub fn judge(objectives: &[Objective], figure: impl Fn(&str) -> Option<f64>) -> 
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// `--slo` is typed by people: any text is an answer or an error.
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(
+            spec in proptest::prop_oneof!["[a-z0-9.%<>=!, ]{0,40}", ".{0,40}"]
+        ) {
+            if let Ok(objectives) = parse(&spec) {
+                for objective in objectives {
+                    proptest::prop_assert!(parse(&objective.to_string()).is_ok());
+                }
+            }
+        }
+    }
+
     #[test]
     fn objectives_read_units_and_operators() {
         let slo = parse("p99<5ms, errors<0.1%,oversell==0,p99.9<=20ms,rate>=1000,max<1s").unwrap();

@@ -50,3 +50,70 @@ pub fn customer_from_headers(headers: &HeaderMap) -> Option<reservation_core::Re
     };
     from_header.or_else(from_cookie).map(CustomerId::new)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header::COOKIE;
+    use axum::http::{HeaderMap, HeaderValue};
+    use proptest::prelude::*;
+    use reservation_core::CustomerId;
+
+    use super::{CUSTOMER_COOKIE, CUSTOMER_HEADER, customer_from_headers};
+
+    fn headers(header: Option<&str>, cookie: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [(CUSTOMER_HEADER, header), (COOKIE.as_str(), cookie)] {
+            if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(name, value);
+            }
+        }
+        headers
+    }
+
+    proptest! {
+        #[test]
+        fn any_header_and_cookie_bytes_are_read_without_panicking(
+            header in proptest::collection::vec(any::<u8>(), 0..80),
+            cookie in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let mut map = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_bytes(&header) {
+                map.insert(CUSTOMER_HEADER, value);
+            }
+            if let Ok(value) = HeaderValue::from_bytes(&cookie) {
+                map.insert(COOKIE, value);
+            }
+            let _ = customer_from_headers(&map);
+        }
+
+        /// The header names the shopper; without it, the first
+        /// `flashsale_customer` cookie among the others does. Either is
+        /// checked as any customer id is.
+        #[test]
+        fn the_shopper_is_the_header_else_the_cookie(
+            header in proptest::option::of("[A-Za-z0-9._:@ -]{0,20}"),
+            cookies in proptest::collection::vec(
+                (prop_oneof![Just(CUSTOMER_COOKIE), Just("theme"), Just("session")],
+                 "[A-Za-z0-9._:@-]{0,20}"),
+                0..4,
+            ),
+        ) {
+            let cookie = cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let found = customer_from_headers(&headers(header.as_deref(), Some(&cookie)));
+            let expected = header.clone().or_else(|| {
+                cookies
+                    .iter()
+                    .find(|(name, _)| *name == CUSTOMER_COOKIE)
+                    .map(|(_, value)| value.clone())
+            });
+            prop_assert_eq!(
+                found.map(|customer| customer.ok()),
+                expected.map(|value| CustomerId::new(value).ok())
+            );
+        }
+    }
+}
