@@ -6,6 +6,7 @@ use std::sync::Arc;
 use reservation_core::{Engine, ReserveCoalescer, StockFeed};
 
 use crate::auth::MerchantTokens;
+use crate::limits::Limits;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Accepted for merchant calls, over gRPC and the dashboard's HTTP API.
     pub merchant_tokens: MerchantTokens,
+    /// Rate limits and socket caps against abuse.
+    pub limits: Arc<Limits>,
 }
 
 impl App {

@@ -38,7 +38,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::http::customer_from_headers;
+use crate::http::{ApiError, customer_from_headers, peer_address};
+use crate::limits::SocketPermit;
 
 /// How the live channel behaves.
 #[derive(Clone, Debug)]
@@ -68,6 +69,26 @@ impl Default for LiveOptions {
             ping_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// A request to the Socket.IO path without a session id opens a session.
+/// New sessions are admitted at the node's rate: a reconnect storm is
+/// answered 429 with `Retry-After`, and socket.io-client's backoff spreads
+/// the retries out, instead of every client landing at once.
+pub(crate) async fn admit_session(
+    axum::extract::State(app): axum::extract::State<App>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let uri = request.uri();
+    let opens = uri.path().starts_with(SOCKET_IO_PATH)
+        && !uri
+            .query()
+            .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")));
+    if opens && let Err(limited) = app.limits.open_session() {
+        return axum::response::IntoResponse::into_response(ApiError::from(limited));
+    }
+    next.run(request).await
 }
 
 /// Where Socket.IO answers (its default path).
@@ -186,6 +207,9 @@ struct Relay {
 struct SocketState {
     watched: HashSet<Sku>,
     customer: Option<CustomerId>,
+    /// Counts the socket against the node's and its address's caps until
+    /// the state is dropped at disconnect.
+    _permit: Option<SocketPermit>,
 }
 
 struct Live {
@@ -203,6 +227,12 @@ impl Live {
         socket: SocketRef,
         auth: Option<ConnectAuth>,
     ) -> Result<(), Refused> {
+        let address = peer_address(&socket.req_parts().extensions);
+        let permit = self
+            .app
+            .limits
+            .hold_socket(address)
+            .map_err(|limited| Refused(limited.to_string()))?;
         let named = match auth.and_then(|a| a.customer_id) {
             Some(raw) => Some(CustomerId::new(raw)),
             None => customer_from_headers(&socket.req_parts().headers),
@@ -219,6 +249,7 @@ impl Live {
             socket.id,
             SocketState {
                 customer: customer.clone(),
+                _permit: Some(permit),
                 ..SocketState::default()
             },
         );

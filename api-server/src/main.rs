@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use api_server::{
-    GrpcOptions, HttpOptions, LiveOptions, MerchantTokens, RunningServer, ServerConfig,
+    GrpcOptions, HttpOptions, LimitOptions, LiveOptions, MerchantTokens, RunningServer,
+    ServerConfig,
 };
 use clap::Parser;
 use reservation_core::keys::Partitions;
@@ -109,6 +110,28 @@ struct Args {
     #[arg(long, env = "FLASHSALE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<axum::http::HeaderValue>,
 
+    /// Units one customer may reserve per second, over gRPC and HTTP (0: no limit).
+    #[arg(long, env = "FLASHSALE_RESERVES_PER_CUSTOMER", default_value_t = LimitOptions::default().reserves_per_customer)]
+    reserves_per_customer: u32,
+
+    /// Units one client address may reserve per second (0: no limit). Behind
+    /// a load balancer every client has the balancer's address.
+    #[arg(long, env = "FLASHSALE_RESERVES_PER_ADDRESS", default_value_t = LimitOptions::default().reserves_per_address)]
+    reserves_per_address: u32,
+
+    /// Socket.IO sockets this node holds at once (0: no cap).
+    #[arg(long, env = "FLASHSALE_MAX_SOCKETS", default_value_t = LimitOptions::default().max_sockets)]
+    max_sockets: usize,
+
+    /// Socket.IO sockets one client address holds at once (0: no cap).
+    #[arg(long, env = "FLASHSALE_MAX_SOCKETS_PER_ADDRESS", default_value_t = LimitOptions::default().max_sockets_per_address)]
+    max_sockets_per_address: usize,
+
+    /// New Socket.IO sessions this node accepts per second, with a burst of
+    /// five seconds' worth (0: no limit).
+    #[arg(long, env = "FLASHSALE_SESSION_OPENS_PER_SECOND", default_value_t = LimitOptions::default().session_opens_per_second)]
+    session_opens_per_second: u32,
+
     /// The static web pages to serve.
     #[arg(long, env = "FLASHSALE_WEB_DIR", default_value = "web")]
     web_dir: PathBuf,
@@ -185,6 +208,13 @@ async fn main() -> anyhow::Result<()> {
                 linger: Duration::from_micros(args.reserve_linger_us),
             },
             sold_out_fast_path: args.sold_out_fast_path,
+            limits: LimitOptions {
+                reserves_per_customer: args.reserves_per_customer,
+                reserves_per_address: args.reserves_per_address,
+                max_sockets: args.max_sockets,
+                max_sockets_per_address: args.max_sockets_per_address,
+                session_opens_per_second: args.session_opens_per_second,
+            },
             grpc: GrpcOptions {
                 max_in_flight: args.max_in_flight,
                 max_call_time: Duration::from_millis(args.max_call_ms),

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use reservation_core::{CoalescerConfig, Engine, ReserveCoalescer, SoldOutProducts, StockFeed};
 use tokio::net::TcpListener;
@@ -13,6 +14,7 @@ use crate::app::App;
 use crate::auth::MerchantTokens;
 use crate::grpc::{self, GrpcOptions};
 use crate::http::{self, HttpOptions};
+use crate::limits::{self, LimitOptions, Limits};
 use crate::metrics::Metrics;
 
 /// Everything the servers need to start.
@@ -29,6 +31,8 @@ pub struct ServerConfig {
     pub reserves: CoalescerConfig,
     /// Answer reserves of products known to be sold out without Redis.
     pub sold_out_fast_path: bool,
+    /// Rate limits and socket caps against abuse.
+    pub limits: LimitOptions,
 }
 
 /// Both servers, running.
@@ -82,11 +86,16 @@ impl RunningServer {
             feed,
             metrics: Metrics::new(),
             merchant_tokens: config.merchant_tokens.clone(),
+            limits: Arc::new(Limits::new(config.limits.clone())),
         };
         let (stop, stopped) = watch::channel(false);
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|&stop| stop).await;
         };
+        tokio::spawn(limits::forget_idle_callers(
+            Arc::downgrade(&app.limits),
+            until_stopped(stopped.clone()),
+        ));
         let grpc = tokio::spawn(grpc::serve(
             grpc_listener,
             app.clone(),
@@ -95,6 +104,8 @@ impl RunningServer {
         ));
         let router = http::router(app, &config.http);
         let http = tokio::spawn(async move {
+            // The peer address, for the per-address limits.
+            let router = router.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(http_listener, router)
                 .with_graceful_shutdown(until_stopped(stopped))
                 .await

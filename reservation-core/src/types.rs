@@ -509,6 +509,13 @@ impl CartRequest {
     /// The most lines one cart may have.
     pub const MAX_LINES: usize = 32;
 
+    /// Units over every line.
+    pub fn units(&self) -> u32 {
+        self.lines.iter().fold(0u32, |units, line| {
+            units.saturating_add(line.quantity.get())
+        })
+    }
+
     /// The reserve request of line `i`, as the line is decided.
     pub fn line_request(&self, i: usize) -> ReserveRequest {
         ReserveRequest {

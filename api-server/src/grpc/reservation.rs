@@ -10,7 +10,7 @@ use reservation_core::{
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use super::status::to_status;
+use super::status::{limited_status, to_status};
 use crate::app::App;
 
 pub struct ReservationApi {
@@ -47,6 +47,7 @@ fn reservation_id(id: &str) -> Result<ReservationId, Status> {
 #[tonic::async_trait]
 impl ReservationService for ReservationApi {
     async fn reserve(&self, request: Request<pb::ReserveRequest>) -> Answer<pb::ReserveResponse> {
+        let address = request.remote_addr().map(|a| a.ip());
         let r = request.into_inner();
         let reserve = ReserveRequest {
             sku: Sku::new(r.sku).map_err(to_status)?,
@@ -54,6 +55,10 @@ impl ReservationService for ReservationApi {
             customer_id: CustomerId::new(r.customer_id).map_err(to_status)?,
             request_id: RequestId::new(r.request_id).map_err(to_status)?,
         };
+        self.app
+            .limits
+            .reserve(&reserve.customer_id, address, reserve.quantity.get())
+            .map_err(limited_status)?;
         let reservation = self
             .app
             .call("reserve", self.app.reserves.reserve(reserve))
@@ -66,6 +71,7 @@ impl ReservationService for ReservationApi {
         &self,
         request: Request<pb::ReserveCartRequest>,
     ) -> Answer<pb::ReserveCartResponse> {
+        let address = request.remote_addr().map(|a| a.ip());
         let r = request.into_inner();
         let cart = CartRequest {
             customer_id: CustomerId::new(r.customer_id).map_err(to_status)?,
@@ -77,6 +83,10 @@ impl ReservationService for ReservationApi {
                 .collect::<reservation_core::Result<_>>()
                 .map_err(to_status)?,
         };
+        self.app
+            .limits
+            .reserve(&cart.customer_id, address, cart.units())
+            .map_err(limited_status)?;
         let reservations = self
             .app
             .call("reserve_cart", self.app.engine.reserve_cart(&cart))

@@ -8,6 +8,8 @@ use reservation_core::Error;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::limits::{Limited, RATE_LIMITED};
+
 /// The `ErrorInfo.domain` of every error this API gives.
 pub const DOMAIN: &str = "flashsale.v1";
 
@@ -28,6 +30,21 @@ pub fn to_status(err: Error) -> Status {
         details.add_bad_request_violation(*field, reason.clone());
     }
     Status::with_error_details(code, err.to_string(), details)
+}
+
+/// A refusal by the abuse limits: `RESOURCE_EXHAUSTED`, reason
+/// `RATE_LIMITED`, and a `google.rpc.RetryInfo` saying when to come back.
+pub fn limited_status(limited: Limited) -> Status {
+    let retry_after = limited.retry_after();
+    let mut metadata = HashMap::new();
+    if let Some(wait) = retry_after {
+        metadata.insert("retry_after_ms".to_owned(), wait.as_millis().to_string());
+    }
+    let mut details = ErrorDetails::with_error_info(RATE_LIMITED, DOMAIN, metadata);
+    if retry_after.is_some() {
+        details.set_retry_info(retry_after);
+    }
+    Status::with_error_details(Code::ResourceExhausted, limited.to_string(), details)
 }
 
 /// Facts a client may act on, beside the reason.

@@ -31,6 +31,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Customer {
     }
 }
 
+/// The address the request came from, when the server knows it (it serves
+/// with connect info), for the per-address limits.
+pub struct Peer(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(peer_address(&parts.extensions)))
+    }
+}
+
+/// The peer address axum's connect info recorded in a request's extensions;
+/// Socket.IO reads it from the request that opened the session.
+pub fn peer_address(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// The shopper a request names, if it names one: the header first, then the
 /// cookie. The Socket.IO handshake reads the same.
 pub fn customer_from_headers(headers: &HeaderMap) -> Option<reservation_core::Result<CustomerId>> {

@@ -3,16 +3,21 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reservation_core::Error;
 use serde_json::json;
+
+use crate::limits::{Limited, RATE_LIMITED};
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (whole seconds, rounded up).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -21,6 +26,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -43,6 +49,19 @@ impl From<Error> for ApiError {
     }
 }
 
+impl From<Limited> for ApiError {
+    fn from(limited: Limited) -> Self {
+        let status = match limited {
+            Limited::TooManySockets { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Limited::TooFast { .. } | Limited::TooManyOpens { .. } => StatusCode::TOO_MANY_REQUESTS,
+        };
+        Self {
+            retry_after: limited.retry_after(),
+            ..Self::new(status, RATE_LIMITED, limited.to_string())
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = match &rejection {
@@ -59,6 +78,13 @@ impl From<JsonRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }

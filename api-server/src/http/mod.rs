@@ -33,7 +33,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
-pub use customer::{CUSTOMER_COOKIE, CUSTOMER_HEADER, customer_from_headers};
+pub use customer::{CUSTOMER_COOKIE, CUSTOMER_HEADER, customer_from_headers, peer_address};
 pub use error::ApiError;
 
 use crate::app::App;
@@ -97,6 +97,10 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         .layer(live::layer(app.clone(), options.live.clone()))
         // Runs before Socket.IO, which keeps the requests that open sessions.
         .layer(tower::util::MapRequestLayer::new(live::detach_head))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            live::admit_session,
+        ))
         .layer(cors)
         .with_state(app)
 }

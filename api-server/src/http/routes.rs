@@ -14,7 +14,7 @@ use reservation_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::customer::Customer;
+use super::customer::{Customer, Peer};
 use super::error::ApiError;
 use crate::app::App;
 
@@ -142,6 +142,7 @@ struct ReserveAnswer {
 async fn reserve(
     State(app): State<App>,
     Customer(customer): Customer,
+    Peer(address): Peer,
     Path(sku): Path<String>,
     body: Result<Json<ReserveBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ReserveAnswer>), ApiError> {
@@ -152,6 +153,8 @@ async fn reserve(
         customer_id: customer,
         request_id: RequestId::new(body.request_id)?,
     };
+    app.limits
+        .reserve(&request.customer_id, address, request.quantity.get())?;
     let reservation = app.call("reserve", app.reserves.reserve(request)).await?;
     let status = if reservation.replayed {
         StatusCode::OK
@@ -193,6 +196,7 @@ struct CartAnswer {
 async fn reserve_cart(
     State(app): State<App>,
     Customer(customer): Customer,
+    Peer(address): Peer,
     body: Result<Json<CartBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CartAnswer>), ApiError> {
     let Json(body) = body?;
@@ -205,6 +209,8 @@ async fn reserve_cart(
             .map(|line| CartLine::new(line.sku, line.quantity))
             .collect::<reservation_core::Result<_>>()?,
     };
+    app.limits
+        .reserve(&cart.customer_id, address, cart.units())?;
     let reservations = app
         .call("reserve_cart", app.engine.reserve_cart(&cart))
         .await?;

@@ -17,7 +17,10 @@ use reservation_core::testing::{TestEngine, TestOptions};
 use reservation_core::{CoalescerConfig, StockFeed};
 use tonic::transport::Channel;
 
-use crate::{GrpcOptions, HttpOptions, LiveOptions, MerchantTokens, RunningServer, ServerConfig};
+use crate::{
+    GrpcOptions, HttpOptions, LimitOptions, LiveOptions, MerchantTokens, RunningServer,
+    ServerConfig,
+};
 
 /// The merchant token every test server accepts.
 pub const TOKEN: &str = "test-merchant-token";
@@ -40,6 +43,9 @@ pub struct ServerOptions {
     pub live: LiveOptions,
     pub reserves: CoalescerConfig,
     pub sold_out_fast_path: bool,
+    /// Off unless a test is about them: tests reserve as one customer at
+    /// machine speed.
+    pub limits: LimitOptions,
 }
 
 impl Default for ServerOptions {
@@ -54,6 +60,7 @@ impl Default for ServerOptions {
             live: LiveOptions::default(),
             reserves: CoalescerConfig::default(),
             sold_out_fast_path: true,
+            limits: LimitOptions::unlimited(),
         }
     }
 }
@@ -203,6 +210,7 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
             },
             reserves: options.reserves.clone(),
             sold_out_fast_path: options.sold_out_fast_path,
+            limits: options.limits.clone(),
             http: HttpOptions {
                 max_in_flight: options.max_in_flight,
                 web_dir: options.web_dir.clone(),

@@ -8,6 +8,7 @@ mod contention;
 mod grpc;
 mod http;
 mod interop;
+mod limits;
 mod live;
 mod resilience;
 mod scale;

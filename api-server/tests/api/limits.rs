@@ -1,0 +1,182 @@
+//! Abuse limits: a customer or an address reserving too fast is told when
+//! to come back, sockets are capped per address, and new sessions are
+//! admitted at the node's rate.
+
+use std::time::Duration;
+
+use api_server::LimitOptions;
+use api_server::testing::{ServerOptions, SocketClient, TestServer};
+use flashsale_proto::v1 as pb;
+use reqwest::StatusCode;
+use serde_json::json;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+async fn server(limits: LimitOptions) -> TestServer {
+    let s = TestServer::start_with(ServerOptions {
+        limits,
+        ..ServerOptions::default()
+    })
+    .await;
+    s.t.product("TEE", 1_000).await;
+    s.t.product("CAP", 1_000).await;
+    s
+}
+
+fn reserve(customer: &str, request: &str, quantity: i64) -> pb::ReserveRequest {
+    pb::ReserveRequest {
+        sku: "TEE".into(),
+        quantity,
+        customer_id: customer.into(),
+        request_id: request.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_customer_reserving_too_fast_is_told_when_to_come_back() {
+    let s = server(LimitOptions {
+        reserves_per_customer: 3,
+        ..LimitOptions::unlimited()
+    })
+    .await;
+    let mut reservations = s.reservations().await;
+    for n in 0..3 {
+        reservations
+            .reserve(reserve("ann", &format!("r{n}"), 1))
+            .await
+            .unwrap();
+    }
+    let refused = reservations
+        .reserve(reserve("ann", "r3", 1))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert_eq!(crate::reason(&refused), "RATE_LIMITED");
+    let wait: Duration = refused
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+        .expect("a retry delay");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_millis(400),
+        "{wait:?}"
+    );
+
+    // Another customer has a bucket of their own; a cart counts its units.
+    reservations.reserve(reserve("bob", "b1", 2)).await.unwrap();
+    let cart = reservations
+        .reserve_cart(pb::ReserveCartRequest {
+            lines: vec![
+                pb::CartLine {
+                    sku: "TEE".into(),
+                    quantity: 1,
+                },
+                pb::CartLine {
+                    sku: "CAP".into(),
+                    quantity: 1,
+                },
+            ],
+            customer_id: "bob".into(),
+            request_id: "b2".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(cart.code(), Code::ResourceExhausted);
+
+    tokio::time::sleep(wait).await;
+    reservations.reserve(reserve("ann", "r3", 1)).await.unwrap();
+    let stock =
+        s.t.engine
+            .product(&"TEE".parse().unwrap())
+            .await
+            .unwrap()
+            .stock;
+    assert_eq!(stock.held, 6, "the refused calls held nothing");
+}
+
+#[tokio::test]
+async fn an_address_reserving_too_fast_gets_429_with_retry_after() {
+    let s = server(LimitOptions {
+        reserves_per_address: 2,
+        ..LimitOptions::unlimited()
+    })
+    .await;
+    let post = async |customer: &str, request: &str| {
+        s.http
+            .post(s.url("/api/products/TEE/reservations"))
+            .header("x-customer-id", customer)
+            .json(&json!({"quantity": 1, "request_id": request}))
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(post("ann", "a1").await.status(), StatusCode::CREATED);
+    assert_eq!(post("bob", "b1").await.status(), StatusCode::CREATED);
+    let refused = post("cid", "c1").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("address"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn sockets_are_capped_per_address_and_a_freed_place_can_be_taken() {
+    let s = server(LimitOptions {
+        max_sockets_per_address: 2,
+        ..LimitOptions::unlimited()
+    })
+    .await;
+    let first = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    let _second = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    let refused = SocketClient::connect(s.http_addr(), None)
+        .await
+        .err()
+        .unwrap();
+    assert!(refused.contains("already holds 2 sockets"), "{refused}");
+
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match SocketClient::connect(s.http_addr(), None).await {
+            Ok(_) => break,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                assert!(e.contains("already holds"), "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the freed place was never given back: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_storm_of_new_sessions_is_admitted_at_the_nodes_rate() {
+    let s = server(LimitOptions {
+        session_opens_per_second: 2,
+        ..LimitOptions::unlimited()
+    })
+    .await;
+    // A burst of five seconds' worth, then 429 with a hint.
+    let open = async || {
+        s.http
+            .get(s.url("/socket.io/?EIO=4&transport=polling"))
+            .send()
+            .await
+            .unwrap()
+    };
+    let session = s.polling_session().await;
+    for n in 1..10 {
+        assert_eq!(open().await.status(), StatusCode::OK, "session {n}");
+    }
+    let refused = open().await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    // A session already open goes on: its requests open nothing.
+    let connect = s.http.post(&session).body("40").send().await.unwrap();
+    assert_eq!(connect.status(), StatusCode::OK);
+}
