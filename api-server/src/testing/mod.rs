@@ -91,15 +91,27 @@ impl TestServer {
 pub struct ServerProcess {
     pub child: std::process::Child,
     pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
     /// What it printed up to and including the line with its HTTP URL.
     pub banner: String,
+    /// Everything it printed after the banner, logs included, as it comes.
+    pub printed: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl ServerProcess {
     /// Starts `binary` (the crate's `CARGO_BIN_EXE_api-server`) on free ports
     /// with `args`, and waits until it says where it listens.
     pub fn spawn(binary: &str, args: &[&str]) -> Self {
-        use std::io::{BufRead, BufReader};
+        Self::start(binary, args, None)
+    }
+
+    /// As [`ServerProcess::spawn`], logging at `filter` (`RUST_LOG`).
+    pub fn spawn_logging(binary: &str, args: &[&str], filter: &str) -> Self {
+        Self::start(binary, args, Some(filter))
+    }
+
+    fn start(binary: &str, args: &[&str], log: Option<&str>) -> Self {
+        use std::io::{BufRead, BufReader, Read};
         let http_addr = SocketAddr::from((
             [127, 0, 0, 1],
             reservation_core::local_redis::free_port().expect("free port"),
@@ -108,7 +120,11 @@ impl ServerProcess {
             [127, 0, 0, 1],
             reservation_core::local_redis::free_port().expect("free port"),
         ));
-        let mut child = std::process::Command::new(binary)
+        let mut command = std::process::Command::new(binary);
+        if let Some(filter) = log {
+            command.env("RUST_LOG", filter);
+        }
+        let mut child = command
             .args(args)
             .args([
                 "--http-addr",
@@ -145,11 +161,21 @@ impl ServerProcess {
             "the server did not start:\n{banner}"
         );
         // Keep reading: a closed pipe would fail the server's later prints.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = printed.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0; 4096];
+            while let Ok(read @ 1..) = stdout.read(&mut chunk) {
+                let text = String::from_utf8_lossy(&chunk[..read]);
+                sink.lock().expect("printed lock").push_str(&text);
+            }
+        });
         Self {
             child,
             http_addr,
+            grpc_addr,
             banner,
+            printed,
         }
     }
 

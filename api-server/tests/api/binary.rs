@@ -27,3 +27,61 @@ async fn demo_mode_serves_the_seeded_products_and_sigterm_exits_cleanly() {
         .unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+#[tokio::test]
+async fn merchant_tokens_never_reach_the_logs_even_at_debug() {
+    use api_server::testing::{Bearer, TestServer};
+    use flashsale_proto::v1 as pb;
+    use flashsale_proto::v1::inventory_service_client::InventoryServiceClient;
+
+    const SECRET: &str = "merchant-secret-7f3a9c";
+    const WRONG: &str = "guessed-token-51e2d8";
+    let redis = TestServer::start().await;
+    let server = ServerProcess::spawn_logging(
+        env!("CARGO_BIN_EXE_api-server"),
+        &[
+            "--redis-url",
+            &redis.t.redis.url(),
+            "--merchant-tokens",
+            SECRET,
+        ],
+        "debug",
+    );
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    for (token, accepted) in [(SECRET, true), (WRONG, false)] {
+        let mut inventory = InventoryServiceClient::with_interceptor(
+            channel.clone(),
+            Bearer::new(Some(token)).unwrap(),
+        );
+        let listed = inventory
+            .list_products(pb::ListProductsRequest::default())
+            .await;
+        assert_eq!(listed.is_ok(), accepted, "{listed:?}");
+        let session = reqwest::Client::new()
+            .get(format!("http://{}/api/admin/session", server.http_addr))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(session.status().is_success(), accepted);
+    }
+
+    let printed = server.printed.clone();
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let logs = printed.lock().unwrap().clone();
+    assert!(
+        logs.contains("http request"),
+        "debug logging was on:\n{logs}"
+    );
+    for token in [SECRET, WRONG] {
+        assert!(!logs.contains(token), "a token reached the logs:\n{logs}");
+    }
+}
