@@ -6,6 +6,7 @@ use std::sync::Arc;
 use reservation_core::{Engine, ReserveCoalescer, StockFeed};
 
 use crate::auth::MerchantTokens;
+use crate::identity::Identity;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 
@@ -20,6 +21,8 @@ pub struct App {
     pub merchant_tokens: MerchantTokens,
     /// Rate limits and socket caps against abuse.
     pub limits: Arc<Limits>,
+    /// How shoppers are named on HTTP and Socket.IO.
+    pub identity: Identity,
 }
 
 impl App {

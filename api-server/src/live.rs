@@ -38,7 +38,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::app::App;
-use crate::http::{ApiError, customer_from_headers, peer_address};
+use crate::http::{ApiError, peer_address};
+use crate::identity::Identity;
 use crate::limits::SocketPermit;
 
 /// How the live channel behaves.
@@ -162,6 +163,7 @@ struct Refused(String);
 #[derive(Deserialize)]
 struct ConnectAuth {
     customer_id: Option<String>,
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -233,10 +235,17 @@ impl Live {
             .limits
             .hold_socket(address)
             .map_err(|limited| Refused(limited.to_string()))?;
-        let named = match auth.and_then(|a| a.customer_id) {
-            Some(raw) => Some(CustomerId::new(raw)),
-            None => customer_from_headers(&socket.req_parts().headers),
-        };
+        // What the socket claims in its connect auth: a customer id where
+        // the node trusts one, a signed token where it does not.
+        let claim = auth.and_then(|auth| match self.app.identity {
+            Identity::Trusted => auth.customer_id,
+            Identity::Signed(_) => auth.token,
+        });
+        let named = self.app.identity.identify(
+            &socket.req_parts().headers,
+            claim.as_deref(),
+            self.app.engine.now_ms(),
+        );
         let customer = named.transpose().map_err(|e| Refused(e.to_string()))?;
         if let Some(customer) = &customer {
             self.retain_customer(customer)

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use api_server::{
-    GrpcOptions, HttpOptions, LimitOptions, LiveOptions, MerchantTokens, RunningServer,
-    ServerConfig,
+    CustomerTokens, GrpcOptions, HttpOptions, Identity, LimitOptions, LiveOptions, MerchantTokens,
+    RunningServer, ServerConfig,
 };
 use clap::Parser;
 use reservation_core::keys::Partitions;
@@ -132,6 +132,16 @@ struct Args {
     #[arg(long, env = "FLASHSALE_SESSION_OPENS_PER_SECOND", default_value_t = LimitOptions::default().session_opens_per_second)]
     session_opens_per_second: u32,
 
+    /// The secret the shop's back-end signs customer tokens with (HMAC-SHA256;
+    /// see the README). With it, shoppers are named by signed tokens only.
+    #[arg(long, env = "FLASHSALE_CUSTOMER_TOKEN_SECRET", hide_env_values = true)]
+    customer_token_secret: Option<String>,
+
+    /// Take the bare X-Customer-Id header (or cookie) as the shopper, as in
+    /// demo mode: only behind a gateway that sets it and strips clients' own.
+    #[arg(long, env = "FLASHSALE_INSECURE_CUSTOMER_HEADER")]
+    insecure_customer_header: bool,
+
     /// The static web pages to serve.
     #[arg(long, env = "FLASHSALE_WEB_DIR", default_value = "web")]
     web_dir: PathBuf,
@@ -156,6 +166,19 @@ async fn main() -> anyhow::Result<()> {
         args.merchant_tokens_file.as_deref(),
     )
     .context("read the merchant token file")?;
+
+    let identity = match (
+        &args.customer_token_secret,
+        args.insecure_customer_header || args.demo,
+    ) {
+        (Some(secret), _) => Identity::Signed(CustomerTokens::new(secret.as_bytes())),
+        (None, true) => Identity::Trusted,
+        (None, false) => bail!(
+            "set FLASHSALE_CUSTOMER_TOKEN_SECRET (or --customer-token-secret) so shoppers are \
+             named by signed tokens, or --insecure-customer-header behind a gateway that sets \
+             X-Customer-Id, or run with --demo"
+        ),
+    };
 
     let mut _private_redis = None;
     let redis_url = match (&args.redis_url, args.demo) {
@@ -208,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
                 linger: Duration::from_micros(args.reserve_linger_us),
             },
             sold_out_fast_path: args.sold_out_fast_path,
+            identity,
             limits: LimitOptions {
                 reserves_per_customer: args.reserves_per_customer,
                 reserves_per_address: args.reserves_per_address,

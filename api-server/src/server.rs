@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::auth::MerchantTokens;
 use crate::grpc::{self, GrpcOptions};
 use crate::http::{self, HttpOptions};
+use crate::identity::Identity;
 use crate::limits::{self, LimitOptions, Limits};
 use crate::metrics::Metrics;
 
@@ -33,6 +34,8 @@ pub struct ServerConfig {
     pub sold_out_fast_path: bool,
     /// Rate limits and socket caps against abuse.
     pub limits: LimitOptions,
+    /// How shoppers are named on HTTP and Socket.IO.
+    pub identity: Identity,
 }
 
 /// Both servers, running.
@@ -87,6 +90,7 @@ impl RunningServer {
             metrics: Metrics::new(),
             merchant_tokens: config.merchant_tokens.clone(),
             limits: Arc::new(Limits::new(config.limits.clone())),
+            identity: config.identity.clone(),
         };
         let (stop, stopped) = watch::channel(false);
         let until_stopped = |mut stopped: watch::Receiver<bool>| async move {

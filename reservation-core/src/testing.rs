@@ -307,6 +307,15 @@ impl TestEngine {
             .advance(by);
     }
 
+    /// A product's stock as Redis holds it now.
+    pub async fn stock(&self, sku: &str) -> crate::types::StockSnapshot {
+        self.engine
+            .product(&sku_of(sku))
+            .await
+            .expect("read the product")
+            .stock
+    }
+
     /// Creates a product with `total` units and returns its SKU.
     pub async fn product(&self, sku: &str, total: i64) -> Sku {
         self.product_with(sku, total, |_| {}).await

@@ -1,33 +1,46 @@
-//! Who the shopper is: the `X-Customer-Id` header, or else the
-//! `flashsale_customer` cookie the web page sets. A shopper only ever sees,
-//! confirms or cancels their own holds.
+//! Who the calling shopper is (see [`crate::identity`]), and where the
+//! request came from. A shopper only ever sees, confirms or cancels their own
+//! holds.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::COOKIE;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use reservation_core::CustomerId;
 
 use super::error::ApiError;
+use crate::app::App;
+use crate::identity::{CUSTOMER_HEADER, Identity, TOKEN_HEADER, Unidentified};
 
-pub const CUSTOMER_HEADER: &str = "x-customer-id";
-pub const CUSTOMER_COOKIE: &str = "flashsale_customer";
-
-/// The calling shopper. Rejects the request with 401 when it names nobody.
+/// The calling shopper. Rejects the request with 401 when it names nobody,
+/// or its claim does not hold.
 pub struct Customer(pub CustomerId);
 
-impl<S: Send + Sync> FromRequestParts<S> for Customer {
+impl FromRequestParts<App> for Customer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let customer = customer_from_headers(&parts.headers).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                format!("name the shopper with the {CUSTOMER_HEADER} header or the {CUSTOMER_COOKIE} cookie"),
-            )
-        })?;
-        Ok(Self(customer?))
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let unauthenticated =
+            |message: String| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+        let customer = app
+            .identity
+            .identify(&parts.headers, None, app.engine.now_ms())
+            .ok_or_else(|| {
+                unauthenticated(match app.identity {
+                    Identity::Trusted => {
+                        format!("name the shopper with the {CUSTOMER_HEADER} header")
+                    }
+                    Identity::Signed(_) => {
+                        format!("send the shopper's token in the {TOKEN_HEADER} header")
+                    }
+                })
+            })?;
+        customer.map(Self).map_err(|e| match e {
+            // A claim that is no customer id at all is an invalid field.
+            Unidentified::InvalidCustomer(reason) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_ARGUMENT", reason)
+            }
+            e => unauthenticated(e.to_string()),
+        })
     }
 }
 
@@ -49,91 +62,4 @@ pub fn peer_address(extensions: &axum::http::Extensions) -> Option<std::net::IpA
     extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip())
-}
-
-/// The shopper a request names, if it names one: the header first, then the
-/// cookie. The Socket.IO handshake reads the same.
-pub fn customer_from_headers(headers: &HeaderMap) -> Option<reservation_core::Result<CustomerId>> {
-    let from_header = headers
-        .get(CUSTOMER_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let from_cookie = || {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == CUSTOMER_COOKIE)
-            .map(|(_, value)| value.to_owned())
-    };
-    from_header.or_else(from_cookie).map(CustomerId::new)
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::header::COOKIE;
-    use axum::http::{HeaderMap, HeaderValue};
-    use proptest::prelude::*;
-    use reservation_core::CustomerId;
-
-    use super::{CUSTOMER_COOKIE, CUSTOMER_HEADER, customer_from_headers};
-
-    fn headers(header: Option<&str>, cookie: Option<&str>) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in [(CUSTOMER_HEADER, header), (COOKIE.as_str(), cookie)] {
-            if let Some(value) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-                headers.insert(name, value);
-            }
-        }
-        headers
-    }
-
-    proptest! {
-        #[test]
-        fn any_header_and_cookie_bytes_are_read_without_panicking(
-            header in proptest::collection::vec(any::<u8>(), 0..80),
-            cookie in proptest::collection::vec(any::<u8>(), 0..80),
-        ) {
-            let mut map = HeaderMap::new();
-            if let Ok(value) = HeaderValue::from_bytes(&header) {
-                map.insert(CUSTOMER_HEADER, value);
-            }
-            if let Ok(value) = HeaderValue::from_bytes(&cookie) {
-                map.insert(COOKIE, value);
-            }
-            let _ = customer_from_headers(&map);
-        }
-
-        /// The header names the shopper; without it, the first
-        /// `flashsale_customer` cookie among the others does. Either is
-        /// checked as any customer id is.
-        #[test]
-        fn the_shopper_is_the_header_else_the_cookie(
-            header in proptest::option::of("[A-Za-z0-9._:@ -]{0,20}"),
-            cookies in proptest::collection::vec(
-                (prop_oneof![Just(CUSTOMER_COOKIE), Just("theme"), Just("session")],
-                 "[A-Za-z0-9._:@-]{0,20}"),
-                0..4,
-            ),
-        ) {
-            let cookie = cookies
-                .iter()
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            let found = customer_from_headers(&headers(header.as_deref(), Some(&cookie)));
-            let expected = header.clone().or_else(|| {
-                cookies
-                    .iter()
-                    .find(|(name, _)| *name == CUSTOMER_COOKIE)
-                    .map(|(_, value)| value.clone())
-            });
-            prop_assert_eq!(
-                found.map(|customer| customer.ok()),
-                expected.map(|value| CustomerId::new(value).ok())
-            );
-        }
-    }
 }

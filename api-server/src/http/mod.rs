@@ -33,10 +33,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
-pub use customer::{CUSTOMER_COOKIE, CUSTOMER_HEADER, customer_from_headers, peer_address};
+pub use customer::peer_address;
 pub use error::ApiError;
 
 use crate::app::App;
+use crate::identity::{CUSTOMER_HEADER, TOKEN_HEADER};
 use crate::live::{self, LiveOptions};
 
 /// Largest request body accepted, in bytes.
@@ -69,7 +70,11 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         .allow_origin(AllowOrigin::list(options.cors_origins.clone()))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
-        .allow_headers([CONTENT_TYPE, HeaderName::from_static(CUSTOMER_HEADER)]);
+        .allow_headers([
+            CONTENT_TYPE,
+            HeaderName::from_static(CUSTOMER_HEADER),
+            HeaderName::from_static(TOKEN_HEADER),
+        ]);
     let web = &options.web_dir;
     routes::api()
         .merge(admin::api())

@@ -18,7 +18,7 @@ use reservation_core::{CoalescerConfig, StockFeed};
 use tonic::transport::Channel;
 
 use crate::{
-    GrpcOptions, HttpOptions, LimitOptions, LiveOptions, MerchantTokens, RunningServer,
+    GrpcOptions, HttpOptions, Identity, LimitOptions, LiveOptions, MerchantTokens, RunningServer,
     ServerConfig,
 };
 
@@ -46,6 +46,8 @@ pub struct ServerOptions {
     /// Off unless a test is about them: tests reserve as one customer at
     /// machine speed.
     pub limits: LimitOptions,
+    /// Trusted by default: tests name shoppers with the bare header.
+    pub identity: Identity,
 }
 
 impl Default for ServerOptions {
@@ -61,6 +63,7 @@ impl Default for ServerOptions {
             reserves: CoalescerConfig::default(),
             sold_out_fast_path: true,
             limits: LimitOptions::unlimited(),
+            identity: Identity::Trusted,
         }
     }
 }
@@ -237,6 +240,7 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
             reserves: options.reserves.clone(),
             sold_out_fast_path: options.sold_out_fast_path,
             limits: options.limits.clone(),
+            identity: options.identity.clone(),
             http: HttpOptions {
                 max_in_flight: options.max_in_flight,
                 web_dir: options.web_dir.clone(),

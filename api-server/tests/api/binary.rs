@@ -29,13 +29,14 @@ async fn demo_mode_serves_the_seeded_products_and_sigterm_exits_cleanly() {
 }
 
 #[tokio::test]
-async fn merchant_tokens_never_reach_the_logs_even_at_debug() {
+async fn tokens_and_secrets_never_reach_the_logs_even_at_debug() {
     use api_server::testing::{Bearer, TestServer};
     use flashsale_proto::v1 as pb;
     use flashsale_proto::v1::inventory_service_client::InventoryServiceClient;
 
     const SECRET: &str = "merchant-secret-7f3a9c";
     const WRONG: &str = "guessed-token-51e2d8";
+    const SHOP_SECRET: &str = "shop-secret-0c4e61";
     let redis = TestServer::start().await;
     let server = ServerProcess::spawn_logging(
         env!("CARGO_BIN_EXE_api-server"),
@@ -44,6 +45,8 @@ async fn merchant_tokens_never_reach_the_logs_even_at_debug() {
             &redis.t.redis.url(),
             "--merchant-tokens",
             SECRET,
+            "--customer-token-secret",
+            SHOP_SECRET,
         ],
         "debug",
     );
@@ -71,6 +74,25 @@ async fn merchant_tokens_never_reach_the_logs_even_at_debug() {
         assert_eq!(session.status().is_success(), accepted);
     }
 
+    // A shopper's signed token names them; the token stays out of the logs too.
+    let shopper = api_server::CustomerTokens::new(SHOP_SECRET.as_bytes())
+        .issue(&"ann".parse().unwrap(), i64::MAX);
+    let reserve = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/products/NONE/reservations",
+            server.http_addr
+        ))
+        .header("x-customer-token", &shopper)
+        .json(&serde_json::json!({"quantity": 1, "request_id": "r1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reserve.status(),
+        reqwest::StatusCode::NOT_FOUND,
+        "named, then no such product"
+    );
+
     let printed = server.printed.clone();
     let status = tokio::task::spawn_blocking(move || server.terminate())
         .await
@@ -81,7 +103,7 @@ async fn merchant_tokens_never_reach_the_logs_even_at_debug() {
         logs.contains("http request"),
         "debug logging was on:\n{logs}"
     );
-    for token in [SECRET, WRONG] {
+    for token in [SECRET, WRONG, SHOP_SECRET, shopper.as_str()] {
         assert!(!logs.contains(token), "a token reached the logs:\n{logs}");
     }
 }

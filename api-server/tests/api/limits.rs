@@ -84,13 +84,11 @@ async fn a_customer_reserving_too_fast_is_told_when_to_come_back() {
 
     tokio::time::sleep(wait).await;
     reservations.reserve(reserve("ann", "r3", 1)).await.unwrap();
-    let stock =
-        s.t.engine
-            .product(&"TEE".parse().unwrap())
-            .await
-            .unwrap()
-            .stock;
-    assert_eq!(stock.held, 6, "the refused calls held nothing");
+    assert_eq!(
+        s.t.stock("TEE").await.held,
+        6,
+        "the refused calls held nothing"
+    );
 }
 
 #[tokio::test]

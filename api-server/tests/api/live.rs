@@ -137,7 +137,10 @@ async fn a_change_through_one_node_reaches_watchers_on_another_process() {
     s.t.product("TWO-A", 10).await;
     s.t.product("TWO-B", 10).await;
     let url = s.t.redis.url();
-    let node_b = ServerProcess::spawn(env!("CARGO_BIN_EXE_api-server"), &["--redis-url", &url]);
+    let node_b = ServerProcess::spawn(
+        env!("CARGO_BIN_EXE_api-server"),
+        &["--redis-url", &url, "--insecure-customer-header"],
+    );
     let mut watcher = SocketClient::connect(node_b.http_addr, None).await.unwrap();
     watcher
         .emit_with_ack("watch", &json!({"sku": "TWO-A"}))

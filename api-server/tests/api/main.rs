@@ -7,6 +7,7 @@ mod browser;
 mod contention;
 mod grpc;
 mod http;
+mod identity;
 mod interop;
 mod limits;
 mod live;

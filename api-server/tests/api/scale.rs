@@ -64,6 +64,7 @@ async fn two_nodes_and_two_workers_on_a_cluster_serve_one_sale() {
             &s.t.redis.url(),
             "--merchant-tokens",
             api_server::testing::TOKEN,
+            "--insecure-customer-header",
         ],
     );
     let workers =
