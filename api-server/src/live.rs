@@ -82,7 +82,10 @@ pub(crate) async fn admit_session(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let uri = request.uri();
-    let opens = uri.path().starts_with(SOCKET_IO_PATH)
+    // Both the polling handshake and the websocket upgrade are GETs; a
+    // CORS preflight opens nothing.
+    let opens = request.method() == axum::http::Method::GET
+        && uri.path().starts_with(SOCKET_IO_PATH)
         && !uri
             .query()
             .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")));
