@@ -34,6 +34,13 @@ pub enum Identity {
     Signed(CustomerTokens),
 }
 
+/// What a Socket.IO client may send in its connect `auth`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SocketAuth {
+    pub customer_id: Option<String>,
+    pub token: Option<String>,
+}
+
 /// Why a shopper's claim was not taken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unidentified {
@@ -49,17 +56,19 @@ pub enum Unidentified {
 
 impl Identity {
     /// The shopper a request names, if it names one. `socket_auth` is what a
-    /// socket sent in its connect `auth`: a customer id, or a token.
+    /// socket sent in its connect `auth`, which comes before the headers: its
+    /// customer id where the node trusts one, its token where it does not.
     pub fn identify(
         &self,
         headers: &HeaderMap,
-        socket_auth: Option<&str>,
+        socket_auth: Option<SocketAuth>,
         now_ms: i64,
     ) -> Option<Result<CustomerId, Unidentified>> {
+        let socket_auth = socket_auth.unwrap_or_default();
         match self {
             Self::Trusted => {
                 let claim = socket_auth
-                    .map(str::to_owned)
+                    .customer_id
                     .or_else(|| header_or_cookie(headers, CUSTOMER_HEADER, CUSTOMER_COOKIE))?;
                 Some(
                     CustomerId::new(claim)
@@ -68,7 +77,7 @@ impl Identity {
             }
             Self::Signed(tokens) => {
                 let token = socket_auth
-                    .map(str::to_owned)
+                    .token
                     .or_else(|| header_or_cookie(headers, TOKEN_HEADER, TOKEN_COOKIE))?;
                 Some(tokens.verify(&token, now_ms))
             }

@@ -177,14 +177,8 @@ impl Limits {
     /// Forgets buckets that are full again, so the per-key state stays as
     /// small as the set of recent callers.
     pub fn forget_idle(&self) {
-        if let Some(limiter) = &self.per_customer {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
-        if let Some(limiter) = &self.per_address {
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-        }
+        forget_idle(&self.per_customer);
+        forget_idle(&self.per_address);
     }
 }
 
@@ -203,6 +197,13 @@ pub async fn forget_idle_callers(
             },
             () = &mut stopped => return,
         }
+    }
+}
+
+fn forget_idle<K: std::hash::Hash + Eq + Clone>(limiter: &Option<DefaultKeyedRateLimiter<K>>) {
+    if let Some(limiter) = limiter {
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
     }
 }
 

@@ -39,7 +39,7 @@ use tokio::time::Instant;
 
 use crate::app::App;
 use crate::http::{ApiError, peer_address};
-use crate::identity::Identity;
+use crate::identity::SocketAuth;
 use crate::limits::SocketPermit;
 
 /// How the live channel behaves.
@@ -150,7 +150,7 @@ pub fn layer(app: App, options: LiveOptions) -> SocketIoLayer {
     // Socket.IO spawns connect handlers after it has told the client it is
     // connected, so a client's first event could beat a handler registered
     // there. Middlewares run before, so everything is set up in one.
-    let set_up = move |socket: SocketRef, TryData(auth): TryData<ConnectAuth>| {
+    let set_up = move |socket: SocketRef, TryData(auth): TryData<SocketAuth>| {
         let live = live.clone();
         async move { live.connecting(socket, auth.ok()).await }
     };
@@ -162,12 +162,6 @@ pub fn layer(app: App, options: LiveOptions) -> SocketIoLayer {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Refused(String);
-
-#[derive(Deserialize)]
-struct ConnectAuth {
-    customer_id: Option<String>,
-    token: Option<String>,
-}
 
 #[derive(Deserialize)]
 struct WatchRequest {
@@ -230,7 +224,7 @@ impl Live {
     async fn connecting(
         self: Arc<Self>,
         socket: SocketRef,
-        auth: Option<ConnectAuth>,
+        auth: Option<SocketAuth>,
     ) -> Result<(), Refused> {
         let address = peer_address(&socket.req_parts().extensions);
         let permit = self
@@ -238,17 +232,10 @@ impl Live {
             .limits
             .hold_socket(address)
             .map_err(|limited| Refused(limited.to_string()))?;
-        // What the socket claims in its connect auth: a customer id where
-        // the node trusts one, a signed token where it does not.
-        let claim = auth.and_then(|auth| match self.app.identity {
-            Identity::Trusted => auth.customer_id,
-            Identity::Signed(_) => auth.token,
-        });
-        let named = self.app.identity.identify(
-            &socket.req_parts().headers,
-            claim.as_deref(),
-            self.app.engine.now_ms(),
-        );
+        let named =
+            self.app
+                .identity
+                .identify(&socket.req_parts().headers, auth, self.app.engine.now_ms());
         let customer = named.transpose().map_err(|e| Refused(e.to_string()))?;
         if let Some(customer) = &customer {
             self.retain_customer(customer)

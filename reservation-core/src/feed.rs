@@ -360,9 +360,7 @@ async fn run_cluster(
                         }
                     }
                     PushKind::Subscribe | PushKind::SSubscribe => {
-                        let Some(channel) = push.data.first().and_then(|channel| {
-                            redis::from_redis_value_ref::<String>(channel).ok()
-                        }) else {
+                        let Some(channel) = pushed_channel(&push) else {
                             continue;
                         };
                         let times = confirmed.entry(channel.clone()).or_default();
@@ -379,9 +377,7 @@ async fn run_cluster(
                     // dropped the subscription, and the connection forgot it.
                     // Still watched, it is made again, on the slot's new shard.
                     PushKind::SUnsubscribe => {
-                        let Some(channel) = push.data.first().and_then(|channel| {
-                            redis::from_redis_value_ref::<String>(channel).ok()
-                        }) else {
+                        let Some(channel) = pushed_channel(&push) else {
                             continue;
                         };
                         if let Some(subject) = subject_of(&inner, &channel) {
@@ -444,6 +440,13 @@ async fn subscribe_again(
             return;
         }
     }
+}
+
+/// The channel a (un)subscribe confirmation is about.
+fn pushed_channel(push: &PushInfo) -> Option<String> {
+    push.data
+        .first()
+        .and_then(|channel| redis::from_redis_value_ref(channel).ok())
 }
 
 /// A product's channel is sharded, a customer's is not.

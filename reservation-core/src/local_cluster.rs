@@ -3,6 +3,7 @@
 //! to run the engine on shards, and to fail a primary over.
 
 use std::io;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -115,12 +116,7 @@ impl LocalCluster {
     /// The ports of the primaries serving slots right now.
     pub fn primaries(&self) -> io::Result<Vec<u16>> {
         let nodes = self.cli(self.live_port()?, &["CLUSTER", "NODES"])?;
-        Ok((0..16384)
-            .step_by(64)
-            .filter_map(|slot| primary_serving(&nodes, slot))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect())
+        Ok(serving_primaries(&nodes).map(|(port, _)| port).collect())
     }
 
     /// Moves the slot of `key`, with its keys, to the primary on port `to`,
@@ -147,44 +143,42 @@ impl LocalCluster {
             migrate.extend(keys);
             self.cli(from, &migrate)?;
         }
-        for port in self.primaries()?.into_iter().chain([to, from]) {
+        for port in self.primaries()? {
             self.cli(port, &["CLUSTER", "SETSLOT", &slot, "NODE", &to_id])?;
         }
         let slot: u16 = slot.parse().expect("a slot number");
-        let deadline = Instant::now() + self.options.startup_timeout;
-        while !self
-            .live_nodes()
-            .all(|port| self.primary_serving(port, slot).is_ok_and(|p| p == to))
-        {
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("the Cluster did not agree that slot {slot} moved to {to}"),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(())
+        self.wait_for(&format!("slot {slot} to move to {to}"), || {
+            Ok(self
+                .live_nodes()
+                .all(|port| self.primary_serving(port, slot).is_ok_and(|p| p == to)))
+        })
     }
 
     /// Waits until every replica of the primary on `port` has all of its
     /// writes (replication is asynchronous: a test that kills a primary to
     /// see a failover, not lost writes, calls this first).
     pub fn wait_for_replicas_of(&self, port: u16) -> io::Result<()> {
+        self.wait_for(&format!("the replicas of {port} to catch up"), || {
+            Ok(replicas_caught_up(
+                &self.cli(port, &["INFO", "replication"])?,
+            ))
+        })
+    }
+
+    /// Polls `done` until it says yes, or fails after the startup timeout;
+    /// a failing poll counts as a no.
+    fn wait_for(&self, what: &str, mut done: impl FnMut() -> io::Result<bool>) -> io::Result<()> {
         let deadline = Instant::now() + self.options.startup_timeout;
-        loop {
-            let info = self.cli(port, &["INFO", "replication"])?;
-            if replicas_caught_up(&info) {
-                return Ok(());
-            }
+        while !done().unwrap_or(false) {
             if Instant::now() > deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("the replicas of {port} did not catch up:\n{info}"),
+                    format!("the private Redis Cluster: timed out waiting for {what}"),
                 ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
     fn slot_of(&self, key: &str) -> io::Result<u16> {
@@ -204,33 +198,19 @@ impl LocalCluster {
     /// Waits until every slot is served by a primary that answers, as after
     /// a failover. The Cluster's own view, asked of a live node.
     pub fn wait_until_served(&self) -> io::Result<()> {
-        let deadline = Instant::now() + self.options.startup_timeout;
-        loop {
-            let ok = self.live_port().and_then(|port| {
-                let info = self.cli(port, &["CLUSTER", "INFO"])?;
-                Ok(info.contains("cluster_state:ok")
-                    && info.contains("cluster_slots_ok:16384")
-                    && self.live_nodes().all(|port| {
-                        self.cli(port, &["CLUSTER", "INFO"])
-                            .is_ok_and(|info| info.contains("cluster_state:ok"))
-                            // A replica counts once it has its primary's data.
-                            && self.cli(port, &["INFO", "replication"]).is_ok_and(|info| {
-                                info.contains("role:master")
-                                    || info.contains("master_link_status:up")
-                            })
-                    }))
-            });
-            if ok.unwrap_or(false) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the private Redis Cluster did not serve every slot in time",
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.wait_for("every slot to be served", || {
+            let info = self.cli(self.live_port()?, &["CLUSTER", "INFO"])?;
+            Ok(info.contains("cluster_state:ok")
+                && info.contains("cluster_slots_ok:16384")
+                && self.live_nodes().all(|port| {
+                    self.cli(port, &["CLUSTER", "INFO"])
+                        .is_ok_and(|info| info.contains("cluster_state:ok"))
+                        // A replica counts once it has its primary's data.
+                        && self.cli(port, &["INFO", "replication"]).is_ok_and(|info| {
+                            info.contains("role:master") || info.contains("master_link_status:up")
+                        })
+                }))
+        })
     }
 
     fn create(&self) -> io::Result<()> {
@@ -262,22 +242,35 @@ impl LocalCluster {
 
 /// The port of the connected primary serving `slot`, from `CLUSTER NODES`.
 fn primary_serving(nodes: &str, slot: u16) -> Option<u16> {
-    nodes.lines().find_map(|line| {
+    serving_primaries(nodes)
+        .find(|(_, ranges)| ranges.iter().any(|range| range.contains(&slot)))
+        .map(|(port, _)| port)
+}
+
+/// The connected primaries in `CLUSTER NODES` that serve slots: each one's
+/// port and slot ranges.
+fn serving_primaries(nodes: &str) -> impl Iterator<Item = (u16, Vec<RangeInclusive<u16>>)> + '_ {
+    nodes.lines().filter_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (address, flags, link) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
         if !flags.contains("master") || flags.contains("fail") || *link != "connected" {
             return None;
         }
-        let serves = fields[8..].iter().any(|range| {
-            let mut bounds = range.split('-').map(str::parse::<u16>);
-            match (bounds.next(), bounds.next()) {
-                (Some(Ok(first)), Some(Ok(last))) => (first..=last).contains(&slot),
-                (Some(Ok(only)), None) => only == slot,
-                _ => false,
-            }
-        });
+        // "0-5460", "12000"; a slot being migrated ("[5000->-id]") is skipped.
+        let ranges: Vec<RangeInclusive<u16>> = fields[8..]
+            .iter()
+            .filter_map(|range| {
+                let mut bounds = range.split('-').map(str::parse::<u16>);
+                match (bounds.next(), bounds.next()) {
+                    (Some(Ok(first)), Some(Ok(last))) => Some(first..=last),
+                    (Some(Ok(only)), None) => Some(only..=only),
+                    _ => None,
+                }
+            })
+            .collect();
         // "127.0.0.1:7000@17000"
-        serves.then(|| address.split(['@', ':']).nth(1)?.parse().ok())?
+        let port = address.split(['@', ':']).nth(1)?.parse().ok()?;
+        (!ranges.is_empty()).then_some((port, ranges))
     })
 }
 

@@ -212,11 +212,9 @@ impl crate::engine::Engine {
     /// The newest `limit` orders over every partition, newest first.
     pub async fn recent_orders(&self, limit: usize) -> Result<Vec<Order>> {
         let limit = limit.clamp(1, 1000);
-        let mut entries = Vec::new();
-        for partition in self.config().partitions.all() {
-            let reply: redis::streams::StreamRangeReply = self
-                .redis()
-                .query(
+        let partitions = self.config().partitions.all().map(|partition| async move {
+            self.redis()
+                .query::<redis::streams::StreamRangeReply>(
                     redis::cmd("XREVRANGE")
                         .arg(&partition.orders)
                         .arg("+")
@@ -224,9 +222,13 @@ impl crate::engine::Engine {
                         .arg("COUNT")
                         .arg(limit),
                 )
-                .await?;
-            entries.extend(reply.ids);
-        }
+                .await
+        });
+        let mut entries: Vec<StreamId> = futures_util::future::try_join_all(partitions)
+            .await?
+            .into_iter()
+            .flat_map(|reply| reply.ids)
+            .collect();
         // Entry ids are "ms-sequence": across streams, the time orders them.
         entries.sort_by_cached_key(|entry| std::cmp::Reverse(entry_time(&entry.id)));
         entries.truncate(limit);

@@ -472,9 +472,8 @@ pub fn cart(customer: &str, request: &str, lines: &[(&Sku, i64)]) -> CartRequest
         request_id: RequestId::new(request).expect("valid test request id"),
         lines: lines
             .iter()
-            .map(|&(sku, quantity)| CartLine {
-                sku: sku.clone(),
-                quantity: Quantity::new(quantity).expect("valid test quantity"),
+            .map(|&(sku, quantity)| {
+                CartLine::new(sku.as_str(), quantity).expect("valid test cart line")
             })
             .collect(),
     }

@@ -640,20 +640,7 @@ async fn malformed_names_are_refused_naming_their_field_and_change_nothing() {
                 .await
                 .unwrap_err(),
             reservations
-                .reserve_cart(pb::ReserveCartRequest {
-                    lines: vec![
-                        pb::CartLine {
-                            sku: "TEE".into(),
-                            quantity: 1,
-                        },
-                        pb::CartLine {
-                            sku: sku.into(),
-                            quantity: 1,
-                        },
-                    ],
-                    customer_id: "ann".into(),
-                    request_id: "c1".into(),
-                })
+                .reserve_cart(crate::cart_request("ann", "c1", &[("TEE", 1), (sku, 1)]))
                 .await
                 .unwrap_err(),
         ];

@@ -64,20 +64,7 @@ async fn a_customer_reserving_too_fast_is_told_when_to_come_back() {
     // Another customer has a bucket of their own; a cart counts its units.
     reservations.reserve(reserve("bob", "b1", 2)).await.unwrap();
     let cart = reservations
-        .reserve_cart(pb::ReserveCartRequest {
-            lines: vec![
-                pb::CartLine {
-                    sku: "TEE".into(),
-                    quantity: 1,
-                },
-                pb::CartLine {
-                    sku: "CAP".into(),
-                    quantity: 1,
-                },
-            ],
-            customer_id: "bob".into(),
-            request_id: "b2".into(),
-        })
+        .reserve_cart(crate::cart_request("bob", "b2", &[("TEE", 1), ("CAP", 1)]))
         .await
         .unwrap_err();
     assert_eq!(cart.code(), Code::ResourceExhausted);

@@ -14,6 +14,7 @@ mod live;
 mod resilience;
 mod scale;
 
+use flashsale_proto::v1 as pb;
 use tonic::Status;
 use tonic_types::StatusExt;
 
@@ -34,4 +35,23 @@ pub fn bad_fields(status: &Status) -> Vec<String> {
         .get_details_bad_request()
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
+}
+
+/// A `ReserveCart` request of `(sku, quantity)` lines.
+pub fn cart_request(
+    customer: &str,
+    request: &str,
+    lines: &[(&str, i64)],
+) -> pb::ReserveCartRequest {
+    pb::ReserveCartRequest {
+        lines: lines
+            .iter()
+            .map(|&(sku, quantity)| pb::CartLine {
+                sku: sku.into(),
+                quantity,
+            })
+            .collect(),
+        customer_id: customer.into(),
+        request_id: request.into(),
+    }
 }

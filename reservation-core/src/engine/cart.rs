@@ -20,7 +20,7 @@ use redis::{Script, ScriptInvocation};
 use super::Engine;
 use super::holds::reserve_answer;
 use crate::error::{Error, Result};
-use crate::keys::{CUSTOMER_CHANNEL_PREFIX, ProductKeys};
+use crate::keys::ProductKeys;
 use crate::scripts::SCRIPTS;
 use crate::types::{CartRequest, Reservation, ReservationId};
 
@@ -189,23 +189,20 @@ impl Engine {
         lines: &[usize],
         ids: &[ReservationId],
     ) -> ScriptInvocation<'a> {
-        let mut call = script.prepare_invoke();
         let keys: Vec<ProductKeys> = lines
             .iter()
             .map(|&i| ProductKeys::new(&cart.lines[i].sku))
             .collect();
-        for product in &keys {
+        // Line 1 in lib.lua's layout; the other lines' keys after its record.
+        let mut call = self.product_call(script, &keys[0]);
+        call.key(keys[0].cart_request(&cart.request_id));
+        for product in &keys[1..] {
             for key in product.script_keys() {
                 call.key(key);
             }
             call.key(product.cart_request(&cart.request_id));
         }
-        call.arg(keys[0].sku.as_str())
-            .arg(self.clock.now_ms())
-            .arg(self.publish_command())
-            .arg(&keys[0].stock_channel)
-            .arg(CUSTOMER_CHANNEL_PREFIX)
-            .arg(cart.customer_id.as_str())
+        call.arg(cart.customer_id.as_str())
             .arg(cart.request_id.as_str())
             .arg(self.config.request_record_ttl.as_secs())
             .arg(self.config.reclaim_batch);

@@ -25,16 +25,19 @@ impl Engine {
 
     /// The products that may have active holds, over every partition.
     pub async fn active_products(&self) -> Result<Vec<Sku>> {
-        let mut skus = Vec::new();
-        for partition in self.config.partitions.all() {
-            let members: Vec<String> = self
-                .redis
-                .query(redis::cmd("SMEMBERS").arg(&partition.active_products))
-                .await?;
-            // A member that is not a valid SKU was not written by the engine.
-            skus.extend(members.into_iter().filter_map(|m| Sku::new(m).ok()));
-        }
-        Ok(skus)
+        // The partitions at once: on a Cluster they sit on different shards.
+        let partitions = self.config.partitions.all().map(|partition| async move {
+            self.redis
+                .query::<Vec<String>>(redis::cmd("SMEMBERS").arg(&partition.active_products))
+                .await
+        });
+        let members = futures_util::future::try_join_all(partitions).await?;
+        // A member that is not a valid SKU was not written by the engine.
+        Ok(members
+            .into_iter()
+            .flatten()
+            .filter_map(|m| Sku::new(m).ok())
+            .collect())
     }
 
     /// Takes `sku` out of the index, unless it has active holds.
