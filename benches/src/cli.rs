@@ -27,6 +27,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// Redis's own limit for the reserve path: redis-benchmark running the reserve script.
     Baseline(BaselineArgs),
+    /// A whole deployment of its own on loopback under load, faults and
+    /// retries (workers, the api-server and Redis killed and restarted),
+    /// then every book checked.
+    Torture(TortureArgs),
 }
 
 /// The api-server to load, and how to talk to it.
@@ -207,6 +211,44 @@ pub struct BaselineArgs {
     #[arg(long, default_value = "redis-benchmark")]
     pub redis_benchmark: PathBuf,
     /// Write the result as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TortureArgs {
+    /// How long load and faults last.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Last this many minutes instead: the long mode.
+    #[arg(long, conflicts_with = "duration")]
+    pub minutes: Option<u64>,
+    /// Run on a private Redis Cluster (three primaries, a replica each) and
+    /// fail a primary over, instead of restarting a single Redis.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Shoppers reserving at once.
+    #[arg(long, default_value_t = 24)]
+    pub shoppers: usize,
+    /// Socket.IO watchers, half on long-polling.
+    #[arg(long, default_value_t = 16)]
+    pub watchers: usize,
+    /// Products, each with `--stock` units to start.
+    #[arg(long, default_value_t = 4)]
+    pub skus: usize,
+    #[arg(long, default_value_t = 500)]
+    pub stock: i64,
+    /// Hold length: short, so holds expire during the run.
+    #[arg(long, default_value_t = 2)]
+    pub hold_seconds: u32,
+    /// Plans the same faults at the same moments [default: random, printed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where the api-server and purchase-worker binaries are [default:
+    /// flashload's own directory].
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// Write every figure as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }

@@ -12,6 +12,9 @@
 //!   stock changes; publish→receive latency, convergence, memory per client.
 //! - `flashload baseline` ([`baseline`]): `redis-benchmark` running the
 //!   engine's own reserve script, the physical limit of the reserve path.
+//! - `flashload torture` ([`torture`]): a deployment of its own under load
+//!   while its processes and Redis are killed and restarted, then every
+//!   book checked.
 //! - `benches/engine.rs` (criterion): the core's reserve path one call at a
 //!   time, over a pool and over one multiplexed (pipelining) connection;
 //!   stock-event encoding and decoding; key building.
@@ -31,5 +34,6 @@ pub mod reserve;
 pub mod run;
 pub mod slo;
 pub mod socket;
+pub mod torture;
 pub mod traffic;
 pub mod watch;

@@ -14,7 +14,7 @@ use crate::report::{self, Document, Page, Table};
 use crate::reserve::{LoadModel, ReserveReport, ReserveRun, Target};
 use crate::slo::{self, Objective};
 use crate::traffic::{Skew, Traffic, parse_quantity};
-use crate::{baseline, watch};
+use crate::{baseline, torture, watch};
 
 /// Runs the command; `Ok(false)` when a check or an objective failed.
 pub async fn run(cli: Cli) -> Result<bool> {
@@ -22,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<bool> {
         Command::Reserve(args) => reserve(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Baseline(args) => baseline::run(args).await,
+        Command::Torture(args) => torture::run(args).await,
     }
 }
 

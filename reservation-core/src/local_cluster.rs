@@ -165,6 +165,27 @@ impl LocalCluster {
         })
     }
 
+    /// Fails the primary on `port` over to one of its replicas, the way an
+    /// operator does before maintenance (`CLUSTER FAILOVER` on the replica):
+    /// the replica first takes every write of the primary, so nothing the
+    /// primary acknowledged is lost. Returns the new primary's port once
+    /// every slot is served again.
+    pub fn fail_over(&self, port: u16) -> io::Result<u16> {
+        let primary = self.cli(port, &["CLUSTER", "MYID"])?;
+        let nodes = self.cli(port, &["CLUSTER", "NODES"])?;
+        let replica = replicas_of(&nodes, primary.trim())
+            .next()
+            .ok_or_else(|| io::Error::other(format!("the primary on {port} has no replica")))?;
+        self.cli(replica, &["CLUSTER", "FAILOVER"])?;
+        self.wait_for(&format!("{replica} to take over from {port}"), || {
+            Ok(self
+                .cli(replica, &["INFO", "replication"])?
+                .contains("role:master"))
+        })?;
+        self.wait_until_served()?;
+        Ok(replica)
+    }
+
     /// Polls `done` until it says yes, or fails after the startup timeout;
     /// a failing poll counts as a no.
     fn wait_for(&self, what: &str, mut done: impl FnMut() -> io::Result<bool>) -> io::Result<()> {
@@ -268,10 +289,32 @@ fn serving_primaries(nodes: &str) -> impl Iterator<Item = (u16, Vec<RangeInclusi
                 }
             })
             .collect();
-        // "127.0.0.1:7000@17000"
-        let port = address.split(['@', ':']).nth(1)?.parse().ok()?;
-        (!ranges.is_empty()).then_some((port, ranges))
+        (!ranges.is_empty()).then_some((port_of(address)?, ranges))
     })
+}
+
+/// The ports of the connected replicas of the node `primary_id`, from
+/// `CLUSTER NODES`.
+fn replicas_of<'a>(nodes: &'a str, primary_id: &'a str) -> impl Iterator<Item = u16> + 'a {
+    nodes.lines().filter_map(move |line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (address, flags, primary, link) = (
+            fields.get(1)?,
+            fields.get(2)?,
+            fields.get(3)?,
+            fields.get(7)?,
+        );
+        (flags.contains("slave")
+            && !flags.contains("fail")
+            && *primary == primary_id
+            && *link == "connected")
+            .then(|| port_of(address))?
+    })
+}
+
+/// The port in a `CLUSTER NODES` address, "127.0.0.1:7000@17000".
+fn port_of(address: &str) -> Option<u16> {
+    address.split(['@', ':']).nth(1)?.parse().ok()
 }
 
 /// Whether a primary's `INFO replication` shows replicas, each online at
@@ -315,6 +358,8 @@ d4 127.0.0.1:7003@17003 slave a1 0 0 1 connected
         assert_eq!(primary_serving(nodes, 5461), Some(7001));
         assert_eq!(primary_serving(nodes, 12000), Some(7001));
         assert_eq!(primary_serving(nodes, 16000), None, "a failed primary");
+        assert_eq!(replicas_of(nodes, "a1").collect::<Vec<_>>(), [7003]);
+        assert_eq!(replicas_of(nodes, "b2").count(), 0);
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct LocalRedisOptions {
     pub binary: PathBuf,
     /// Keep an append-only file, so data survives a restart.
     pub append_only: bool,
+    /// With `append_only`, write the file to disk before every reply, so a
+    /// killed server loses nothing it acknowledged (otherwise once a second,
+    /// Redis's default, which a crash can cut short).
+    pub fsync_every_write: bool,
     /// How long to wait for the server to answer PING.
     pub startup_timeout: Duration,
     /// Start as a Cluster node (`--cluster-enabled yes`), on a port whose
@@ -39,6 +43,7 @@ impl Default for LocalRedisOptions {
             binary: std::env::var_os("FLASHSALE_REDIS_SERVER")
                 .map_or_else(|| PathBuf::from("redis-server"), PathBuf::from),
             append_only: false,
+            fsync_every_write: false,
             startup_timeout: Duration::from_secs(10),
             cluster_node: false,
         }
@@ -122,7 +127,14 @@ impl LocalRedis {
                     "no"
                 },
             ])
-            .args(["--appendfsync", "everysec"])
+            .args([
+                "--appendfsync",
+                if self.options.fsync_every_write {
+                    "always"
+                } else {
+                    "everysec"
+                },
+            ])
             .args(if self.options.cluster_node {
                 &[
                     "--cluster-enabled",

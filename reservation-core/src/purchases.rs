@@ -212,36 +212,61 @@ impl crate::engine::Engine {
     /// The newest `limit` orders over every partition, newest first.
     pub async fn recent_orders(&self, limit: usize) -> Result<Vec<Order>> {
         let limit = limit.clamp(1, 1000);
-        let partitions = self.config().partitions.all().map(|partition| async move {
-            self.redis()
-                .query::<redis::streams::StreamRangeReply>(
-                    redis::cmd("XREVRANGE")
-                        .arg(&partition.orders)
-                        .arg("+")
-                        .arg("-")
-                        .arg("COUNT")
-                        .arg(limit),
-                )
-                .await
-        });
-        let mut entries: Vec<StreamId> = futures_util::future::try_join_all(partitions)
-            .await?
-            .into_iter()
-            .flat_map(|reply| reply.ids)
-            .collect();
+        let mut entries = self
+            .order_entries(|stream| {
+                redis::cmd("XREVRANGE")
+                    .arg(stream)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(limit)
+                    .clone()
+            })
+            .await?;
         // Entry ids are "ms-sequence": across streams, the time orders them.
         entries.sort_by_cached_key(|entry| std::cmp::Reverse(entry_time(&entry.id)));
         entries.truncate(limit);
-        Ok(entries
-            .iter()
-            .map(|entry| Order {
-                reservation_id: entry.get("reservation_id").unwrap_or_default(),
-                sku: entry.get("sku").unwrap_or_default(),
-                customer_id: entry.get("customer_id").unwrap_or_default(),
-                quantity: entry.get("quantity").unwrap_or_default(),
-                purchased_at_ms: entry.get("purchased_at_ms").unwrap_or_default(),
-            })
+        Ok(entries.iter().map(order_of).collect())
+    }
+
+    /// Every order in every partition, oldest first: for reconciling the
+    /// orders against the holds after the fact. It reads whole streams, so it
+    /// does not belong on a request path. Orders are appended at least once;
+    /// a reservation may appear twice.
+    pub async fn every_order(&self) -> Result<Vec<Order>> {
+        let mut entries = self
+            .order_entries(|stream| redis::cmd("XRANGE").arg(stream).arg("-").arg("+").clone())
+            .await?;
+        entries.sort_by_cached_key(|entry| entry_time(&entry.id));
+        Ok(entries.iter().map(order_of).collect())
+    }
+
+    /// The entries `read` returns from each partition's orders stream, read
+    /// from all partitions at once.
+    async fn order_entries(&self, read: impl Fn(&str) -> redis::Cmd) -> Result<Vec<StreamId>> {
+        let partitions = self.config().partitions.all().map(|partition| {
+            let command = read(&partition.orders);
+            async move {
+                self.redis()
+                    .query::<redis::streams::StreamRangeReply>(&command)
+                    .await
+            }
+        });
+        Ok(futures_util::future::try_join_all(partitions)
+            .await?
+            .into_iter()
+            .flat_map(|reply| reply.ids)
             .collect())
+    }
+}
+
+fn order_of(entry: &StreamId) -> Order {
+    Order {
+        reservation_id: entry.get("reservation_id").unwrap_or_default(),
+        sku: entry.get("sku").unwrap_or_default(),
+        customer_id: entry.get("customer_id").unwrap_or_default(),
+        quantity: entry.get("quantity").unwrap_or_default(),
+        purchased_at_ms: entry.get("purchased_at_ms").unwrap_or_default(),
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use reservation_core::keys::Partitions;
 use reservation_core::testing::{TestEngine, reserve};
-use reservation_core::{Engine, EngineConfig, Error};
+use std::time::Duration;
+
+use reservation_core::{Engine, EngineConfig, Error, PurchaseQueue};
 
 #[tokio::test]
 async fn a_process_started_with_another_partition_count_is_refused() {
@@ -113,4 +115,47 @@ async fn products_with_holds_are_listed_in_their_partitions_index() {
         used.insert(home.index);
     }
     assert!(used.len() > 1, "twelve SKUs all hashed to one partition");
+}
+
+#[tokio::test]
+async fn every_order_of_every_partition_is_read_back_oldest_first() {
+    let t = TestEngine::start().await;
+    let sku = t.product("MUG", 100).await;
+    let mut bought = Vec::new();
+    for n in 0..12 {
+        let r = t
+            .engine
+            .reserve(&reserve(&sku, &format!("c{n}"), 1, &format!("r{n}")))
+            .await
+            .unwrap();
+        t.engine.confirm(&r.hold.id, None).await.unwrap();
+        t.engine.finalize_purchase(&r.hold.id).await.unwrap();
+        let hold = t.engine.reservation(&r.hold.id).await.unwrap();
+        let partition = t.engine.config().partitions.of_reservation(&hold.id);
+        let queue = PurchaseQueue::connect(&t.redis.config(), partition, Duration::ZERO)
+            .await
+            .unwrap();
+        queue.append_order(&hold).await.unwrap();
+        bought.push(hold.id.to_string());
+        // Stream ids order orders by the millisecond only across partitions.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    let orders = t.engine.every_order().await.unwrap();
+    let read: Vec<&str> = orders.iter().map(|o| o.reservation_id.as_str()).collect();
+    assert_eq!(read, bought);
+    let partitions_used: HashSet<_> = bought
+        .iter()
+        .map(|id| {
+            t.engine
+                .config()
+                .partitions
+                .of_reservation(&id.parse().unwrap())
+                .orders
+        })
+        .collect();
+    assert!(
+        partitions_used.len() > 1,
+        "the orders spread over partitions"
+    );
 }
