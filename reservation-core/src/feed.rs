@@ -116,7 +116,11 @@ impl StockFeed {
             let client = redis.cluster_subscriber(pushes)?;
             tokio::spawn(run_cluster(client, engine, weak, control_rx, pushes_rx));
         } else {
-            tokio::spawn(run(redis.client()?, engine, weak, control_rx));
+            let limits = Limits {
+                connect: redis.connect_timeout + redis.response_timeout,
+                answer: redis.response_timeout,
+            };
+            tokio::spawn(run(redis.client()?, limits, engine, weak, control_rx));
         }
         Ok(Self { inner })
     }
@@ -248,17 +252,42 @@ impl HoldWatch {
     }
 }
 
+/// How long the single-node feed waits on Redis. A pub/sub connection has
+/// no response timeout of its own, and a stalled server must not leave a
+/// watcher waiting for its subscription forever.
+#[derive(Clone, Copy)]
+struct Limits {
+    connect: Duration,
+    answer: Duration,
+}
+
+/// `call`'s outcome, or a timeout error once `limit` has passed.
+async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = redis::RedisResult<T>>,
+) -> redis::RedisResult<T> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("Redis did not answer the stock feed within {limit:?}"),
+        )))
+    })
+}
+
 /// The connection task: (re)connects, keeps the subscriptions in step with
 /// the watched products, and hands each event to its product's watchers.
+/// A (un)subscribe Redis does not answer in time ends the connection: the
+/// next one subscribes to exactly what is watched then.
 async fn run(
     client: redis::Client,
+    limits: Limits,
     engine: Engine,
     inner: Weak<Inner>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut reconnecting = false;
     loop {
-        let pubsub = match client.get_async_pubsub().await {
+        let pubsub = match within(limits.connect, client.get_async_pubsub()).await {
             Ok(pubsub) => pubsub,
             Err(e) => {
                 tracing::warn!(error = %e, "stock feed cannot connect to Redis; retrying");
@@ -276,7 +305,9 @@ async fn run(
         };
         let mut resubscribed = true;
         for subject in &watched {
-            resubscribed &= sink.subscribe(subject.channel()).await.is_ok();
+            resubscribed &= within(limits.answer, sink.subscribe(subject.channel()))
+                .await
+                .is_ok();
         }
         if !resubscribed {
             continue;
@@ -301,7 +332,9 @@ async fn run(
                 }
                 command = control.recv() => match command {
                     Some(Control::Subscribe(subject, ack)) => {
-                        let result = sink.subscribe(subject.channel()).await.map_err(Error::from_redis);
+                        let result = within(limits.answer, sink.subscribe(subject.channel()))
+                            .await
+                            .map_err(Error::from_redis);
                         let failed = result.is_err();
                         let _ = ack.send(result);
                         if failed {
@@ -309,7 +342,7 @@ async fn run(
                         }
                     }
                     Some(Control::Unsubscribe(subject)) => {
-                        if sink.unsubscribe(subject.channel()).await.is_err() {
+                        if within(limits.answer, sink.unsubscribe(subject.channel())).await.is_err() {
                             break;
                         }
                     }

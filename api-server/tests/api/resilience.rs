@@ -1,8 +1,9 @@
 use std::time::Duration;
 
-use api_server::testing::{ServerOptions, TestServer};
+use api_server::testing::{Received, ServerOptions, SocketClient, TestServer};
 use flashsale_proto::v1 as pb;
 use reservation_core::testing::TestOptions;
+use serde_json::json;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
@@ -236,4 +237,76 @@ async fn oversized_messages_are_refused_and_the_server_stays_up() {
         .unwrap()
         .into_inner();
     assert_eq!(answer.available, 9, "only the normal call reserved");
+}
+
+#[tokio::test]
+async fn a_stalled_redis_bounds_every_path_and_a_retry_finds_the_one_hold() {
+    let s = TestServer::start().await;
+    s.t.product("TEE", 10).await;
+    let mut reservations = s.reservations().await;
+    let mut watcher = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    s.t.pause_redis(Duration::from_secs(5)).await;
+
+    // No caller sets a deadline: the server's own bound on Redis ends each.
+    let watch_tee = json!({"sku": "TEE"});
+    let started = std::time::Instant::now();
+    let (grpc, http_reserve, http_product, watch) = tokio::join!(
+        reservations.reserve(reserve("r1")),
+        s.http
+            .post(s.url("/api/products/TEE/reservations"))
+            .header("x-customer-id", "bob")
+            .json(&json!({"quantity": 1, "request_id": "h1"}))
+            .send(),
+        s.http.get(s.url("/api/products/TEE")).send(),
+        watcher.emit_with_ack("watch", &watch_tee),
+    );
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "answered after {took:?}");
+    let grpc = grpc.unwrap_err();
+    assert_eq!(grpc.code(), Code::Unavailable, "{grpc:?}");
+    assert_eq!(
+        http_reserve.unwrap().status(),
+        reqwest::StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        http_product.unwrap().status(),
+        reqwest::StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(watch.expect("an ack")["error"]["code"], "UNAVAILABLE");
+
+    // The stalled reserves were queued by Redis and may run once it answers:
+    // a retry with the same request_id finds whatever hold they made, and
+    // never makes a second.
+    tokio::time::sleep(Duration::from_secs(5) - took).await;
+    let mut retried = None;
+    for _ in 0..50 {
+        match reservations.reserve(reserve("r1")).await {
+            Ok(answer) => {
+                retried = Some(answer.into_inner());
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    let retried = retried.expect("reserves work again");
+    let audit = s.t.engine.audit(&"TEE".parse().unwrap()).await.unwrap();
+    assert!(audit.is_clean(), "{:?}", audit.problems());
+    assert_eq!(audit.repeated_request_holds, 0);
+    assert!(audit.holds <= 2, "r1 and at most the stalled h1: {audit:?}");
+    assert_eq!(retried.available, 10 - audit.held);
+
+    // The feed dropped the connection whose subscribe stalled; watching works
+    // again, on exactly one subscription.
+    let snapshot = watcher.emit_with_ack("watch", &watch_tee).await.unwrap();
+    assert_eq!(snapshot["available"], retried.available, "{snapshot}");
+    assert_eq!(s.stock_subscriptions().await, 1);
+    reservations.reserve(reserve("r2")).await.unwrap();
+    let event = watcher.next(Duration::from_secs(2)).await;
+    assert!(
+        matches!(event, Some(Received::Event(ref name, _)) if name == "stock"),
+        "{event:?}"
+    );
 }

@@ -346,6 +346,45 @@ async fn workers_ride_out_a_redis_restart() {
 }
 
 #[tokio::test]
+async fn workers_wait_out_a_stalled_redis_and_finish_every_hold_once() {
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product_with("TEE", 1_000, |p| p.hold_seconds = 1).await;
+    let bought = confirmed_holds(&t, &sku, 200).await;
+    let mut abandoned = Vec::new();
+    for n in 0..100 {
+        let r = t
+            .engine
+            .reserve(&reserve(&sku, &format!("a{n}"), 1, &format!("a{n}")))
+            .await
+            .unwrap();
+        abandoned.push(r.hold.id);
+    }
+    let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 2, 2, quick_config("w")).await;
+    // Longer than the engine's response timeout: every buyer's and sweeper's
+    // call in flight gives up, and any of them may still run once Redis
+    // answers again.
+    t.pause_redis(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    eventually(
+        "every confirmed hold is bought and every abandoned one expired",
+        Duration::from_secs(20),
+        async || {
+            all_in_state(&t, &bought, HoldState::Purchased).await
+                && all_in_state(&t, &abandoned, HoldState::Expired).await
+        },
+    )
+    .await;
+    let (orders, _) = ordered_ids(&t).await;
+    assert_eq!(orders.len(), 200);
+    let stock = t.engine.product(&sku).await.unwrap().stock;
+    assert_eq!((stock.available, stock.held, stock.sold), (800, 0, 200));
+    let audit = t.engine.audit(&sku).await.unwrap();
+    assert!(audit.is_clean(), "{:?}", audit.problems());
+    workers.stop().await;
+}
+
+#[tokio::test]
 async fn sigterm_finishes_the_job_in_hand_and_exits_cleanly() {
     let t = TestEngine::start_with(real_time()).await;
     let sku = t.product("TEE", 10).await;
