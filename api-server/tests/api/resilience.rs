@@ -41,6 +41,24 @@ fn reserve(request: &str) -> pb::ReserveRequest {
     }
 }
 
+/// Sends `request` until Redis answers again: only `UNAVAILABLE` may come
+/// back meanwhile.
+async fn reserve_once_redis_answers(
+    reservations: &mut api_server::testing::Reservations,
+    request: &str,
+) -> pb::ReserveResponse {
+    for _ in 0..50 {
+        match reservations.reserve(reserve(request)).await {
+            Ok(answer) => return answer.into_inner(),
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    panic!("reserves did not work again within 5 s");
+}
+
 #[tokio::test]
 async fn while_redis_is_down_calls_fail_fast_and_the_server_recovers_by_itself() {
     let mut s = TestServer::start_with(ServerOptions {
@@ -85,20 +103,8 @@ async fn while_redis_is_down_calls_fail_fast_and_the_server_recovers_by_itself()
         grpc_health(&s).await == ServingStatus::Serving
     })
     .await;
-    let mut retried = None;
-    for _ in 0..50 {
-        match reservations.reserve(reserve("r2")).await {
-            Ok(answer) => {
-                retried = Some(answer.into_inner());
-                break;
-            }
-            Err(status) => {
-                assert_eq!(status.code(), Code::Unavailable);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    assert_eq!(retried.expect("reserves work again").available, 8);
+    let retried = reserve_once_redis_answers(&mut reservations, "r2").await;
+    assert_eq!(retried.available, 8);
     let healthz = s.http.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(healthz.status(), reqwest::StatusCode::OK);
     // The test's own connection fails once on its dead socket, then reconnects.
@@ -278,20 +284,7 @@ async fn a_stalled_redis_bounds_every_path_and_a_retry_finds_the_one_hold() {
     // a retry with the same request_id finds whatever hold they made, and
     // never makes a second.
     tokio::time::sleep(Duration::from_secs(5) - took).await;
-    let mut retried = None;
-    for _ in 0..50 {
-        match reservations.reserve(reserve("r1")).await {
-            Ok(answer) => {
-                retried = Some(answer.into_inner());
-                break;
-            }
-            Err(status) => {
-                assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    let retried = retried.expect("reserves work again");
+    let retried = reserve_once_redis_answers(&mut reservations, "r1").await;
     let audit = s.t.engine.audit(&"TEE".parse().unwrap()).await.unwrap();
     assert!(audit.is_clean(), "{:?}", audit.problems());
     assert_eq!(audit.repeated_request_holds, 0);

@@ -236,9 +236,11 @@ pub async fn shopper(shop: Arc<Shop>, n: usize) {
             }
         }
 
+        // Four in ten confirmed, two cancelled, the rest left to expire.
         let follow_up = rng.random_range(0..10);
-        if follow_up < 4 {
-            let answer = until_answered(&shop, || {
+        let confirming = follow_up < 4;
+        let answer = if confirming {
+            until_answered(&shop, || {
                 let (mut client, id) = (client.clone(), hold.clone());
                 async move {
                     client
@@ -246,15 +248,9 @@ pub async fn shopper(shop: Arc<Shop>, n: usize) {
                         .await
                 }
             })
-            .await;
-            let mut books = shop.books();
-            match answer {
-                Answered::Yes(_) => books.confirmed.push(hold),
-                Answered::Refused(_) => books.follow_ups_refused += 1,
-                Answered::Unresolved => {}
-            }
+            .await
         } else if follow_up < 6 {
-            let answer = until_answered(&shop, || {
+            until_answered(&shop, || {
                 let (mut client, id) = (client.clone(), hold.clone());
                 async move {
                     client
@@ -262,13 +258,16 @@ pub async fn shopper(shop: Arc<Shop>, n: usize) {
                         .await
                 }
             })
-            .await;
-            let mut books = shop.books();
-            match answer {
-                Answered::Yes(_) => books.cancelled.push(hold),
-                Answered::Refused(_) => books.follow_ups_refused += 1,
-                Answered::Unresolved => {}
-            }
+            .await
+        } else {
+            continue;
+        };
+        let mut books = shop.books();
+        match answer {
+            Answered::Yes(_) if confirming => books.confirmed.push(hold),
+            Answered::Yes(_) => books.cancelled.push(hold),
+            Answered::Refused(_) => books.follow_ups_refused += 1,
+            Answered::Unresolved => {}
         }
     }
 }

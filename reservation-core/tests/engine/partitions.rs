@@ -7,7 +7,18 @@ use reservation_core::keys::Partitions;
 use reservation_core::testing::{TestEngine, reserve};
 use std::time::Duration;
 
-use reservation_core::{Engine, EngineConfig, Error, PurchaseQueue};
+use reservation_core::{Engine, EngineConfig, Error, PurchaseQueue, ReservationId, Sku};
+
+/// Customer `cN`'s confirmed hold of one unit, made by request `rN`.
+async fn confirmed_hold(t: &TestEngine, sku: &Sku, n: usize) -> ReservationId {
+    let r = t
+        .engine
+        .reserve(&reserve(sku, &format!("c{n}"), 1, &format!("r{n}")))
+        .await
+        .unwrap();
+    t.engine.confirm(&r.hold.id, None).await.unwrap();
+    r.hold.id
+}
 
 #[tokio::test]
 async fn a_process_started_with_another_partition_count_is_refused() {
@@ -38,13 +49,7 @@ async fn each_purchase_job_is_queued_on_its_reservations_partition_and_all_are_u
     let sku = t.product("TEE", 1_000).await;
     let mut confirmed = HashSet::new();
     for n in 0..100 {
-        let r = t
-            .engine
-            .reserve(&reserve(&sku, &format!("c{n}"), 1, &format!("r{n}")))
-            .await
-            .unwrap();
-        t.engine.confirm(&r.hold.id, None).await.unwrap();
-        confirmed.insert(r.hold.id);
+        confirmed.insert(confirmed_hold(&t, &sku, n).await);
     }
 
     let mut conn = t.raw_connection().await;
@@ -123,14 +128,9 @@ async fn every_order_of_every_partition_is_read_back_oldest_first() {
     let sku = t.product("MUG", 100).await;
     let mut bought = Vec::new();
     for n in 0..12 {
-        let r = t
-            .engine
-            .reserve(&reserve(&sku, &format!("c{n}"), 1, &format!("r{n}")))
-            .await
-            .unwrap();
-        t.engine.confirm(&r.hold.id, None).await.unwrap();
-        t.engine.finalize_purchase(&r.hold.id).await.unwrap();
-        let hold = t.engine.reservation(&r.hold.id).await.unwrap();
+        let id = confirmed_hold(&t, &sku, n).await;
+        t.engine.finalize_purchase(&id).await.unwrap();
+        let hold = t.engine.reservation(&id).await.unwrap();
         let partition = t.engine.config().partitions.of_reservation(&hold.id);
         let queue = PurchaseQueue::connect(&t.redis.config(), partition, Duration::ZERO)
             .await
