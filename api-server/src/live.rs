@@ -84,16 +84,25 @@ pub(crate) async fn admit_session(
     let uri = request.uri();
     // Both the polling handshake and the websocket upgrade are GETs; a
     // CORS preflight opens nothing.
+    // Socket.IO takes a sid it cannot parse for none and opens a session, so
+    // only a well-formed one passes as a request of an open session.
     let opens = request.method() == axum::http::Method::GET
         && uri.path().starts_with(SOCKET_IO_PATH)
-        && !uri
-            .query()
-            .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")));
+        && !uri.query().is_some_and(|query| {
+            query.split('&').any(|pair| {
+                pair.strip_prefix("sid=")
+                    .is_some_and(|sid| sid.parse::<Sid>().is_ok())
+            })
+        });
     if opens && let Err(limited) = app.limits.open_session() {
         return axum::response::IntoResponse::into_response(ApiError::from(limited));
     }
     next.run(request).await
 }
+
+/// Socket.IO connects a socket right after its connect middleware, with no
+/// wait in between; one not connected this long after never will be.
+const CONNECT_GRACE: Duration = Duration::from_secs(1);
 
 /// Where Socket.IO answers (its default path).
 const SOCKET_IO_PATH: &str = "/socket.io/";
@@ -179,6 +188,10 @@ struct ErrorBody {
     message: String,
 }
 
+fn closing() -> ErrorAck {
+    error_ack("UNAVAILABLE", "the socket is closing")
+}
+
 fn error_ack(code: &'static str, message: impl Into<String>) -> ErrorAck {
     ErrorAck {
         error: ErrorBody {
@@ -205,6 +218,10 @@ struct Relay {
 #[derive(Default)]
 struct SocketState {
     watched: HashSet<Sku>,
+    /// Socket.IO runs each event on a task of its own; a socket's watches
+    /// and unwatches take this in turn, so that a flood of them cannot
+    /// interleave a watch's subscribe with an unwatch of the same product.
+    turn: Arc<tokio::sync::Mutex<()>>,
     customer: Option<CustomerId>,
     /// Counts the socket against the node's and its address's caps until
     /// the state is dropped at disconnect.
@@ -258,7 +275,13 @@ impl Live {
             move |socket: SocketRef, TryData(request): TryData<WatchRequest>, ack: AckSender| {
                 let live = live.clone();
                 async move {
-                    let answer = live.watch(&socket, request.map(|r| r.sku)).await;
+                    let answer = match live.turn_of(&socket) {
+                        Some(turn) => {
+                            let _turn = turn.lock().await;
+                            live.watch(&socket, request.map(|r| r.sku)).await
+                        }
+                        None => Err(closing()),
+                    };
                     let _ = match answer {
                         Ok(snapshot) => ack.send(&snapshot),
                         Err(error) => ack.send(&error),
@@ -274,7 +297,10 @@ impl Live {
                 async move {
                     let answer = match request.map(|r| Sku::new(r.sku)) {
                         Ok(Ok(sku)) => {
-                            live.unwatch(&socket, &sku);
+                            if let Some(turn) = live.turn_of(&socket) {
+                                let _turn = turn.lock().await;
+                                live.unwatch(&socket, &sku);
+                            }
                             json!({ "ok": true })
                         }
                         _ => json!(error_ack(
@@ -291,6 +317,15 @@ impl Live {
             let live = live.clone();
             async move { live.disconnected(&socket) }
         });
+        // A session that ends before Socket.IO has connected its socket (a
+        // malformed packet right behind the connect) gets no disconnect
+        // event, and would keep its state and its place under the caps.
+        tokio::spawn(async move {
+            tokio::time::sleep(CONNECT_GRACE).await;
+            if !socket.connected() {
+                self.disconnected(&socket);
+            }
+        });
         Ok(())
     }
 
@@ -302,32 +337,26 @@ impl Live {
         let raw =
             request.map_err(|_| error_ack("INVALID_ARGUMENT", "watch takes {\"sku\": \"SKU\"}"))?;
         let sku = Sku::new(raw).map_err(|e| error_ack(e.reason(), e.to_string()))?;
-        let newly = {
-            let mut sockets = self.sockets.lock().expect("sockets lock");
-            let state = sockets
-                .get_mut(&socket.id)
-                .ok_or_else(|| error_ack("UNAVAILABLE", "the socket is closing"))?;
-            if !state.watched.contains(&sku) && state.watched.len() >= self.options.max_watched {
-                return Err(error_ack(
-                    "WATCH_LIMIT",
-                    format!(
-                        "a socket may watch at most {} products",
-                        self.options.max_watched
-                    ),
-                ));
-            }
-            state.watched.insert(sku.clone())
-        };
-        if newly {
-            if let Err(e) = self.retain_product(&sku).await {
-                self.forget(socket, &sku);
-                return Err(error_ack(e.reason(), e.to_string()));
-            }
-            // The socket may have gone while the node subscribed: then its
-            // disconnect did not see this relay, and the watch is undone here.
-            if !self.is_watching(socket, &sku) {
-                self.release_product(&sku);
-                return Err(error_ack("UNAVAILABLE", "the socket is closing"));
+        let mut added = false;
+        if !self.check_watch(socket, &sku)? {
+            // The relay is counted before the socket's state names the
+            // product, so that a disconnect meanwhile releases only what was
+            // counted.
+            self.retain_product(&sku)
+                .await
+                .map_err(|e| error_ack(e.reason(), e.to_string()))?;
+            match self.check_watch(socket, &sku) {
+                Ok(false) if self.claim(socket, &sku) => added = true,
+                Ok(false) => {
+                    self.release_product(&sku);
+                    return Err(closing());
+                }
+                // Watched meanwhile: the socket counts once.
+                Ok(true) => self.release_product(&sku),
+                Err(refused) => {
+                    self.release_product(&sku);
+                    return Err(refused);
+                }
             }
         }
         match self.app.call("watch", self.app.engine.product(&sku)).await {
@@ -336,8 +365,7 @@ impl Live {
                 Ok(product.stock)
             }
             Err(e) => {
-                if newly {
-                    self.forget(socket, &sku);
+                if added && self.forget(socket, &sku) {
                     self.release_product(&sku);
                 }
                 Err(error_ack(e.reason(), e.to_string()))
@@ -345,19 +373,48 @@ impl Live {
         }
     }
 
+    /// Whether the socket already watches `sku`; refused when the socket is
+    /// gone or a new product would pass its watch limit.
+    fn check_watch(&self, socket: &SocketRef, sku: &Sku) -> Result<bool, ErrorAck> {
+        let sockets = self.sockets.lock().expect("sockets lock");
+        let state = sockets.get(&socket.id).ok_or_else(closing)?;
+        if state.watched.contains(sku) {
+            return Ok(true);
+        }
+        if state.watched.len() >= self.options.max_watched {
+            return Err(error_ack(
+                "WATCH_LIMIT",
+                format!(
+                    "a socket may watch at most {} products",
+                    self.options.max_watched
+                ),
+            ));
+        }
+        Ok(false)
+    }
+
+    /// Records that the socket watches `sku`; false when it is gone.
+    fn claim(&self, socket: &SocketRef, sku: &Sku) -> bool {
+        self.sockets
+            .lock()
+            .expect("sockets lock")
+            .get_mut(&socket.id)
+            .is_some_and(|state| state.watched.insert(sku.clone()))
+    }
+
+    fn turn_of(&self, socket: &SocketRef) -> Option<Arc<tokio::sync::Mutex<()>>> {
+        self.sockets
+            .lock()
+            .expect("sockets lock")
+            .get(&socket.id)
+            .map(|state| state.turn.clone())
+    }
+
     fn unwatch(&self, socket: &SocketRef, sku: &Sku) {
         socket.leave(product_room(sku));
         if self.forget(socket, sku) {
             self.release_product(sku);
         }
-    }
-
-    fn is_watching(&self, socket: &SocketRef, sku: &Sku) -> bool {
-        self.sockets
-            .lock()
-            .expect("sockets lock")
-            .get(&socket.id)
-            .is_some_and(|state| state.watched.contains(sku))
     }
 
     /// Removes `sku` from the socket's watch list; true when it was there.

@@ -19,6 +19,8 @@ pub enum Received {
     Event(String, Value),
     /// `43<id>[data]`
     Ack(u64, Value),
+    /// `44[/namespace,]{data}`: a namespace refused to connect the socket.
+    ConnectError(String, Value),
     /// The server closed the socket.
     Closed,
 }
@@ -145,6 +147,17 @@ fn parse(text: &str) -> Option<Received> {
             Value::Null
         };
         return Some(Received::Event(parts.first()?.as_str()?.to_owned(), data));
+    }
+    if let Some(rest) = text.strip_prefix("44") {
+        let (namespace, data) = if rest.starts_with('/') {
+            rest.split_once(',')?
+        } else {
+            ("/", rest)
+        };
+        return Some(Received::ConnectError(
+            namespace.to_owned(),
+            serde_json::from_str(data).ok()?,
+        ));
     }
     if let Some(rest) = text.strip_prefix("43") {
         let split = rest.find('[')?;

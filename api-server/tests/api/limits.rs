@@ -161,7 +161,49 @@ async fn a_storm_of_new_sessions_is_admitted_at_the_nodes_rate() {
     let refused = open().await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.headers()["retry-after"], "1");
+    // A made-up sid, which Socket.IO would take for none, opens nothing either.
+    let made_up = s
+        .http
+        .get(s.url("/socket.io/?EIO=4&transport=polling&sid=x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made_up.status(), StatusCode::TOO_MANY_REQUESTS);
     // A session already open goes on: its requests open nothing.
     let connect = s.http.post(&session).body("40").send().await.unwrap();
     assert_eq!(connect.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_session_cut_off_right_behind_its_connect_gives_its_place_back() {
+    let s = server(LimitOptions {
+        max_sockets_per_address: 2,
+        ..LimitOptions::unlimited()
+    })
+    .await;
+    // The malformed packet ends the session before Socket.IO has connected
+    // the socket its connect packet asked for.
+    for _ in 0..3 {
+        let session = s.polling_session().await;
+        let cut_off = s
+            .http
+            .post(&session)
+            .body("40\u{1e}zzz")
+            .send()
+            .await
+            .unwrap();
+        assert!(!cut_off.status().is_success());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match SocketClient::connect(s.http_addr(), None).await {
+            Ok(_) => break,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                assert!(e.contains("already holds"), "{e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the cut-off sessions kept their places: {e}"),
+        }
+    }
+    assert!(s.metrics().await.contains("flashsale_sockets 1"));
 }

@@ -1,7 +1,7 @@
 //! Live stock over Socket.IO: the official client (run under Node), many
 //! sockets, two nodes, hostile input, slow clients.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -422,6 +422,388 @@ async fn hostile_sockets_are_cut_off_and_everyone_else_keeps_receiving() {
     );
     let health = s.http.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+/// Whether the server closes `client`'s connection within a few seconds.
+async fn cut_off(client: &mut SocketClient) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if client.next(Duration::from_millis(500)).await == Some(Received::Closed) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The node's connected sockets once they are `wanted`, or after 5 s (each
+/// disconnect is handled by a task of its own).
+async fn sockets_settled_at(s: &TestServer, wanted: i64) -> i64 {
+    let read = async || -> i64 {
+        s.metrics()
+            .await
+            .lines()
+            .find_map(|line| line.strip_prefix("flashsale_sockets "))
+            .expect("the metric is exported")
+            .trim()
+            .parse()
+            .expect("a count")
+    };
+    settled_at(wanted, read).await
+}
+
+/// `read`'s value once it equals `wanted`, or its last one after 5 s.
+async fn settled_at(wanted: i64, read: impl AsyncFn() -> i64) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let value = read().await;
+        if value == wanted || tokio::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_packets_over_websocket_cut_off_their_sender_and_nobody_else() {
+    let s = TestServer::start().await;
+    let sku = s.t.product("SAFE", 100).await;
+    let before = s.t.stock("SAFE").await;
+    let addr = s.http_addr();
+    let mut bystander = SocketClient::connect(addr, None).await.unwrap();
+    bystander
+        .emit_with_ack("watch", &json!({"sku": "SAFE"}))
+        .await
+        .unwrap();
+
+    // A packet the server cannot even parse leaves nothing to answer: the
+    // connection goes.
+    for packet in [
+        // No such Engine.IO packet type.
+        "9hello",
+        // No packet type at all.
+        "",
+        // Ack ids that are not numbers.
+        r#"42abc["watch",{"sku":"SAFE"}]"#,
+        r#"42-1["watch",{"sku":"SAFE"}]"#,
+    ] {
+        let mut hostile = SocketClient::connect(addr, None).await.unwrap();
+        hostile.send_raw(packet).await.unwrap();
+        assert!(cut_off(&mut hostile).await, "{packet:?} was let through");
+    }
+
+    // Well-formed packets that name nothing that exists are refused or
+    // dropped, and the socket stays.
+    let mut lost = SocketClient::connect(addr, None).await.unwrap();
+    lost.send_raw("40/admin,").await.unwrap();
+    assert_eq!(
+        lost.next(Duration::from_secs(2)).await,
+        Some(Received::ConnectError(
+            "/admin".into(),
+            json!({"message": "Invalid namespace"})
+        ))
+    );
+    // An event in the namespace it was refused: a watch there would make
+    // it receive SAFE's events below.
+    lost.send_raw(r#"42/admin,["watch",{"sku":"SAFE"}]"#)
+        .await
+        .unwrap();
+    // An ack id too large to be one: the event runs, unacknowledged.
+    lost.send_raw(r#"4299999999999999999999["unwatch",{"sku":"SAFE"}]"#)
+        .await
+        .unwrap();
+    // An ack for something the server never asked.
+    lost.send_raw(r#"43999[{"ok":true}]"#).await.unwrap();
+    assert_eq!(lost.next(Duration::from_millis(500)).await, None);
+    assert_eq!(
+        lost.emit_with_ack("unwatch", &json!({"sku": "SAFE"})).await,
+        Some(json!({"ok": true})),
+        "the socket is still served"
+    );
+
+    assert_eq!(sockets_settled_at(&s, 2).await, 2, "the bystander and lost");
+    assert_eq!(s.stock_subscriptions().await, 1);
+    assert_eq!(s.t.stock("SAFE").await, before);
+    s.t.engine
+        .reserve(&reserve(&sku, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    let received = bystander.next(Duration::from_secs(2)).await;
+    assert!(
+        matches!(received, Some(Received::Event(ref name, ref event))
+            if name == "stock" && event["version"] == 2),
+        "{received:?}"
+    );
+    assert_eq!(lost.next(Duration::from_millis(500)).await, None);
+    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn polling_requests_without_a_session_a_supported_protocol_or_a_packet_are_refused() {
+    let s = TestServer::start().await;
+    let sku = s.t.product("SAFE", 100).await;
+    let before = s.t.stock("SAFE").await;
+    let mut bystander = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    bystander
+        .emit_with_ack("watch", &json!({"sku": "SAFE"}))
+        .await
+        .unwrap();
+    let answer = async |request: reqwest::RequestBuilder| {
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let unknown_session = (
+        400,
+        r#"{"code":"1","message":"Session ID unknown"}"#.to_owned(),
+    );
+    let unsupported = (
+        400,
+        r#"{"code":"5","message":"Unsupported protocol version"}"#.to_owned(),
+    );
+
+    let polling = s.url("/socket.io/?EIO=4&transport=polling");
+    // A session id of the right shape that was never given out...
+    let never_given = format!("{polling}&sid=AAAAAAAAAAAAAAAA");
+    assert_eq!(
+        answer(s.http.post(&never_given).body("40")).await,
+        unknown_session
+    );
+    assert_eq!(answer(s.http.get(&never_given)).await, unknown_session);
+    // ...and one that is no session id at all, which makes the POST a
+    // handshake, and a handshake is a GET.
+    assert_eq!(
+        answer(s.http.post(format!("{polling}&sid=made-up")).body("40")).await,
+        (
+            400,
+            r#"{"code":"2","message":"Bad handshake method"}"#.to_owned()
+        )
+    );
+
+    // Engine.IO 4 only, to open a session and within one.
+    for version in ["3", "5"] {
+        let url = s.url(&format!("/socket.io/?EIO={version}&transport=polling"));
+        assert_eq!(answer(s.http.get(url)).await, unsupported, "EIO={version}");
+    }
+    let session = s.polling_session().await;
+    assert_eq!(
+        answer(s.http.post(session.replace("EIO=4", "EIO=3")).body("40")).await,
+        unsupported
+    );
+
+    // A connected session whose POST is not Engine.IO is refused and ended,
+    // and its socket goes with it.
+    assert_eq!(
+        answer(s.http.post(&session).body("40")).await,
+        (200, "ok".into())
+    );
+    let (status, connected) = answer(s.http.get(&session)).await;
+    assert!(
+        status == 200
+            && connected
+                .split('\x1e')
+                .any(|packet| packet.starts_with("40{")),
+        "{status} {connected:?}"
+    );
+    assert_eq!(sockets_settled_at(&s, 2).await, 2);
+    assert_eq!(
+        answer(s.http.post(&session).body("hello")).await,
+        (400, String::new())
+    );
+    assert_eq!(answer(s.http.get(&session)).await, unknown_session);
+
+    assert_eq!(sockets_settled_at(&s, 1).await, 1, "only the bystander");
+    assert_eq!(s.stock_subscriptions().await, 1);
+    assert_eq!(s.t.stock("SAFE").await, before);
+    s.t.engine
+        .reserve(&reserve(&sku, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    let received = bystander.next(Duration::from_secs(2)).await;
+    assert!(
+        matches!(received, Some(Received::Event(ref name, ref event))
+            if name == "stock" && event["version"] == 2),
+        "{received:?}"
+    );
+    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+/// Emits `count` `watch` and `unwatch` events for `skus` as fast as the
+/// socket takes them, asking for acks and waiting for none. In turns, it
+/// watches every SKU (more than a socket may) and then unwatches each, and
+/// it watches and at once unwatches each.
+async fn flood_watches(flooder: &mut SocketClient, skus: &[Sku], count: usize) {
+    let all_then_each = skus
+        .iter()
+        .map(|sku| ("watch", sku))
+        .chain(skus.iter().map(|sku| ("unwatch", sku)));
+    let in_pairs = skus
+        .iter()
+        .flat_map(|sku| [("watch", sku), ("unwatch", sku)]);
+    let events = all_then_each.chain(in_pairs).cycle().take(count);
+    // Ack ids of their own, far from the ones `emit_with_ack` counts.
+    for (id, (event, sku)) in (1_000_000..).zip(events) {
+        let packet = json!([event, {"sku": sku.to_string()}]);
+        flooder.send_raw(&format!("42{id}{packet}")).await.unwrap();
+    }
+}
+
+/// Reads `client` until nothing more comes for `quiet`.
+async fn drain_socket(client: &mut SocketClient, quiet: Duration) -> Vec<Received> {
+    let mut received = Vec::new();
+    while let Some(packet) = client.next(quiet).await {
+        let closed = packet == Received::Closed;
+        received.push(packet);
+        if closed {
+            break;
+        }
+    }
+    received
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watch_flood_does_not_hold_up_other_sockets_stock_events() {
+    let s = TestServer::start_with(ServerOptions {
+        live: LiveOptions {
+            max_watched: 4,
+            ..LiveOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut skus = Vec::new();
+    for i in 0..8 {
+        skus.push(s.t.product(&format!("FLOODED-{i}"), 100).await);
+    }
+    let calm = s.t.product("CALM", 1_000).await;
+    let addr = s.http_addr();
+    let mut bystander = SocketClient::connect(addr, None).await.unwrap();
+    bystander
+        .emit_with_ack("watch", &json!({"sku": "CALM"}))
+        .await
+        .unwrap();
+
+    let mut flooder = SocketClient::connect(addr, None).await.unwrap();
+    let flood = tokio::spawn(async move {
+        flood_watches(&mut flooder, &skus, 2_000).await;
+        let answers = drain_socket(&mut flooder, Duration::from_secs(1)).await;
+        (flooder, answers)
+    });
+    // Every change reaches the bystander promptly while the flood is sent,
+    // handled and answered.
+    let mut version = 1;
+    while !flood.is_finished() || version < 5 {
+        version += 1;
+        s.t.engine
+            .reserve(&reserve(&calm, "ann", 1, &format!("r{version}")))
+            .await
+            .unwrap();
+        let changed = std::time::Instant::now();
+        loop {
+            let received = bystander.next(Duration::from_secs(2)).await;
+            let Some(Received::Event(_, event)) = received else {
+                panic!("version {version} did not arrive within 2 s: {received:?}");
+            };
+            if event["version"] == version {
+                break;
+            }
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(2),
+            "version {version} took {:?}",
+            changed.elapsed()
+        );
+    }
+    let (mut flooder, answers) = flood.await.unwrap();
+    assert!(
+        answers.iter().any(|answer| matches!(answer,
+            Received::Ack(_, ack) if ack["error"]["code"] == "WATCH_LIMIT")),
+        "the flood was handled, and the limit held during it"
+    );
+    assert!(
+        flooder
+            .emit_with_ack("watch", &json!({"sku": "CALM"}))
+            .await
+            .is_some(),
+        "the flooder itself is still served"
+    );
+    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watch_flood_stays_within_the_limit_and_leaves_other_watchers_as_they_were() {
+    let s = TestServer::start_with(ServerOptions {
+        live: LiveOptions {
+            max_watched: 4,
+            ..LiveOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut skus = Vec::new();
+    for i in 0..12 {
+        skus.push(s.t.product(&format!("FLOODED-{i}"), 100).await);
+    }
+    // Between them, two shoppers keep eight of the flooded products relayed,
+    // so the flooder would hear of any of those it were left in; the other
+    // four only the flooder ever watches.
+    let watched = &skus[..8];
+    let addr = s.http_addr();
+    let mut shoppers = Vec::new();
+    for half in watched.chunks(4) {
+        let mut shopper = SocketClient::connect(addr, None).await.unwrap();
+        for sku in half {
+            shopper
+                .emit_with_ack("watch", &json!({"sku": sku.to_string()}))
+                .await
+                .unwrap();
+        }
+        shoppers.push(shopper);
+    }
+    assert_eq!(s.stock_subscriptions().await, 8);
+
+    let mut flooder = SocketClient::connect(addr, None).await.unwrap();
+    flood_watches(&mut flooder, &skus, 2_000).await;
+    drain_socket(&mut flooder, Duration::from_secs(1)).await;
+
+    for (i, sku) in skus.iter().enumerate() {
+        s.t.engine
+            .reserve(&reserve(sku, "ann", 1, &format!("r{i}")))
+            .await
+            .unwrap();
+    }
+    let heard = |received: Vec<Received>| -> BTreeSet<String> {
+        received
+            .into_iter()
+            .filter_map(|packet| match packet {
+                Received::Event(name, event) if name == "stock" => {
+                    Some(event["sku"].as_str()?.to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    for (shopper, half) in shoppers.iter_mut().zip(watched.chunks(4)) {
+        let wanted: BTreeSet<String> = half.iter().map(|sku| sku.to_string()).collect();
+        assert_eq!(
+            heard(drain_socket(shopper, Duration::from_millis(500)).await),
+            wanted,
+            "a shopper lost products to the flood"
+        );
+    }
+    let flooder_heard = heard(drain_socket(&mut flooder, Duration::from_millis(500)).await);
+    assert!(
+        flooder_heard.len() <= 4,
+        "the flooder hears {flooder_heard:?}, more than it may watch"
+    );
+
+    drop(flooder);
+    assert_eq!(
+        settled_at(8, async || s.stock_subscriptions().await).await,
+        8,
+        "the node subscribes to just what the shoppers watch"
+    );
 }
 
 #[tokio::test]
