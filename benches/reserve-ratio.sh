@@ -4,8 +4,10 @@
 # (50 clients, one request per round trip), then flashload through gRPC in a
 # closed loop, then flashload in an open loop at half the baseline's rate.
 # Prints each rate as a ratio to the baseline, and the open loop's
-# percentiles. Run it before and after performance work and compare ratios,
-# not absolute numbers.
+# percentiles, and where the machine's CPU went: the microseconds each
+# process (Redis, the api-server, the load generator) spent per reserve in
+# the baseline and in the closed loop. Run it before and after performance
+# work and compare ratios, not absolute numbers.
 #
 #   benches/reserve-ratio.sh                 # 15 s per run
 #   DURATION=30s MIN_RATIO=1.0 benches/reserve-ratio.sh --connections 8
@@ -26,12 +28,31 @@ cargo build --release --locked -q -p api-server -p flashsale-benches
 flashload=(target/release/flashload)
 load=(--target "$grpc_addr" --token bench --setup --stock 1000000000000 --duration "$duration" --warmup 2s)
 
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/stat"
+}
+# Runs a flashload command as phase NAME; records the CPU seconds Redis, the
+# api-server and flashload (with its redis-benchmark) spent on it.
+measured() {
+  local name=$1; shift
+  local redis0 server0
+  redis0=$(cpu_seconds "${redis_pids##* }"); server0=$(cpu_seconds "$server_pid")
+  /usr/bin/time -f '%U %S' -o "$work/$name.time" "$@"
+  python3 - "$work/$name.cpu" "$redis0" "$(cpu_seconds "${redis_pids##* }")" \
+    "$server0" "$(cpu_seconds "$server_pid")" "$(cat "$work/$name.time")" <<'PY'
+import json, sys
+out, r0, r1, s0, s1, user, system = sys.argv[1], *map(float, sys.argv[2:5]), float(sys.argv[5]), *map(float, sys.argv[6].split())
+json.dump({"redis": r1 - r0, "api_server": s1 - s0, "load": user + system}, open(out, "w"))
+PY
+}
+
 echo "== baseline: redis-benchmark, the reserve script by EVALSHA"
-"${flashload[@]}" baseline --redis-url "$redis_url" --json "$work/baseline.json"
+measured baseline "${flashload[@]}" baseline --redis-url "$redis_url" --json "$work/baseline.json"
 baseline=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["achieved_rate"])' "$work/baseline.json")
 
 echo "== flashload reserve, closed loop, $concurrency shoppers"
-"${flashload[@]}" reserve "${load[@]}" --concurrency "$concurrency" --json "$work/closed.json" "$@" >/dev/null
+measured closed "${flashload[@]}" reserve "${load[@]}" --concurrency "$concurrency" --json "$work/closed.json" "$@" >/dev/null
 
 half=$(python3 -c 'import sys; print(round(float(sys.argv[1]) / 2))' "$baseline")
 echo "== flashload reserve, open loop at $half/s (half the baseline)"
@@ -50,6 +71,13 @@ for name, run in [("flashload closed loop (gRPC)", closed), ("flashload open loo
     print(f"{name:<44}{run['achieved_rate']:>12.0f}{run['achieved_rate'] / base:>8.2f}")
 c = open_["latency_ms"]["corrected"]
 print(f"\nopen loop, corrected: p50 {c['p50']:.2f} ms, p99 {c['p99']:.2f} ms, p99.9 {c['p99.9']:.2f} ms, max {c['max']:.2f} ms")
+print(f"\nCPU per reserve, µs {'redis-server':>14}{'api-server':>12}{'load':>8}{'all':>8}")
+# Every reserve of the closed loop's phase, warmup included, made a hold.
+granted = sum(p["granted_holds"] for p in closed["products"])
+for name, phase, total in [("baseline (redis-benchmark)", "baseline", baseline["requests"]), ("closed loop (flashload)", "closed", granted)]:
+    cpu = json.load(open(f"{work}/{phase}.cpu"))
+    per = {k: v / total * 1e6 for k, v in cpu.items()}
+    print(f"{name:<26}{per['redis']:>14.1f}{per['api_server']:>12.1f}{per['load']:>8.1f}{sum(per.values()):>8.1f}")
 for run, name in [(closed, "closed"), (open_, "open")]:
     failed = [check["name"] for check in run["checks"] if not check["passed"]]
     print(f"{name} loop checks: {'all passed' if not failed else 'FAILED ' + ', '.join(failed)}")

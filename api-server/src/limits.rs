@@ -14,7 +14,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reservation_core::CustomerId;
 
@@ -140,7 +140,7 @@ impl Limits {
     pub fn open_session(&self) -> Result<(), Limited> {
         match &self.opens {
             Some(limiter) => limiter.check().map_err(|not_until| Limited::TooManyOpens {
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+                retry_after: not_until.wait_time_from(limiter.clock().now()),
             }),
             None => Ok(()),
         }
@@ -213,12 +213,13 @@ fn take<K: std::hash::Hash + Eq + Clone>(
     units: NonZeroU32,
     who: &'static str,
 ) -> Result<(), Limited> {
-    let now = DefaultClock::default().now();
+    // The wait is read off the limiter's own clock, and only on a refusal:
+    // a new clock calibrates itself first, which cost more than the reserve.
     match limiter.check_key_n(key, units) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(not_until)) => Err(Limited::TooFast {
             who,
-            retry_after: not_until.wait_time_from(now),
+            retry_after: not_until.wait_time_from(limiter.clock().now()),
         }),
         // More units at once than a whole burst: never, at this rate.
         Err(_) => Err(Limited::TooFast {

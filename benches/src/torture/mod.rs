@@ -45,7 +45,7 @@ use tokio::sync::watch;
 use crate::cli::{OutputArgs, TortureArgs};
 use crate::merchant::Merchant;
 use crate::progress::Progress;
-use crate::report::Table;
+use crate::report::{Check, Table};
 use crate::run::{Results, finish, run_id};
 use checks::{Ending, ProductEnd};
 use deployment::{Binaries, Deployment, MERCHANT_TOKEN};
@@ -85,6 +85,7 @@ pub struct TortureReport<'a> {
     pub faults: &'a [FaultDone],
     pub watcher_reconnects: u64,
     pub orders: usize,
+    pub checks: &'a [Check],
 }
 
 /// Where each fault of a run of `length` lands: the worker every ten
@@ -151,6 +152,9 @@ pub async fn run(args: TortureArgs) -> Result<bool> {
     let length = args
         .minutes
         .map_or(args.duration, |minutes| Duration::from_secs(minutes * 60));
+    if args.skus == 0 || args.shoppers == 0 {
+        anyhow::bail!("--skus and --shoppers must be at least 1");
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
     let binaries = Binaries::find(args.bin_dir.as_deref())?;
     let deployment = Deployment::start(&binaries, args.cluster).await?;
@@ -218,10 +222,7 @@ async fn torture(
     let shoppers: Vec<_> = (0..args.shoppers)
         .map(|n| tokio::spawn(shoppers::shopper(shop.clone(), n)))
         .collect();
-    let restocking = tokio::spawn(shoppers::restocker(
-        shop.clone(),
-        Duration::from_millis(200),
-    ));
+    let restocking = tokio::spawn(shoppers::restocker(shop.clone(), Duration::from_millis(50)));
 
     let mut rng = StdRng::seed_from_u64(seed);
     let plan = plan_faults(length, &mut rng);
@@ -257,13 +258,17 @@ async fn torture(
     }
     progress.finish();
     shop.stop.store(true, Ordering::Release);
-    for shopper in shoppers {
-        let _ = shopper.await;
+    // A shopper or the merchant that panicked fails the run.
+    let mut load_ended = Ok(());
+    for task in shoppers.into_iter().chain([restocking]) {
+        if let Err(e) = task.await {
+            load_ended = Err(e).context("a shopper or the merchant failed");
+        }
     }
-    let _ = restocking.await;
     let (mut deployment, faulted) = faulting.await.expect("the fault task does not panic");
     let seconds = start.elapsed().as_secs_f64();
     let outcome = async {
+        load_ended?;
         faulted?;
         deployment.check_alive()?;
         println!("load stopped after {seconds:.1} s; waiting for every hold to finish");
@@ -314,6 +319,7 @@ async fn torture(
                 .map(|w| w.reconnects.load(Ordering::Acquire))
                 .sum(),
             orders: orders.len(),
+            checks: &checks,
         };
         finish(
             "torture",
