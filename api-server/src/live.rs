@@ -83,9 +83,9 @@ pub(crate) async fn admit_session(
 ) -> axum::response::Response {
     let uri = request.uri();
     // Both the polling handshake and the websocket upgrade are GETs; a
-    // CORS preflight opens nothing.
-    // Socket.IO takes a sid it cannot parse for none and opens a session, so
-    // only a well-formed one passes as a request of an open session.
+    // CORS preflight opens nothing. Socket.IO takes a sid it cannot parse
+    // for none and opens a session, so only a well-formed sid marks a
+    // request of an open session.
     let opens = request.method() == axum::http::Method::GET
         && uri.path().starts_with(SOCKET_IO_PATH)
         && !uri.query().is_some_and(|query| {

@@ -211,16 +211,20 @@ pub async fn metrics_at(http: &reqwest::Client, addr: SocketAddr) -> String {
         .expect("metrics text")
 }
 
-/// The stock subscriptions of the node whose HTTP listener is `addr`.
-pub async fn stock_subscriptions_at(http: &reqwest::Client, addr: SocketAddr) -> i64 {
-    metrics_at(http, addr)
-        .await
-        .lines()
-        .find_map(|line| line.strip_prefix("flashsale_stock_subscriptions "))
-        .expect("the metric is exported")
+/// The gauge `name` of the node whose HTTP listener is `addr`.
+pub async fn gauge_at(http: &reqwest::Client, addr: SocketAddr, name: &str) -> i64 {
+    let text = metrics_at(http, addr).await;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} is not exported"))
         .trim()
         .parse()
         .expect("a count")
+}
+
+/// The stock subscriptions of the node whose HTTP listener is `addr`.
+pub async fn stock_subscriptions_at(http: &reqwest::Client, addr: SocketAddr) -> i64 {
+    gauge_at(http, addr, "flashsale_stock_subscriptions").await
 }
 
 /// An api-server on `t`'s Redis, on free loopback ports.
@@ -277,6 +281,11 @@ impl TestServer {
     /// The Prometheus text `/metrics` serves.
     pub async fn metrics(&self) -> String {
         metrics_at(&self.http, self.running().http_addr).await
+    }
+
+    /// The gauge `name`, as `/metrics` reports it.
+    pub async fn gauge(&self, name: &str) -> i64 {
+        gauge_at(&self.http, self.running().http_addr, name).await
     }
 
     /// The node's stock subscriptions, as `/metrics` reports them.

@@ -32,6 +32,22 @@ fn reserve(customer: &str, request: &str, quantity: i64) -> pb::ReserveRequest {
     }
 }
 
+/// Connects a socket, waiting up to 5 s for `place` to be given back; only
+/// the per-address cap may refuse meanwhile.
+async fn connect_once_a_place_is_free(s: &TestServer, place: &str) -> SocketClient {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match SocketClient::connect(s.http_addr(), None).await {
+            Ok(socket) => return socket,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                assert!(e.contains("already holds"), "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{place} never came back: {e}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_customer_reserving_too_fast_is_told_when_to_come_back() {
     let s = server(LimitOptions {
@@ -126,17 +142,7 @@ async fn sockets_are_capped_per_address_and_a_freed_place_can_be_taken() {
     assert!(refused.contains("already holds 2 sockets"), "{refused}");
 
     drop(first);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match SocketClient::connect(s.http_addr(), None).await {
-            Ok(_) => break,
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                assert!(e.contains("already holds"), "{e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("the freed place was never given back: {e}"),
-        }
-    }
+    connect_once_a_place_is_free(&s, "the freed place").await;
 }
 
 #[tokio::test]
@@ -194,16 +200,6 @@ async fn a_session_cut_off_right_behind_its_connect_gives_its_place_back() {
             .unwrap();
         assert!(!cut_off.status().is_success());
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match SocketClient::connect(s.http_addr(), None).await {
-            Ok(_) => break,
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                assert!(e.contains("already holds"), "{e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("the cut-off sessions kept their places: {e}"),
-        }
-    }
-    assert!(s.metrics().await.contains("flashsale_sockets 1"));
+    connect_once_a_place_is_free(&s, "the cut-off sessions' places").await;
+    assert_eq!(s.gauge("flashsale_sockets").await, 1);
 }

@@ -438,17 +438,7 @@ async fn cut_off(client: &mut SocketClient) -> bool {
 /// The node's connected sockets once they are `wanted`, or after 5 s (each
 /// disconnect is handled by a task of its own).
 async fn sockets_settled_at(s: &TestServer, wanted: i64) -> i64 {
-    let read = async || -> i64 {
-        s.metrics()
-            .await
-            .lines()
-            .find_map(|line| line.strip_prefix("flashsale_sockets "))
-            .expect("the metric is exported")
-            .trim()
-            .parse()
-            .expect("a count")
-    };
-    settled_at(wanted, read).await
+    settled_at(wanted, async || s.gauge("flashsale_sockets").await).await
 }
 
 /// `read`'s value once it equals `wanted`, or its last one after 5 s.
@@ -648,6 +638,23 @@ async fn flood_watches(flooder: &mut SocketClient, skus: &[Sku], count: usize) {
     }
 }
 
+/// A node whose sockets may watch 4 products, and `count` products to flood.
+async fn flood_target(count: usize) -> (TestServer, Vec<Sku>) {
+    let s = TestServer::start_with(ServerOptions {
+        live: LiveOptions {
+            max_watched: 4,
+            ..LiveOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    let mut skus = Vec::new();
+    for i in 0..count {
+        skus.push(s.t.product(&format!("FLOODED-{i}"), 100).await);
+    }
+    (s, skus)
+}
+
 /// Reads `client` until nothing more comes for `quiet`.
 async fn drain_socket(client: &mut SocketClient, quiet: Duration) -> Vec<Received> {
     let mut received = Vec::new();
@@ -663,18 +670,7 @@ async fn drain_socket(client: &mut SocketClient, quiet: Duration) -> Vec<Receive
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_watch_flood_does_not_hold_up_other_sockets_stock_events() {
-    let s = TestServer::start_with(ServerOptions {
-        live: LiveOptions {
-            max_watched: 4,
-            ..LiveOptions::default()
-        },
-        ..ServerOptions::default()
-    })
-    .await;
-    let mut skus = Vec::new();
-    for i in 0..8 {
-        skus.push(s.t.product(&format!("FLOODED-{i}"), 100).await);
-    }
+    let (s, skus) = flood_target(8).await;
     let calm = s.t.product("CALM", 1_000).await;
     let addr = s.http_addr();
     let mut bystander = SocketClient::connect(addr, None).await.unwrap();
@@ -733,18 +729,7 @@ async fn a_watch_flood_does_not_hold_up_other_sockets_stock_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_watch_flood_stays_within_the_limit_and_leaves_other_watchers_as_they_were() {
-    let s = TestServer::start_with(ServerOptions {
-        live: LiveOptions {
-            max_watched: 4,
-            ..LiveOptions::default()
-        },
-        ..ServerOptions::default()
-    })
-    .await;
-    let mut skus = Vec::new();
-    for i in 0..12 {
-        skus.push(s.t.product(&format!("FLOODED-{i}"), 100).await);
-    }
+    let (s, skus) = flood_target(12).await;
     // Between them, two shoppers keep eight of the flooded products relayed,
     // so the flooder would hear of any of those it were left in; the other
     // four only the flooder ever watches.
