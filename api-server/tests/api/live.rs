@@ -453,6 +453,31 @@ async fn settled_at(wanted: i64, read: impl AsyncFn() -> i64) -> i64 {
     }
 }
 
+/// After hostile input: SAFE's stock and the node's one subscription are as
+/// they were, the server is healthy, and the next change reaches the
+/// bystander watching SAFE.
+async fn still_serving_safe(
+    s: &TestServer,
+    sku: &Sku,
+    before: &reservation_core::StockSnapshot,
+    bystander: &mut SocketClient,
+) {
+    assert_eq!(s.stock_subscriptions().await, 1);
+    assert_eq!(&s.t.stock("SAFE").await, before);
+    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    s.t.engine
+        .reserve(&reserve(sku, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    let received = bystander.next(Duration::from_secs(2)).await;
+    assert!(
+        matches!(received, Some(Received::Event(ref name, ref event))
+            if name == "stock" && event["version"] == 2),
+        "{received:?}"
+    );
+}
+
 #[tokio::test]
 async fn malformed_packets_over_websocket_cut_off_their_sender_and_nobody_else() {
     let s = TestServer::start().await;
@@ -511,21 +536,8 @@ async fn malformed_packets_over_websocket_cut_off_their_sender_and_nobody_else()
     );
 
     assert_eq!(sockets_settled_at(&s, 2).await, 2, "the bystander and lost");
-    assert_eq!(s.stock_subscriptions().await, 1);
-    assert_eq!(s.t.stock("SAFE").await, before);
-    s.t.engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
-    let received = bystander.next(Duration::from_secs(2)).await;
-    assert!(
-        matches!(received, Some(Received::Event(ref name, ref event))
-            if name == "stock" && event["version"] == 2),
-        "{received:?}"
-    );
+    still_serving_safe(&s, &sku, &before, &mut bystander).await;
     assert_eq!(lost.next(Duration::from_millis(500)).await, None);
-    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), reqwest::StatusCode::OK);
 }
 
 #[tokio::test]
@@ -602,20 +614,7 @@ async fn polling_requests_without_a_session_a_supported_protocol_or_a_packet_are
     assert_eq!(answer(s.http.get(&session)).await, unknown_session);
 
     assert_eq!(sockets_settled_at(&s, 1).await, 1, "only the bystander");
-    assert_eq!(s.stock_subscriptions().await, 1);
-    assert_eq!(s.t.stock("SAFE").await, before);
-    s.t.engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
-    let received = bystander.next(Duration::from_secs(2)).await;
-    assert!(
-        matches!(received, Some(Received::Event(ref name, ref event))
-            if name == "stock" && event["version"] == 2),
-        "{received:?}"
-    );
-    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    still_serving_safe(&s, &sku, &before, &mut bystander).await;
 }
 
 /// Emits `count` `watch` and `unwatch` events for `skus` as fast as the
