@@ -38,26 +38,49 @@ function button(text, onClick, secondary = true) {
   return b;
 }
 
-function render() {
-  const rows = [...products.values()].sort((a, b) => a.sku.localeCompare(b.sku)).map(p => {
+/** Each product's row, kept across renders: a live update must not reset
+ * (or take the focus from) the amount a merchant is typing. */
+const rows = new Map(); // sku -> { row, cells, toggle }
+
+function rowOf(p) {
+  let entry = rows.get(p.sku);
+  if (!entry) {
     const row = document.createElement("tr");
     row.dataset.sku = p.sku;
-    row.append(cell(p.sku), cell(p.name), cell(p.available, true), cell(p.held, true), cell(p.sold, true),
-      cell(p.total, true), cell(p.version, true), cell(saleState(p)));
+    const cells = [false, false, true, true, true, true, true, false].map(numeric => cell("", numeric));
     const actions = document.createElement("td");
     const amount = document.createElement("input");
     amount.type = "number";
     amount.value = "10";
     amount.setAttribute("aria-label", `Units to add to ${p.sku}`);
-    actions.append(amount, button("Restock", () => act(`/api/admin/products/${p.sku}/restock`, { delta: Number(amount.value) })));
-    actions.append(saleState(p) === "paused"
-      ? button("Resume", () => act(`/api/admin/products/${p.sku}/resume`))
-      : button("Pause", () => act(`/api/admin/products/${p.sku}/pause`)));
-    actions.append(button("Chart", () => { selected = p.sku; $("chart-sku").textContent = p.sku; drawChart(); }));
-    row.append(actions);
-    return row;
-  });
-  $("products").replaceChildren(...rows);
+    const toggle = button("Pause", () => {
+      const paused = saleState(products.get(p.sku)) === "paused";
+      act(`/api/admin/products/${p.sku}/${paused ? "resume" : "pause"}`);
+    });
+    actions.append(amount, button("Restock", () => act(`/api/admin/products/${p.sku}/restock`, { delta: Number(amount.value) })),
+      toggle, button("Chart", () => { selected = p.sku; $("chart-sku").textContent = p.sku; drawChart(); }));
+    row.append(...cells, actions);
+    entry = { row, cells, toggle };
+    rows.set(p.sku, entry);
+  }
+  return entry;
+}
+
+function render() {
+  const sorted = [...products.values()].sort((a, b) => a.sku.localeCompare(b.sku));
+  for (const p of sorted) {
+    const { cells, toggle } = rowOf(p);
+    const state = saleState(p);
+    [p.sku, p.name, p.available, p.held, p.sold, p.total, p.version, state]
+      .forEach((value, i) => { cells[i].textContent = value; });
+    toggle.textContent = state === "paused" ? "Resume" : "Pause";
+  }
+  // Rows are moved only when products come or go: moving one blurs its input.
+  const table = $("products");
+  const wanted = sorted.map(p => rows.get(p.sku).row);
+  if (wanted.length !== table.children.length || wanted.some((row, i) => table.children[i] !== row)) {
+    table.replaceChildren(...wanted);
+  }
 }
 
 async function act(path, body) {

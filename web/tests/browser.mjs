@@ -85,6 +85,16 @@ await row.waitFor();
 await admin.locator("#connection", { hasText: "live" }).waitFor();
 const totalBefore = (await (await fetch(`${base}/api/products/${skuA}`)).json()).total;
 await row.getByRole("spinbutton").fill("25");
+// A live update while the merchant types keeps what was typed.
+const version = Number(await row.locator("td").nth(6).textContent());
+await fetch(`${base}/api/products/${skuA}/reservations`, {
+  method: "POST",
+  headers: { "content-type": "application/json", "x-customer-id": "typing" },
+  body: JSON.stringify({ quantity: 1, request_id: "typing" }),
+});
+await admin.waitForFunction(([sku, v]) =>
+  Number(document.querySelector(`tr[data-sku="${sku}"] td:nth-child(7)`).textContent) > v, [skuA, version], { timeout: 2000 });
+assert.equal(await row.getByRole("spinbutton").inputValue(), "25", "a live update reset the amount being typed");
 await row.getByRole("button", { name: "Restock" }).click();
 await admin.locator("#message", { hasText: "Done." }).waitFor();
 const restocked = await (await fetch(`${base}/api/products/${skuA}`)).json();
