@@ -147,6 +147,16 @@ impl SocketClient {
         }
     }
 
+    /// Watches `sku`; returns the version of the snapshot the ack carries.
+    pub async fn watch(&mut self, sku: &str) -> Result<u64, SocketError> {
+        let ack = self
+            .emit_with_ack("watch", serde_json::json!({ "sku": sku }))
+            .await?;
+        ack["version"]
+            .as_u64()
+            .ok_or_else(|| SocketError::Protocol(ack.to_string()))
+    }
+
     /// The next event the server emits.
     pub async fn next_event(&mut self) -> Result<Event, SocketError> {
         if let Some(event) = self.early.pop_front() {

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use flashsale_proto::v1 as pb;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::cli::{TransportArg, WatchArgs};
 use crate::latency::{Latencies, LatencySummary};
@@ -167,10 +166,7 @@ async fn watcher(
 ) {
     let connected = async {
         let mut socket = SocketClient::connect(&http_addr, transport, &http).await?;
-        let ack = socket.emit_with_ack("watch", json!({ "sku": sku })).await?;
-        let version = ack["version"]
-            .as_u64()
-            .ok_or_else(|| crate::socket::SocketError::Protocol(ack.to_string()))?;
+        let version = socket.watch(&sku).await?;
         Ok::<_, crate::socket::SocketError>((socket, version))
     }
     .await;

@@ -66,6 +66,17 @@ impl SocketClient {
         Ok(client)
     }
 
+    /// A socket connected without auth that watches `sku` (its watch was
+    /// acknowledged).
+    pub async fn watching(addr: SocketAddr, sku: &str) -> Self {
+        let mut socket = Self::connect(addr, None).await.unwrap();
+        socket
+            .emit_with_ack("watch", &serde_json::json!({ "sku": sku }))
+            .await
+            .unwrap();
+        socket
+    }
+
     /// Sends one text frame as it is.
     pub async fn send_raw(&mut self, text: &str) -> Result<(), String> {
         self.ws

@@ -141,11 +141,7 @@ async fn a_change_through_one_node_reaches_watchers_on_another_process() {
         env!("CARGO_BIN_EXE_api-server"),
         &["--redis-url", &url, "--insecure-customer-header"],
     );
-    let mut watcher = SocketClient::connect(node_b.http_addr, None).await.unwrap();
-    watcher
-        .emit_with_ack("watch", &json!({"sku": "TWO-A"}))
-        .await
-        .unwrap();
+    let mut watcher = SocketClient::watching(node_b.http_addr, "TWO-A").await;
 
     // Through node A's gRPC API.
     let mut reservations = s.reservations().await;
@@ -194,11 +190,7 @@ async fn watchers_keep_receiving_after_redis_restarts() {
     })
     .await;
     let sku = s.t.product("RESTART", 10).await;
-    let mut watcher = SocketClient::connect(s.http_addr(), None).await.unwrap();
-    watcher
-        .emit_with_ack("watch", &json!({"sku": "RESTART"}))
-        .await
-        .unwrap();
+    let mut watcher = SocketClient::watching(s.http_addr(), "RESTART").await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     s.t.redis.restart().unwrap();
 
@@ -241,11 +233,7 @@ async fn stock_updates_are_conflated_but_the_last_state_always_arrives() {
     })
     .await;
     let sku = s.t.product("BURST", 1_000).await;
-    let mut watcher = SocketClient::connect(s.http_addr(), None).await.unwrap();
-    watcher
-        .emit_with_ack("watch", &json!({"sku": "BURST"}))
-        .await
-        .unwrap();
+    let mut watcher = SocketClient::watching(s.http_addr(), "BURST").await;
     for i in 0..50 {
         s.t.engine
             .reserve(&reserve(&sku, &format!("c{i}"), 1, &format!("r{i}")))
@@ -349,11 +337,7 @@ async fn hostile_sockets_are_cut_off_and_everyone_else_keeps_receiving() {
     let s = TestServer::start().await;
     let sku = s.t.product("SAFE", 100).await;
     let addr = s.http_addr();
-    let mut bystander = SocketClient::connect(addr, None).await.unwrap();
-    bystander
-        .emit_with_ack("watch", &json!({"sku": "SAFE"}))
-        .await
-        .unwrap();
+    let mut bystander = SocketClient::watching(addr, "SAFE").await;
 
     let mut malformed = SocketClient::connect(addr, None).await.unwrap();
     malformed.send_raw("42[not json").await.unwrap();
@@ -484,11 +468,7 @@ async fn malformed_packets_over_websocket_cut_off_their_sender_and_nobody_else()
     let sku = s.t.product("SAFE", 100).await;
     let before = s.t.stock("SAFE").await;
     let addr = s.http_addr();
-    let mut bystander = SocketClient::connect(addr, None).await.unwrap();
-    bystander
-        .emit_with_ack("watch", &json!({"sku": "SAFE"}))
-        .await
-        .unwrap();
+    let mut bystander = SocketClient::watching(addr, "SAFE").await;
 
     // A packet the server cannot even parse leaves nothing to answer: the
     // connection goes.
@@ -545,11 +525,7 @@ async fn polling_requests_without_a_session_a_supported_protocol_or_a_packet_are
     let s = TestServer::start().await;
     let sku = s.t.product("SAFE", 100).await;
     let before = s.t.stock("SAFE").await;
-    let mut bystander = SocketClient::connect(s.http_addr(), None).await.unwrap();
-    bystander
-        .emit_with_ack("watch", &json!({"sku": "SAFE"}))
-        .await
-        .unwrap();
+    let mut bystander = SocketClient::watching(s.http_addr(), "SAFE").await;
     let answer = async |request: reqwest::RequestBuilder| {
         let response = request.send().await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
@@ -672,11 +648,7 @@ async fn a_watch_flood_does_not_hold_up_other_sockets_stock_events() {
     let (s, skus) = flood_target(8).await;
     let calm = s.t.product("CALM", 1_000).await;
     let addr = s.http_addr();
-    let mut bystander = SocketClient::connect(addr, None).await.unwrap();
-    bystander
-        .emit_with_ack("watch", &json!({"sku": "CALM"}))
-        .await
-        .unwrap();
+    let mut bystander = SocketClient::watching(addr, "CALM").await;
 
     let mut flooder = SocketClient::connect(addr, None).await.unwrap();
     let flood = tokio::spawn(async move {

@@ -188,28 +188,33 @@ impl Deployment {
         let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let (grpc_addr, http_addr) = (loopback(free_port()?), loopback(free_port()?));
 
-        let mut cluster_flag = Vec::new();
+        // What every server is told: where Redis is, and when a confirmed
+        // hold's purchase counts as lost.
+        let mut common = vec![
+            "--redis-url",
+            &url,
+            "--purchase-timeout-ms",
+            PURCHASE_TIMEOUT_MS,
+        ];
         if cluster {
-            cluster_flag.push("--redis-cluster".to_owned());
+            common.push("--redis-cluster");
         }
+        let with_common = |own: &[&str]| -> Vec<String> {
+            own.iter()
+                .chain(&common)
+                .map(|arg| arg.to_string())
+                .collect()
+        };
         let api_server = Process::start(
             "api-server",
             binaries.api_server.clone(),
-            [
-                "--redis-url",
-                &url,
+            with_common(&[
                 "--grpc-addr",
                 &grpc_addr.to_string(),
                 "--http-addr",
                 &http_addr.to_string(),
-                "--purchase-timeout-ms",
-                PURCHASE_TIMEOUT_MS,
                 "--insecure-customer-header",
-            ]
-            .iter()
-            .map(|arg| arg.to_string())
-            .chain(cluster_flag.clone())
-            .collect(),
+            ]),
             logs.path(),
         )?;
         let mut workers = Vec::new();
@@ -217,22 +222,14 @@ impl Deployment {
             workers.push(Process::start(
                 &format!("purchase-worker-{n}"),
                 binaries.purchase_worker.clone(),
-                [
-                    "--redis-url",
-                    &url,
+                with_common(&[
                     "--name",
                     &format!("torture-worker-{n}"),
                     "--metrics-addr",
                     &loopback(free_port()?).to_string(),
-                    "--purchase-timeout-ms",
-                    PURCHASE_TIMEOUT_MS,
                     "--claim-idle-ms",
                     CLAIM_IDLE_MS,
-                ]
-                .iter()
-                .map(|arg| arg.to_string())
-                .chain(cluster_flag.clone())
-                .collect(),
+                ]),
                 logs.path(),
             )?);
         }

@@ -35,8 +35,6 @@ pub struct Books {
     pub calls: u64,
     /// Calls whose answer was lost, by gRPC code; each was sent again.
     pub lost_answers: HashMap<String, u64>,
-    /// Reserves that made a hold.
-    pub granted: u64,
     /// Reserves refused by the engine's rules (out of stock, sale closed…).
     pub refused: u64,
     /// Reserves refused as malformed: a bug in the run or the server.
@@ -47,9 +45,9 @@ pub struct Books {
     pub replay_mismatches: Vec<String>,
     /// Calls never answered within [`GIVE_UP_AFTER`].
     pub unresolved: u64,
-    /// Every hold granted, by request id.
-    #[serde(skip)]
-    pub holds: HashMap<String, String>,
+    /// Every hold granted; the report gives their number as `granted`.
+    #[serde(rename = "granted", serialize_with = "count")]
+    pub holds: Vec<String>,
     /// Holds whose confirm was answered with CONFIRMED (or later).
     #[serde(skip)]
     pub confirmed: Vec<String>,
@@ -63,6 +61,10 @@ pub struct Books {
     /// Units of restocks whose answer was lost (a restock is not idempotent,
     /// so it is not sent again), by SKU.
     pub restocks_unanswered: HashMap<String, i64>,
+}
+
+fn count<S: serde::Serializer>(items: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(items.len() as u64)
 }
 
 impl Books {
@@ -80,7 +82,7 @@ pub struct Shop {
     skus: Vec<String>,
     run_id: String,
     seed: u64,
-    pub books: Mutex<Books>,
+    books: Mutex<Books>,
     pub stop: AtomicBool,
 }
 
@@ -96,7 +98,7 @@ impl Shop {
         })
     }
 
-    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+    pub fn books(&self) -> std::sync::MutexGuard<'_, Books> {
         self.books
             .lock()
             .expect("the books' lock is never poisoned")
@@ -203,9 +205,7 @@ pub async fn shopper(shop: Arc<Shop>, n: usize) {
             continue;
         };
         {
-            let mut books = shop.books();
-            books.granted += 1;
-            books.holds.insert(request.request_id.clone(), hold.clone());
+            shop.books().holds.push(hold.clone());
         }
 
         if rng.random_bool(0.2) {

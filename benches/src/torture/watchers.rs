@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::socket::{SocketClient, SocketError, Transport};
 
 /// One watcher's view.
@@ -95,12 +93,7 @@ async fn session(
     http: &reqwest::Client,
 ) -> Result<(), SocketError> {
     let mut socket = SocketClient::connect(http_addr, transport, http).await?;
-    let ack = socket
-        .emit_with_ack("watch", json!({ "sku": watcher.sku }))
-        .await?;
-    let version = ack["version"]
-        .as_u64()
-        .ok_or_else(|| SocketError::Protocol(ack.to_string()))?;
+    let version = socket.watch(&watcher.sku).await?;
     watcher.version.fetch_max(version, Ordering::AcqRel);
     loop {
         let event = socket.next_event().await?;
