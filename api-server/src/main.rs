@@ -30,6 +30,11 @@ struct Args {
     #[arg(long, env = "FLASHSALE_REDIS_URL")]
     redis_url: Option<String>,
 
+    /// How long (ms) to wait at start for a Redis that cannot answer yet
+    /// (still starting, or loading its data after a restart).
+    #[arg(long, env = "FLASHSALE_REDIS_WAIT_MS", default_value_t = 30_000)]
+    redis_wait_ms: u64,
+
     /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
     #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
     redis_cluster: bool,
@@ -193,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let redis = RedisConfig::new(&redis_url).with_cluster(args.redis_cluster);
-    let engine = Engine::connect(
+    let engine = Engine::connect_patiently(
         &redis,
         EngineConfig {
             max_quantity_per_reserve: args.max_quantity,
@@ -201,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
             partitions: args.partitions,
             ..EngineConfig::default()
         },
+        Duration::from_millis(args.redis_wait_ms),
     )
     .await
     .with_context(|| format!("connect to Redis at {redis_url}"))?;

@@ -26,6 +26,11 @@ struct Args {
     #[arg(long, env = "FLASHSALE_REDIS_URL")]
     redis_url: String,
 
+    /// How long (ms) to wait at start for a Redis that cannot answer yet
+    /// (still starting, or loading its data after a restart).
+    #[arg(long, env = "FLASHSALE_REDIS_WAIT_MS", default_value_t = 30_000)]
+    redis_wait_ms: u64,
+
     /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
     #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
     redis_cluster: bool,
@@ -71,13 +76,14 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let redis = RedisConfig::new(&args.redis_url).with_cluster(args.redis_cluster);
-    let engine = Engine::connect(
+    let engine = Engine::connect_patiently(
         &redis,
         EngineConfig {
             purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
             partitions: args.partitions,
             ..EngineConfig::default()
         },
+        Duration::from_millis(args.redis_wait_ms),
     )
     .await
     .with_context(|| format!("connect to Redis at {}", args.redis_url))?;

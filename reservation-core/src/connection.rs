@@ -243,6 +243,9 @@ impl Connection {
             }
             Shared::Cluster(cluster) => cluster.clone().req_packed_command(cmd).await,
         }
+        // An error reply (a loading server's BUSY LOADING, say) is classified
+        // as an error, not taken for an answer of the wrong type.
+        .and_then(redis::Value::extract_error)
         .map_err(Error::from_redis)?;
         T::from_redis_value(value).map_err(|e| Error::Internal(e.to_string()))
     }

@@ -116,11 +116,11 @@ impl StockFeed {
             let client = redis.cluster_subscriber(pushes)?;
             tokio::spawn(run_cluster(client, engine, weak, control_rx, pushes_rx));
         } else {
-            let limits = Limits {
+            let timeouts = Timeouts {
                 connect: redis.connect_timeout + redis.response_timeout,
                 answer: redis.response_timeout,
             };
-            tokio::spawn(run(redis.client()?, limits, engine, weak, control_rx));
+            tokio::spawn(run(redis.client()?, timeouts, engine, weak, control_rx));
         }
         Ok(Self { inner })
     }
@@ -256,7 +256,7 @@ impl HoldWatch {
 /// no response timeout of its own, and a stalled server must not leave a
 /// watcher waiting for its subscription forever.
 #[derive(Clone, Copy)]
-struct Limits {
+struct Timeouts {
     connect: Duration,
     answer: Duration,
 }
@@ -280,14 +280,14 @@ async fn within<T>(
 /// next one subscribes to exactly what is watched then.
 async fn run(
     client: redis::Client,
-    limits: Limits,
+    timeouts: Timeouts,
     engine: Engine,
     inner: Weak<Inner>,
     mut control: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut reconnecting = false;
     loop {
-        let pubsub = match within(limits.connect, client.get_async_pubsub()).await {
+        let pubsub = match within(timeouts.connect, client.get_async_pubsub()).await {
             Ok(pubsub) => pubsub,
             Err(e) => {
                 tracing::warn!(error = %e, "stock feed cannot connect to Redis; retrying");
@@ -305,7 +305,7 @@ async fn run(
         };
         let mut resubscribed = true;
         for subject in &watched {
-            resubscribed &= within(limits.answer, sink.subscribe(subject.channel()))
+            resubscribed &= within(timeouts.answer, sink.subscribe(subject.channel()))
                 .await
                 .is_ok();
         }
@@ -332,7 +332,7 @@ async fn run(
                 }
                 command = control.recv() => match command {
                     Some(Control::Subscribe(subject, ack)) => {
-                        let result = within(limits.answer, sink.subscribe(subject.channel()))
+                        let result = within(timeouts.answer, sink.subscribe(subject.channel()))
                             .await
                             .map_err(Error::from_redis);
                         let failed = result.is_err();
@@ -342,7 +342,7 @@ async fn run(
                         }
                     }
                     Some(Control::Unsubscribe(subject)) => {
-                        if within(limits.answer, sink.unsubscribe(subject.channel())).await.is_err() {
+                        if within(timeouts.answer, sink.unsubscribe(subject.channel())).await.is_err() {
                             break;
                         }
                     }

@@ -92,6 +92,27 @@ impl Engine {
         Self::connect_with_clock(redis, config, Arc::new(SystemClock)).await
     }
 
+    /// Connects like [`Engine::connect`], but waits up to `patience` while
+    /// Redis cannot answer (not up yet, or loading its data after a restart),
+    /// so a process started beside it does not die of a race. Any other
+    /// error, a wrong partition count say, is returned at once.
+    pub async fn connect_patiently(
+        redis: &RedisConfig,
+        config: EngineConfig,
+        patience: Duration,
+    ) -> Result<Self> {
+        let give_up = std::time::Instant::now() + patience;
+        loop {
+            match Self::connect(redis, config.clone()).await {
+                Err(Error::Unavailable(e)) if std::time::Instant::now() < give_up => {
+                    tracing::warn!(error = %e, "Redis cannot answer yet; connecting again");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                connected => return connected,
+            }
+        }
+    }
+
     /// Connects to Redis, deciding deadlines with `clock`.
     pub async fn connect_with_clock(
         redis: &RedisConfig,

@@ -2,11 +2,10 @@
 //! Cluster they spread over the shards; every process must agree on the count.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use reservation_core::keys::Partitions;
 use reservation_core::testing::{TestEngine, reserve};
-use std::time::Duration;
-
 use reservation_core::{Engine, EngineConfig, Error, PurchaseQueue, ReservationId, Sku};
 
 /// Customer `cN`'s confirmed hold of one unit, made by request `rN`.
@@ -40,6 +39,39 @@ async fn a_process_started_with_another_partition_count_is_refused() {
     Engine::connect(&t.redis.config(), EngineConfig::default())
         .await
         .expect("the same count connects");
+}
+
+#[tokio::test]
+async fn a_process_started_before_redis_answers_waits_for_it_but_not_for_a_refusal() {
+    let mut t = TestEngine::start().await;
+    let config = t.redis.config();
+    t.redis.kill().unwrap();
+    let waiting = tokio::spawn({
+        let config = config.clone();
+        async move {
+            Engine::connect_patiently(&config, EngineConfig::default(), Duration::from_secs(30))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "it gave up on a Redis that is down");
+    t.redis.restart().unwrap();
+    waiting
+        .await
+        .unwrap()
+        .expect("connected once Redis answered");
+
+    let started = Instant::now();
+    let eight = EngineConfig {
+        partitions: Partitions::new(8).unwrap(),
+        ..EngineConfig::default()
+    };
+    let refused = Engine::connect_patiently(&config, eight, Duration::from_secs(30)).await;
+    assert!(matches!(refused, Err(Error::InvalidArgument { .. })));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a refusal was waited out"
+    );
 }
 
 #[tokio::test]
