@@ -53,6 +53,11 @@ pub struct LiveOptions {
     pub max_buffer: usize,
     /// Largest packet a client may send, in bytes.
     pub max_payload: u64,
+    /// The websocket read buffer each connection holds, in bytes. Shoppers
+    /// send only small packets (watches, pongs), so a small buffer costs
+    /// nothing in reads and saves memory on every connection; a larger
+    /// packet still arrives whole, over more reads.
+    pub ws_read_buffer: usize,
     /// How often the server pings each client, and how long it waits for the
     /// answer before closing the connection.
     pub ping_interval: Duration,
@@ -66,6 +71,7 @@ impl Default for LiveOptions {
             interval: Duration::from_millis(50),
             max_buffer: 128,
             max_payload: 16 * 1024,
+            ws_read_buffer: 512,
             ping_interval: Duration::from_secs(15),
             ping_timeout: Duration::from_secs(10),
         }
@@ -141,6 +147,7 @@ pub fn layer(app: App, options: LiveOptions) -> SocketIoLayer {
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(options.max_buffer)
         .max_payload(options.max_payload)
+        .ws_read_buffer_size(options.ws_read_buffer)
         .ping_interval(options.ping_interval)
         .ping_timeout(options.ping_timeout)
         .build_layer();

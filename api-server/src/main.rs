@@ -110,6 +110,10 @@ struct Args {
     #[arg(long, env = "FLASHSALE_STOCK_INTERVAL_MS", default_value_t = 50)]
     stock_interval_ms: u64,
 
+    /// Bytes of websocket read buffer each live connection holds.
+    #[arg(long, env = "FLASHSALE_WS_READ_BUFFER_BYTES", default_value_t = LiveOptions::default().ws_read_buffer)]
+    ws_read_buffer_bytes: usize,
+
     /// Comma-separated origins (https://shop.example) whose pages may use the
     /// HTTP API and Socket.IO; without any, only the server's own pages.
     #[arg(long, env = "FLASHSALE_CORS_ORIGINS", value_delimiter = ',')]
@@ -256,6 +260,7 @@ async fn main() -> anyhow::Result<()> {
                 live: LiveOptions {
                     max_watched: args.max_watched_skus,
                     interval: Duration::from_millis(args.stock_interval_ms),
+                    ws_read_buffer: args.ws_read_buffer_bytes,
                     ..LiveOptions::default()
                 },
             },

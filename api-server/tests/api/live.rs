@@ -280,6 +280,7 @@ async fn watch_refusals_and_the_watch_limit_come_back_in_the_ack() {
         code(client.emit_with_ack("watch", &json!({"sku": "{W0}"})).await),
         "INVALID_ARGUMENT"
     );
+    // Ten times the websocket read buffer: the packet still arrives whole.
     assert_eq!(
         code(
             client
