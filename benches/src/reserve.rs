@@ -537,6 +537,10 @@ async fn closed_loop(shared: &Arc<Shared>, concurrency: usize, end: Instant) {
     }
 }
 
+/// The schedule is kept by a thread of its own rather than the runtime's
+/// timer: tokio's timer fires on whole milliseconds, so every send would
+/// leave up to a millisecond after it was due, and that wait, which is the
+/// load generator's and not the server's, would be charged to every call.
 async fn open_loop(
     shared: &Arc<Shared>,
     profile: &RateProfile,
@@ -544,10 +548,27 @@ async fn open_loop(
     start: Instant,
     end: Instant,
 ) {
+    let (shared, profile) = (shared.clone(), profile.clone());
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        dispatch_on_schedule(&shared, &profile, max_in_flight, start, end, &runtime)
+    })
+    .await
+    .expect("the open loop's dispatcher panicked");
+}
+
+fn dispatch_on_schedule(
+    shared: &Arc<Shared>,
+    profile: &RateProfile,
+    max_in_flight: usize,
+    start: Instant,
+    end: Instant,
+    runtime: &tokio::runtime::Handle,
+) {
     let mut rng = SmallRng::from_rng(&mut rand::rng());
     let mut due = start;
     while due < end {
-        tokio::time::sleep_until(due.into()).await;
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
         // Everything due by now leaves now: a late dispatcher catches up
         // instead of silently lowering the rate.
         let now = Instant::now();
@@ -568,7 +589,7 @@ async fn open_loop(
                 shared.sent.fetch_add(1, Ordering::Relaxed);
                 let shared = shared.clone();
                 let due_at = due;
-                tokio::spawn(async move {
+                runtime.spawn(async move {
                     shopper_turn(&shared, &mut client, intent, due_at).await;
                     shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 });
