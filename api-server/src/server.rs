@@ -110,6 +110,9 @@ impl RunningServer {
         let http = tokio::spawn(async move {
             // The peer address, for the per-address limits.
             let router = router.into_make_service_with_connect_info::<SocketAddr>();
+            // Unlike the gRPC side, Nagle's algorithm stays on here: under a
+            // heavy fan-out it merges a socket's live events into fewer TCP
+            // segments, and without it the fan-out bench's p99 doubled.
             axum::serve(http_listener, router)
                 .with_graceful_shutdown(until_stopped(stopped))
                 .await

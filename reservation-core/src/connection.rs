@@ -8,13 +8,20 @@
 //! its first key's slot (every script's keys share their product's slot),
 //! MOVED and ASK followed, the slot map refreshed after a failover. A script
 //! that a new primary does not know is loaded again on NOSCRIPT.
+//!
+//! Every connection turns Nagle's algorithm off, which the redis crate leaves
+//! on. Calls are small writes, and with it a call written while an earlier
+//! one's bytes are still unacknowledged waits for that acknowledgement: on a
+//! pipelined connection the second call in flight would wait for the first
+//! one's answer.
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, FromRedisValue, PushInfo, ScriptInvocation, Value};
+use redis::io::tcp::TcpSettings;
+use redis::{Cmd, FromRedisValue, IntoConnectionInfo, PushInfo, ScriptInvocation, Value};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -106,14 +113,29 @@ impl RedisConfig {
 
     fn cluster_builder(&self, response_timeout: Duration) -> ClusterClientBuilder {
         ClusterClient::builder(self.nodes())
+            .tcp_settings(tcp_settings())
             .connection_timeout(self.connect_timeout)
             .response_timeout(response_timeout)
             .retries(2)
     }
 
     pub(crate) fn client(&self) -> Result<redis::Client> {
-        redis::Client::open(self.url.as_str()).map_err(invalid_url)
+        redis::Client::open(self.connection_info()?).map_err(invalid_url)
     }
+
+    /// A single node's address and settings.
+    fn connection_info(&self) -> Result<redis::ConnectionInfo> {
+        Ok(self
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(invalid_url)?
+            .set_tcp_settings(tcp_settings()))
+    }
+}
+
+fn tcp_settings() -> TcpSettings {
+    TcpSettings::default().set_nodelay(true)
 }
 
 fn invalid_url(e: redis::RedisError) -> Error {
@@ -159,14 +181,15 @@ impl Connection {
                 Shared::Multiplexed(manager)
             }
             (false, ConnectionMode::Pooled { size }) => {
-                let mut pool_config = deadpool_redis::Config::from_url(config.url.as_str());
-                let mut limits = deadpool_redis::PoolConfig::new(size.max(1));
-                limits.timeouts.wait = Some(config.connect_timeout);
-                limits.timeouts.create = Some(config.connect_timeout);
-                limits.timeouts.recycle = Some(config.response_timeout);
-                pool_config.pool = Some(limits);
-                let pool = pool_config
-                    .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                let manager =
+                    deadpool_redis::Manager::new(config.connection_info()?).map_err(invalid_url)?;
+                let pool = deadpool_redis::Pool::builder(manager)
+                    .max_size(size.max(1))
+                    .wait_timeout(Some(config.connect_timeout))
+                    .create_timeout(Some(config.connect_timeout))
+                    .recycle_timeout(Some(config.response_timeout))
+                    .runtime(deadpool_redis::Runtime::Tokio1)
+                    .build()
                     .map_err(|e| Error::InvalidArgument {
                         field: "redis_url",
                         reason: e.to_string(),

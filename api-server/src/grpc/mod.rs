@@ -19,8 +19,8 @@ use std::time::Duration;
 use flashsale_proto::v1::inventory_service_server::InventoryServiceServer;
 use flashsale_proto::v1::reservation_service_server::ReservationServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Status};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -99,7 +99,12 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Answers are small writes: with Nagle's algorithm, one written while
+        // the last is unacknowledged waits for the peer's delayed ACK.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
 }
 
