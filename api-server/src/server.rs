@@ -112,7 +112,7 @@ impl RunningServer {
             let router = router.into_make_service_with_connect_info::<SocketAddr>();
             // Unlike the gRPC side, Nagle's algorithm stays on here: under a
             // heavy fan-out it merges a socket's live events into fewer TCP
-            // segments, and without it the fan-out bench's p99 doubled.
+            // segments, and turning it off doubled the fan-out bench's p99.
             axum::serve(http_listener, router)
                 .with_graceful_shutdown(until_stopped(stopped))
                 .await
