@@ -60,13 +60,31 @@ impl LocalCluster {
             cluster_node: true,
             ..LocalRedisOptions::default()
         };
-        let nodes = (0..count)
-            .map(|_| LocalRedis::start_with(node_options.clone()))
-            .collect::<io::Result<Vec<_>>>()?;
-        let cluster = Self { options, nodes };
-        cluster.create()?;
-        cluster.wait_until_served()?;
-        Ok(cluster)
+        // Joining fresh nodes has failed, rarely, among a loaded machine's
+        // parallel tests (a port probed free can be taken before a node binds
+        // it); fresh nodes are tried then, and the error carries redis-cli's
+        // own words.
+        let mut attempts_left = 3;
+        loop {
+            let nodes = (0..count)
+                .map(|_| LocalRedis::start_with(node_options.clone()))
+                .collect::<io::Result<Vec<_>>>()?;
+            let cluster = Self {
+                options: options.clone(),
+                nodes,
+            };
+            attempts_left -= 1;
+            match cluster.create() {
+                Ok(()) => {
+                    cluster.wait_until_served()?;
+                    return Ok(cluster);
+                }
+                Err(e) if attempts_left == 0 => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the private Cluster did not form; trying fresh nodes")
+                }
+            }
+        }
     }
 
     /// The seed list the engine takes: every node, comma-separated.
@@ -100,9 +118,11 @@ impl LocalCluster {
                 )
             })?;
         if !output.status.success() {
+            // `redis-cli --cluster` reports its errors on standard output.
             return Err(io::Error::other(format!(
-                "redis-cli {args:?} on port {port}: {}",
-                String::from_utf8_lossy(&output.stderr)
+                "redis-cli {args:?} on port {port}: {}{}",
+                String::from_utf8_lossy(&output.stderr),
+                String::from_utf8_lossy(&output.stdout)
             )));
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
