@@ -344,26 +344,18 @@ impl Live {
         let raw =
             request.map_err(|_| error_ack("INVALID_ARGUMENT", "watch takes {\"sku\": \"SKU\"}"))?;
         let sku = Sku::new(raw).map_err(|e| error_ack(e.reason(), e.to_string()))?;
-        let mut added = false;
-        if !self.check_watch(socket, &sku)? {
+        let added = !self.check_watch(socket, &sku)?;
+        if added {
             // The relay is counted before the socket's state names the
             // product, so that a disconnect meanwhile releases only what was
-            // counted.
+            // counted. The socket's own watches and unwatches wait for their
+            // turn, so its disconnect is all that can have come meanwhile.
             self.retain_product(&sku)
                 .await
                 .map_err(|e| error_ack(e.reason(), e.to_string()))?;
-            match self.check_watch(socket, &sku) {
-                Ok(false) if self.claim(socket, &sku) => added = true,
-                Ok(false) => {
-                    self.release_product(&sku);
-                    return Err(closing());
-                }
-                // Watched meanwhile: the socket counts once.
-                Ok(true) => self.release_product(&sku),
-                Err(refused) => {
-                    self.release_product(&sku);
-                    return Err(refused);
-                }
+            if !self.claim(socket, &sku) {
+                self.release_product(&sku);
+                return Err(closing());
             }
         }
         match self.app.call("watch", self.app.engine.product(&sku)).await {

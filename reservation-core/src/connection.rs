@@ -138,7 +138,7 @@ fn tcp_settings() -> TcpSettings {
     TcpSettings::default().set_nodelay(true)
 }
 
-fn invalid_url(e: redis::RedisError) -> Error {
+fn invalid_url(e: impl std::fmt::Display) -> Error {
     Error::InvalidArgument {
         field: "redis_url",
         reason: e.to_string(),
@@ -190,10 +190,7 @@ impl Connection {
                     .recycle_timeout(Some(config.response_timeout))
                     .runtime(deadpool_redis::Runtime::Tokio1)
                     .build()
-                    .map_err(|e| Error::InvalidArgument {
-                        field: "redis_url",
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(invalid_url)?;
                 Shared::Pooled(pool)
             }
         };

@@ -64,8 +64,8 @@ impl LocalCluster {
         // parallel tests (a port probed free can be taken before a node binds
         // it); fresh nodes are tried then, and the error carries redis-cli's
         // own words.
-        let mut attempts_left = 3;
-        loop {
+        let mut last_error = None;
+        for _ in 0..3 {
             let nodes = (0..count)
                 .map(|_| LocalRedis::start_with(node_options.clone()))
                 .collect::<io::Result<Vec<_>>>()?;
@@ -73,18 +73,18 @@ impl LocalCluster {
                 options: options.clone(),
                 nodes,
             };
-            attempts_left -= 1;
             match cluster.create() {
                 Ok(()) => {
                     cluster.wait_until_served()?;
                     return Ok(cluster);
                 }
-                Err(e) if attempts_left == 0 => return Err(e),
                 Err(e) => {
-                    tracing::warn!(error = %e, "the private Cluster did not form; trying fresh nodes")
+                    tracing::warn!(error = %e, "the private Cluster did not form");
+                    last_error = Some(e);
                 }
             }
         }
+        Err(last_error.expect("at least one attempt"))
     }
 
     /// The seed list the engine takes: every node, comma-separated.

@@ -204,9 +204,7 @@ pub async fn shopper(shop: Arc<Shop>, n: usize) {
                 .push(format!("{}: granted without a hold", request.request_id));
             continue;
         };
-        {
-            shop.books().holds.push(hold.clone());
-        }
+        shop.books().holds.push(hold.clone());
 
         if rng.random_bool(0.2) {
             let again = until_answered(&shop, || {
