@@ -222,6 +222,18 @@ pub async fn gauge_at(http: &reqwest::Client, addr: SocketAddr, name: &str) -> i
         .expect("a count")
 }
 
+/// `read`'s value once it equals `wanted`, or its last one after 5 s.
+pub async fn settled_at(wanted: i64, read: impl AsyncFn() -> i64) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let value = read().await;
+        if value == wanted || tokio::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The stock subscriptions of the node whose HTTP listener is `addr`.
 pub async fn stock_subscriptions_at(http: &reqwest::Client, addr: SocketAddr) -> i64 {
     gauge_at(http, addr, "flashsale_stock_subscriptions").await
@@ -283,9 +295,25 @@ impl TestServer {
         metrics_at(&self.http, self.running().http_addr).await
     }
 
+    /// The status `/healthz` answers with.
+    pub async fn health(&self) -> reqwest::StatusCode {
+        self.http
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .expect("/healthz answers")
+            .status()
+    }
+
     /// The gauge `name`, as `/metrics` reports it.
     pub async fn gauge(&self, name: &str) -> i64 {
         gauge_at(&self.http, self.running().http_addr, name).await
+    }
+
+    /// The node's connected sockets once they are `wanted`, or after 5 s
+    /// (each connect and disconnect is handled by a task of its own).
+    pub async fn sockets_settled_at(&self, wanted: i64) -> i64 {
+        settled_at(wanted, async || self.gauge("flashsale_sockets").await).await
     }
 
     /// The node's stock subscriptions, as `/metrics` reports them.

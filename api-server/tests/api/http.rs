@@ -305,8 +305,7 @@ async fn health_metrics_and_pages_are_served() {
     reserve(&s, "ann", "TEE", json!({"quantity": 1, "request_id": "r1"})).await;
     reserve(&s, "bob", "TEE", json!({"quantity": 2, "request_id": "r2"})).await;
 
-    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(s.health().await, StatusCode::OK);
 
     let metrics = s.metrics().await;
     for expected in [

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use api_server::LiveOptions;
 use api_server::testing::{
-    Received, ServerOptions, ServerProcess, SocketClient, TestServer, stock_subscriptions_at,
+    Received, ServerOptions, ServerProcess, SocketClient, TestServer, settled_at,
+    stock_subscriptions_at,
 };
 use flashsale_proto::v1 as pb;
 use futures_util::StreamExt;
@@ -258,14 +259,7 @@ async fn stock_updates_are_conflated_but_the_last_state_always_arrives() {
 
 #[tokio::test]
 async fn watch_refusals_and_the_watch_limit_come_back_in_the_ack() {
-    let s = TestServer::start_with(ServerOptions {
-        live: LiveOptions {
-            max_watched: 3,
-            ..LiveOptions::default()
-        },
-        ..ServerOptions::default()
-    })
-    .await;
+    let s = watching_at_most(3).await;
     for i in 0..4 {
         s.t.product(&format!("W{i}"), 5).await;
     }
@@ -405,8 +399,7 @@ async fn hostile_sockets_are_cut_off_and_everyone_else_keeps_receiving() {
         None,
         "the sneaky socket got {sku}'s or ann's events"
     );
-    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    assert_eq!(s.health().await, reqwest::StatusCode::OK);
 }
 
 /// Whether the server closes `client`'s connection within a few seconds.
@@ -420,24 +413,6 @@ async fn cut_off(client: &mut SocketClient) -> bool {
     false
 }
 
-/// The node's connected sockets once they are `wanted`, or after 5 s (each
-/// disconnect is handled by a task of its own).
-async fn sockets_settled_at(s: &TestServer, wanted: i64) -> i64 {
-    settled_at(wanted, async || s.gauge("flashsale_sockets").await).await
-}
-
-/// `read`'s value once it equals `wanted`, or its last one after 5 s.
-async fn settled_at(wanted: i64, read: impl AsyncFn() -> i64) -> i64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let value = read().await;
-        if value == wanted || tokio::time::Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// After hostile input: SAFE's stock and the node's one subscription are as
 /// they were, the server is healthy, and the next change reaches the
 /// bystander watching SAFE.
@@ -449,8 +424,7 @@ async fn still_serving_safe(
 ) {
     assert_eq!(s.stock_subscriptions().await, 1);
     assert_eq!(&s.t.stock("SAFE").await, before);
-    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    assert_eq!(s.health().await, reqwest::StatusCode::OK);
     s.t.engine
         .reserve(&reserve(sku, "ann", 1, "r1"))
         .await
@@ -516,7 +490,7 @@ async fn malformed_packets_over_websocket_cut_off_their_sender_and_nobody_else()
         "the socket is still served"
     );
 
-    assert_eq!(sockets_settled_at(&s, 2).await, 2, "the bystander and lost");
+    assert_eq!(s.sockets_settled_at(2).await, 2, "the bystander and lost");
     still_serving_safe(&s, &sku, &before, &mut bystander).await;
     assert_eq!(lost.next(Duration::from_millis(500)).await, None);
 }
@@ -583,14 +557,14 @@ async fn polling_requests_without_a_session_a_supported_protocol_or_a_packet_are
                 .any(|packet| packet.starts_with("40{")),
         "{status} {connected:?}"
     );
-    assert_eq!(sockets_settled_at(&s, 2).await, 2);
+    assert_eq!(s.sockets_settled_at(2).await, 2);
     assert_eq!(
         answer(s.http.post(&session).body("hello")).await,
         (400, String::new())
     );
     assert_eq!(answer(s.http.get(&session)).await, unknown_session);
 
-    assert_eq!(sockets_settled_at(&s, 1).await, 1, "only the bystander");
+    assert_eq!(s.sockets_settled_at(1).await, 1, "only the bystander");
     still_serving_safe(&s, &sku, &before, &mut bystander).await;
 }
 
@@ -614,16 +588,21 @@ async fn flood_watches(flooder: &mut SocketClient, skus: &[Sku], count: usize) {
     }
 }
 
-/// A node whose sockets may watch 4 products, and `count` products to flood.
-async fn flood_target(count: usize) -> (TestServer, Vec<Sku>) {
-    let s = TestServer::start_with(ServerOptions {
+/// A node whose sockets may each watch at most `max_watched` products.
+async fn watching_at_most(max_watched: usize) -> TestServer {
+    TestServer::start_with(ServerOptions {
         live: LiveOptions {
-            max_watched: 4,
+            max_watched,
             ..LiveOptions::default()
         },
         ..ServerOptions::default()
     })
-    .await;
+    .await
+}
+
+/// A node whose sockets may watch 4 products, and `count` products to flood.
+async fn flood_target(count: usize) -> (TestServer, Vec<Sku>) {
+    let s = watching_at_most(4).await;
     let mut skus = Vec::new();
     for i in 0..count {
         skus.push(s.t.product(&format!("FLOODED-{i}"), 100).await);
@@ -695,8 +674,7 @@ async fn a_watch_flood_does_not_hold_up_other_sockets_stock_events() {
             .is_some(),
         "the flooder itself is still served"
     );
-    let health = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    assert_eq!(s.health().await, reqwest::StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

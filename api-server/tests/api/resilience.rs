@@ -89,8 +89,7 @@ async fn while_redis_is_down_calls_fail_fast_and_the_server_recovers_by_itself()
         "failed fast: {:?}",
         started.elapsed()
     );
-    let healthz = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(healthz.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(s.health().await, reqwest::StatusCode::SERVICE_UNAVAILABLE);
     let product = s.http.get(s.url("/api/products/TEE")).send().await.unwrap();
     assert_eq!(product.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
     eventually("gRPC health says NOT_SERVING", async || {
@@ -105,8 +104,7 @@ async fn while_redis_is_down_calls_fail_fast_and_the_server_recovers_by_itself()
     .await;
     let retried = reserve_once_redis_answers(&mut reservations, "r2").await;
     assert_eq!(retried.available, 8);
-    let healthz = s.http.get(s.url("/healthz")).send().await.unwrap();
-    assert_eq!(healthz.status(), reqwest::StatusCode::OK);
+    assert_eq!(s.health().await, reqwest::StatusCode::OK);
     // The test's own connection fails once on its dead socket, then reconnects.
     let sku = "TEE".parse().unwrap();
     let audit = match s.t.engine.audit(&sku).await {
