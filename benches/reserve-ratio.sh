@@ -6,8 +6,8 @@
 # Prints each rate as a ratio to the baseline, and the open loop's
 # percentiles, and where the machine's CPU went: the microseconds each
 # process (Redis, the api-server, the load generator) spent per reserve in
-# the baseline and in the closed loop. Run it before and after performance
-# work and compare ratios, not absolute numbers.
+# each run. Run it before and after performance work and compare ratios, not
+# absolute numbers.
 #
 #   benches/reserve-ratio.sh                 # 15 s per run
 #   DURATION=30s MIN_RATIO=1.0 benches/reserve-ratio.sh --connections 8
@@ -56,7 +56,7 @@ measured closed "${flashload[@]}" reserve "${load[@]}" --concurrency "$concurren
 
 half=$(python3 -c 'import sys; print(round(float(sys.argv[1]) / 2))' "$baseline")
 echo "== flashload reserve, open loop at $half/s (half the baseline)"
-"${flashload[@]}" reserve "${load[@]}" --rate "$half" --json "$work/open.json" "$@" >/dev/null
+measured open "${flashload[@]}" reserve "${load[@]}" --rate "$half" --json "$work/open.json" "$@" >/dev/null
 
 python3 - "$work" "${MIN_RATIO:-0}" <<'PY'
 import json, sys
@@ -72,9 +72,9 @@ for name, run in [("flashload closed loop (gRPC)", closed), ("flashload open loo
 c = open_["latency_ms"]["corrected"]
 print(f"\nopen loop, corrected: p50 {c['p50']:.2f} ms, p99 {c['p99']:.2f} ms, p99.9 {c['p99.9']:.2f} ms, max {c['max']:.2f} ms")
 print(f"\nCPU per reserve, µs {'redis-server':>14}{'api-server':>12}{'load':>8}{'all':>8}")
-# Every reserve of the closed loop's phase, warmup included, made a hold.
-granted = sum(p["granted_holds"] for p in closed["products"])
-for name, phase, total in [("baseline (redis-benchmark)", "baseline", baseline["requests"]), ("closed loop (flashload)", "closed", granted)]:
+# Every reserve of a flashload phase, warmup included, made a hold.
+granted = lambda run: sum(p["granted_holds"] for p in run["products"])
+for name, phase, total in [("baseline (redis-benchmark)", "baseline", baseline["requests"]), ("closed loop (flashload)", "closed", granted(closed)), ("open loop (flashload)", "open", granted(open_))]:
     cpu = json.load(open(f"{work}/{phase}.cpu"))
     per = {k: v / total * 1e6 for k, v in cpu.items()}
     print(f"{name:<26}{per['redis']:>14.1f}{per['api_server']:>12.1f}{per['load']:>8.1f}{sum(per.values()):>8.1f}")

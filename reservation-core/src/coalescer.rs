@@ -9,10 +9,11 @@
 //! decided as if it came alone, so each still gets its own exact answer and
 //! idempotency and per-customer limits hold inside a batch.
 //!
-//! A reserve for a product with a free call slot is sent at once: on a quiet
-//! product coalescing adds no wait. Requests queue only behind calls already
-//! in flight, and `linger` (zero by default) is the most a busy product's next
-//! batch waits to fill up.
+//! A reserve for a product with a free call slot is sent at once, from the
+//! caller's own task: on a quiet product coalescing adds no wait and no task
+//! hop. Requests queue only behind calls already in flight, and `linger`
+//! (zero by default) is the most a busy product's next batch waits to fill
+//! up.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,12 @@ pub struct CoalescerStats {
 struct Waiting {
     request: ReserveRequest,
     answer: oneshot::Sender<Result<Reservation>>,
+}
+
+/// What a reserve does on reaching its lane.
+enum Turn {
+    SendNow(ReserveRequest),
+    Wait(oneshot::Receiver<Result<Reservation>>),
 }
 
 #[derive(Default)]
@@ -121,31 +128,43 @@ impl ReserveCoalescer {
 
     async fn send_one(self: &Arc<Self>, request: ReserveRequest) -> Result<Reservation> {
         if self.config.max_batch == 1 {
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            return self.engine.reserve(&request).await;
+            return self.call_alone(&request).await;
         }
-        let sku = request.sku.clone();
-        let (answer, answered) = oneshot::channel();
-        let batch = {
+        let turn = {
             let mut lanes = self.lanes();
-            let lane = lanes.entry(sku.clone()).or_default();
-            lane.waiting.push_back(Waiting { request, answer });
+            let lane = lanes.entry(request.sku.clone()).or_default();
             if lane.calls_in_flight < self.config.calls_per_product {
                 lane.calls_in_flight += 1;
-                Some(self.take(lane))
+                Turn::SendNow(request)
             } else {
-                None
+                let (answer, answered) = oneshot::channel();
+                lane.waiting.push_back(Waiting { request, answer });
+                Turn::Wait(answered)
             }
         };
-        // The call runs in its own task, so a caller that goes away does not
-        // strand the requests batched with its own.
-        if let Some(batch) = batch {
-            tokio::spawn(self.clone().drive(sku, batch));
+        match turn {
+            Turn::Wait(answered) => answered.await.map_err(|_| {
+                Error::Internal("the reserve call ended without an answer".to_owned())
+            })?,
+            Turn::SendNow(request) => {
+                // A lane's slot is given back only once nothing waits, so a
+                // free slot means this request is a batch of its own. It is
+                // sent from the caller's task, one task hop fewer on the
+                // quiet path; the slot passes to the requests queued behind
+                // it when the call ends, or when its caller goes away.
+                let _slot = CallSlot {
+                    coalescer: self,
+                    sku: &request.sku,
+                };
+                self.call_alone(&request).await
+            }
         }
-        answered
-            .await
-            .map_err(|_| Error::Internal("the reserve call ended without an answer".to_owned()))?
+    }
+
+    async fn call_alone(&self, request: &ReserveRequest) -> Result<Reservation> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.engine.reserve(request).await
     }
 
     pub fn stats(&self) -> CoalescerStats {
@@ -164,15 +183,32 @@ impl ReserveCoalescer {
         lane.waiting.drain(..n).collect()
     }
 
+    /// Passes a finished call's slot to the requests queued behind it, sent
+    /// from a task of their own so that no caller's going away strands them;
+    /// or gives it back when nothing waits.
+    fn hand_on(self: &Arc<Self>, sku: &Sku) {
+        let mut lanes = self.lanes();
+        let lane = lanes.get_mut(sku).expect("a lane lives while it has calls");
+        if lane.waiting.is_empty() {
+            release(&mut lanes, sku);
+        } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(self.clone().drive(sku.clone()));
+        } else {
+            // Only a runtime shutting down drops a call outside of it; the
+            // waiters' answers go with it, each seeing the call end unanswered.
+            lane.waiting.clear();
+            release(&mut lanes, sku);
+        }
+    }
+
     /// Sends batches for `sku` until nothing waits, then gives the slot back.
-    async fn drive(self: Arc<Self>, sku: Sku, mut batch: Vec<Waiting>) {
+    async fn drive(self: Arc<Self>, sku: Sku) {
         loop {
-            self.send(batch).await;
             if !self.config.linger.is_zero() && self.has_partial_batch(&sku) {
                 tokio::time::sleep(self.config.linger).await;
             }
             match self.next_batch(&sku) {
-                Some(next) => batch = next,
+                Some(batch) => self.send(batch).await,
                 None => return,
             }
         }
@@ -188,10 +224,7 @@ impl ReserveCoalescer {
         let mut lanes = self.lanes();
         let lane = lanes.get_mut(sku).expect("a lane lives while it has calls");
         if lane.waiting.is_empty() {
-            lane.calls_in_flight -= 1;
-            if lane.calls_in_flight == 0 {
-                lanes.remove(sku);
-            }
+            release(&mut lanes, sku);
             return None;
         }
         Some(self.take(lane))
@@ -216,5 +249,25 @@ impl ReserveCoalescer {
                 }
             }
         }
+    }
+}
+
+fn release(lanes: &mut HashMap<Sku, Lane>, sku: &Sku) {
+    let lane = lanes.get_mut(sku).expect("a lane lives while it has calls");
+    lane.calls_in_flight -= 1;
+    if lane.calls_in_flight == 0 {
+        lanes.remove(sku);
+    }
+}
+
+/// A call slot held by a caller sending its own request.
+struct CallSlot<'a> {
+    coalescer: &'a Arc<ReserveCoalescer>,
+    sku: &'a Sku,
+}
+
+impl Drop for CallSlot<'_> {
+    fn drop(&mut self) {
+        self.coalescer.hand_on(self.sku);
     }
 }

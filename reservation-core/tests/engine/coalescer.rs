@@ -112,3 +112,48 @@ async fn a_call_that_fails_fails_each_of_its_requests() {
         assert_eq!(error.reason(), "UNAVAILABLE", "{error}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_that_goes_away_mid_call_does_not_strand_the_reserves_queued_behind_it() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    let coalescer = ReserveCoalescer::new(
+        t.engine.clone(),
+        CoalescerConfig {
+            calls_per_product: 1,
+            ..CoalescerConfig::default()
+        },
+        None,
+    );
+    t.pause_redis(Duration::from_millis(500)).await;
+
+    // The first reserve takes the product's one call slot; the rest queue
+    // behind it. Its caller gives up while Redis is stalled.
+    let first = tokio::spawn({
+        let coalescer = Arc::clone(&coalescer);
+        let request = reserve(&sku, "ann", 1, "first");
+        async move { coalescer.reserve(request).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let queued: Vec<_> = (0..5)
+        .map(|n| {
+            let coalescer = Arc::clone(&coalescer);
+            let request = reserve(&sku, &format!("c{n}"), 1, &format!("r{n}"));
+            tokio::spawn(async move { coalescer.reserve(request).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    first.abort();
+
+    let answers = tokio::time::timeout(Duration::from_secs(10), join_all(queued))
+        .await
+        .expect("every queued reserve is answered");
+    for answer in answers {
+        answer.unwrap().expect("a hold for each queued reserve");
+    }
+    assert_eq!(
+        coalescer.stats().calls,
+        2,
+        "the queued reserves share one call"
+    );
+}
