@@ -157,3 +157,18 @@ async fn a_caller_that_goes_away_mid_call_does_not_strand_the_reserves_queued_be
         "the queued reserves share one call"
     );
 }
+
+/// Every layer of the gRPC stack moves the future of the reserve it awaits,
+/// so its size is paid again and again on the hot path: a large future
+/// nested in it (the pool's wait for a connection once was 6.5 KB) shows
+/// up here before it shows up in a profile.
+#[tokio::test]
+async fn a_reserve_in_flight_is_a_small_future() {
+    let t = TestEngine::start().await;
+    let sku = t.product("SMALL", 10).await;
+    let coalescer = ReserveCoalescer::new(t.engine.clone(), CoalescerConfig::default(), None);
+    let reserving = coalescer.reserve(reserve(&sku, "c1", 1, "r1"));
+    let bytes = std::mem::size_of_val(&reserving);
+    assert!(bytes <= 2048, "a reserve's future is {bytes} bytes");
+    assert!(reserving.await.is_ok());
+}
