@@ -17,6 +17,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Threads that run the load (default: one per core). On a machine the
+    /// server shares, a load one thread can carry costs less on one: calls
+    /// no longer wake a second thread or move between two.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]

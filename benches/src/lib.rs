@@ -21,6 +21,7 @@
 //!
 //! `README.md` in this folder says how to reproduce every figure.
 
+pub mod alarm;
 pub mod baseline;
 pub mod cli;
 pub mod latency;

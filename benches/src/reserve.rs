@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use flashsale_proto::v1 as pb;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde::Serialize;
 use tonic::{Request, Status};
 
+use crate::alarm::Alarm;
 use crate::latency::{Latencies, LatencySummary};
 use crate::merchant::{Merchant, Reservations};
 use crate::outcome::Outcome;
@@ -499,7 +500,7 @@ async fn load_phase(shared: &Arc<Shared>, start: Instant, length: Duration) -> R
         LoadModel::Open {
             profile,
             max_in_flight,
-        } => open_loop(shared, &profile, max_in_flight, start, end).await,
+        } => open_loop(shared, &profile, max_in_flight, start, end).await?,
     }
     // Every call has a deadline, so the stragglers end soon.
     let drain_until = Instant::now() + shared.run.timeout * 3 + Duration::from_secs(1);
@@ -537,38 +538,24 @@ async fn closed_loop(shared: &Arc<Shared>, concurrency: usize, end: Instant) {
     }
 }
 
-/// The schedule is kept by a thread of its own rather than the runtime's
-/// timer: tokio's timer fires on whole milliseconds, so every send would
-/// leave up to a millisecond after it was due, and that wait, which is the
-/// load generator's and not the server's, would be charged to every call.
+/// Sends each reserve when it is due, timed by an [`Alarm`], which is
+/// precise to microseconds where the runtime's timer fires on whole
+/// milliseconds.
 async fn open_loop(
     shared: &Arc<Shared>,
     profile: &RateProfile,
     max_in_flight: usize,
     start: Instant,
     end: Instant,
-) {
-    let (shared, profile) = (shared.clone(), profile.clone());
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        dispatch_on_schedule(&shared, &profile, max_in_flight, start, end, &runtime)
-    })
-    .await
-    .expect("the open loop's dispatcher panicked");
-}
-
-fn dispatch_on_schedule(
-    shared: &Arc<Shared>,
-    profile: &RateProfile,
-    max_in_flight: usize,
-    start: Instant,
-    end: Instant,
-    runtime: &tokio::runtime::Handle,
-) {
+) -> Result<()> {
+    let mut alarm = Alarm::new().context("creating the open loop's timer")?;
     let mut rng = SmallRng::from_rng(&mut rand::rng());
     let mut due = start;
     while due < end {
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        alarm
+            .sleep_until(due)
+            .await
+            .context("waiting for the next send")?;
         // Everything due by now leaves now: a late dispatcher catches up
         // instead of silently lowering the rate.
         let now = Instant::now();
@@ -589,7 +576,7 @@ fn dispatch_on_schedule(
                 shared.sent.fetch_add(1, Ordering::Relaxed);
                 let shared = shared.clone();
                 let due_at = due;
-                runtime.spawn(async move {
+                tokio::spawn(async move {
                     shopper_turn(&shared, &mut client, intent, due_at).await;
                     shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 });
@@ -597,6 +584,7 @@ fn dispatch_on_schedule(
             due = start + profile.next_send(due - start);
         }
     }
+    Ok(())
 }
 
 /// The live line: due versus answered per second, this second's p99.

@@ -186,6 +186,9 @@ async fn an_open_loop_run_sells_out_exactly_and_corrects_for_waiting() {
             "300",
             "--slo",
             "oversell==0,errors<1%",
+            // As benches/reserve-ratio.sh runs its open loop.
+            "--threads",
+            "1",
         ],
     )
     .await;
