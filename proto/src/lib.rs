@@ -11,6 +11,10 @@
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC reflection.
 //! - [`Bearer`], [`Inventory`], [`Reservations`]: clients that present a
 //!   merchant token, as every call of both services must.
+//! - [`codec`]: the protobuf codec of every generated client and server,
+//!   with buffers sized for the API's small messages.
+
+pub mod codec;
 
 /// The `flashsale.v1` package: messages, clients (`inventory_service_client`,
 /// `reservation_service_client`) and servers (`inventory_service_server`,
