@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use reservation_core::keys::ProductKeys;
 use reservation_core::local_redis::LocalClusterOptions;
 use reservation_core::testing::{TestEngine, TestOptions, TestRedis, cart, reserve};
-use reservation_core::{
-    CoalescerConfig, Engine, Error, ReserveCoalescer, Sku, SoldOutProducts, StockFeed,
-};
+use reservation_core::{Engine, Error, Sku, StockFeed};
 
 #[tokio::test]
 async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
@@ -98,12 +96,7 @@ async fn a_primary_failing_over_mid_run_costs_a_bounded_outage_and_no_units() {
     let mut t = TestEngine::start_with(real_time_with_replicas()).await;
     let sku = t.product("HOT", 100_000).await;
     // As a server reserves: coalesced, with the sold-out fast path on.
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
-    let coalescer = ReserveCoalescer::new(
-        t.engine.clone(),
-        CoalescerConfig::default(),
-        Some(SoldOutProducts::new(t.engine.clone(), feed)),
-    );
+    let (coalescer, _) = t.reserve_path();
     const GIVE_UP: Duration = Duration::from_secs(30);
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use reservation_core::testing::{TestEngine, reserve};
-use reservation_core::{CoalescerConfig, Error, ReserveCoalescer};
+use reservation_core::{CoalescerConfig, Error};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_reserves_share_calls_and_every_rule_still_holds() {
@@ -15,14 +15,10 @@ async fn concurrent_reserves_share_calls_and_every_rule_still_holds() {
     let sku = t
         .product_with("HOT", 100, |p| p.per_customer_limit = 3)
         .await;
-    let coalescer = ReserveCoalescer::new(
-        t.engine.clone(),
-        CoalescerConfig {
-            max_batch: 32,
-            ..CoalescerConfig::default()
-        },
-        None,
-    );
+    let coalescer = t.coalescer(CoalescerConfig {
+        max_batch: 32,
+        ..CoalescerConfig::default()
+    });
 
     // 200 customers send 5 reserves each; every tenth request is sent twice.
     let requests: Vec<_> = (0..1000)
@@ -76,14 +72,10 @@ async fn concurrent_reserves_share_calls_and_every_rule_still_holds() {
 async fn a_reserve_on_a_quiet_product_is_sent_at_once() {
     let t = TestEngine::start().await;
     let sku = t.product("QUIET", 10).await;
-    let coalescer = ReserveCoalescer::new(
-        t.engine.clone(),
-        CoalescerConfig {
-            linger: Duration::from_secs(30),
-            ..CoalescerConfig::default()
-        },
-        None,
-    );
+    let coalescer = t.coalescer(CoalescerConfig {
+        linger: Duration::from_secs(30),
+        ..CoalescerConfig::default()
+    });
     let started = Instant::now();
     for n in 0..3 {
         coalescer
@@ -99,7 +91,7 @@ async fn a_reserve_on_a_quiet_product_is_sent_at_once() {
 async fn a_call_that_fails_fails_each_of_its_requests() {
     let mut t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let coalescer = ReserveCoalescer::new(t.engine.clone(), CoalescerConfig::default(), None);
+    let coalescer = t.coalescer(CoalescerConfig::default());
     t.redis.kill().unwrap();
     let answers = join_all((0..20).map(|n| {
         let coalescer = Arc::clone(&coalescer);
@@ -117,14 +109,10 @@ async fn a_call_that_fails_fails_each_of_its_requests() {
 async fn a_caller_that_goes_away_mid_call_does_not_strand_the_reserves_queued_behind_it() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let coalescer = ReserveCoalescer::new(
-        t.engine.clone(),
-        CoalescerConfig {
-            calls_per_product: 1,
-            ..CoalescerConfig::default()
-        },
-        None,
-    );
+    let coalescer = t.coalescer(CoalescerConfig {
+        calls_per_product: 1,
+        ..CoalescerConfig::default()
+    });
     t.pause_redis(Duration::from_millis(500)).await;
 
     // The first reserve takes the product's one call slot; the rest queue
@@ -166,7 +154,7 @@ async fn a_caller_that_goes_away_mid_call_does_not_strand_the_reserves_queued_be
 async fn a_reserve_in_flight_is_a_small_future() {
     let t = TestEngine::start().await;
     let sku = t.product("SMALL", 10).await;
-    let coalescer = ReserveCoalescer::new(t.engine.clone(), CoalescerConfig::default(), None);
+    let coalescer = t.coalescer(CoalescerConfig::default());
     let reserving = coalescer.reserve(reserve(&sku, "c1", 1, "r1"));
     let bytes = std::mem::size_of_val(&reserving);
     assert!(bytes <= 2048, "a reserve's future is {bytes} bytes");

@@ -1,24 +1,10 @@
 //! The sold-out fast path: reserves of a product known to be sold out are
 //! answered without Redis, and never once units may be back.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reservation_core::testing::{TestEngine, reserve};
-use reservation_core::{
-    CoalescerConfig, Error, ReserveCoalescer, ReserveRequest, SoldOutProducts, StockFeed,
-};
-
-fn reserve_path(t: &TestEngine) -> (Arc<ReserveCoalescer>, Arc<SoldOutProducts>) {
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
-    let sold_out = SoldOutProducts::new(t.engine.clone(), feed);
-    let path = ReserveCoalescer::new(
-        t.engine.clone(),
-        CoalescerConfig::default(),
-        Some(sold_out.clone()),
-    );
-    (path, sold_out)
-}
+use reservation_core::{Error, ReserveRequest, SoldOutProducts};
 
 /// Waits until the node answers `probe` itself (it tracks asynchronously).
 async fn until_answered_locally(sold_out: &SoldOutProducts, probe: &ReserveRequest) {
@@ -37,7 +23,7 @@ fn is_sold_out(answer: &Result<reservation_core::Reservation, Error>) -> bool {
 async fn a_sold_out_product_is_answered_locally_until_units_come_back() {
     let t = TestEngine::start().await;
     let sku = t.product("HOT", 2).await;
-    let (path, sold_out) = reserve_path(&t);
+    let (path, sold_out) = t.reserve_path();
     let first = path.reserve(reserve(&sku, "ann", 1, "r1")).await.unwrap();
     path.reserve(reserve(&sku, "bob", 1, "r2")).await.unwrap();
     assert!(is_sold_out(
@@ -79,7 +65,7 @@ async fn a_sold_out_product_is_answered_locally_until_units_come_back() {
 async fn units_this_node_gives_back_end_the_fast_path_at_once() {
     let t = TestEngine::start().await;
     let sku = t.product("HOT", 1).await;
-    let (path, sold_out) = reserve_path(&t);
+    let (path, sold_out) = t.reserve_path();
     path.reserve(reserve(&sku, "ann", 1, "r1")).await.unwrap();
     assert!(is_sold_out(
         &path.reserve(reserve(&sku, "bob", 1, "r2")).await
@@ -95,7 +81,7 @@ async fn units_this_node_gives_back_end_the_fast_path_at_once() {
 async fn a_holds_deadline_ends_the_fast_path_without_any_event() {
     let t = TestEngine::start().await;
     let sku = t.product_with("HOT", 1, |p| p.hold_seconds = 10).await;
-    let (path, sold_out) = reserve_path(&t);
+    let (path, sold_out) = t.reserve_path();
     path.reserve(reserve(&sku, "ann", 1, "r1")).await.unwrap();
     assert!(is_sold_out(
         &path.reserve(reserve(&sku, "bob", 1, "r2")).await
@@ -125,7 +111,7 @@ async fn the_fast_path_answers_exactly_what_the_script_would() {
             p.sale_ends_at_ms = Some(ends);
         })
         .await;
-    let (path, sold_out) = reserve_path(&t);
+    let (path, sold_out) = t.reserve_path();
     path.reserve(reserve(&sku, "ann", 1, "r1")).await.unwrap();
     path.reserve(reserve(&sku, "bob", 1, "r2")).await.unwrap();
     assert!(is_sold_out(
