@@ -26,15 +26,6 @@ pub struct App {
 }
 
 impl App {
-    /// This node gave units of `sku` back (restock, cancel): its reserves must
-    /// go to Redis again before the caller hears of it, so nobody who saw the
-    /// units return is told "sold out" by this node.
-    pub fn units_may_be_back(&self, sku: &reservation_core::Sku) {
-        if let Some(sold_out) = self.reserves.sold_out() {
-            sold_out.forget(sku);
-        }
-    }
-
     /// Runs an engine call and counts its outcome under `operation`.
     pub async fn call<T>(
         &self,

@@ -12,7 +12,7 @@ use api_server::{
     RunningServer, ServerConfig,
 };
 use clap::Parser;
-use reservation_core::keys::Partitions;
+use reservation_core::keys::{Partitions, Retention};
 use reservation_core::local_redis::LocalRedis;
 use reservation_core::{
     CoalescerConfig, Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed,
@@ -80,6 +80,12 @@ struct Args {
     #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
     partitions: Partitions,
 
+    /// How long an ended hold is kept (and with it its request_id, for
+    /// retries): every process of a deployment must use the same. Below 24h
+    /// a retry older than it makes a new hold.
+    #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
+    hold_retention: Retention,
+
     /// Most units one reserve may ask for.
     #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
     max_quantity: u32,
@@ -96,11 +102,6 @@ struct Args {
     /// How long (µs) a busy product's next batch may wait to fill up.
     #[arg(long, env = "FLASHSALE_RESERVE_LINGER_US", default_value_t = 0)]
     reserve_linger_us: u64,
-
-    /// Answer reserves of products known to be sold out without a Redis
-    /// round trip, until a stock event says units came back.
-    #[arg(long, env = "FLASHSALE_SOLD_OUT_FAST_PATH", default_value_t = true, action = clap::ArgAction::Set)]
-    sold_out_fast_path: bool,
 
     /// Most products one Socket.IO socket may watch at once.
     #[arg(long, env = "FLASHSALE_MAX_WATCHED_SKUS", default_value_t = 32)]
@@ -208,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
             max_quantity_per_reserve: args.max_quantity,
             purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
             partitions: args.partitions,
+            retention: args.hold_retention,
             ..EngineConfig::default()
         },
         Duration::from_millis(args.redis_wait_ms),
@@ -240,7 +242,6 @@ async fn main() -> anyhow::Result<()> {
                 calls_per_product: args.reserve_calls_per_product,
                 linger: Duration::from_micros(args.reserve_linger_us),
             },
-            sold_out_fast_path: args.sold_out_fast_path,
             identity,
             limits: LimitOptions {
                 reserves_per_customer: args.reserves_per_customer,
@@ -285,6 +286,11 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("shutting down: finishing requests in flight");
     server.shutdown().await?;
     Ok(())
+}
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    let length = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    Retention::new(length).ok_or_else(|| format!("a retention is at least 1s, not {text}"))
 }
 
 async fn seed_demo_products(engine: &Engine) -> anyhow::Result<()> {

@@ -52,8 +52,6 @@ pub struct Metrics {
     /// Reserve script calls, and the reserves they carried (coalescing).
     pub reserve_calls: Gauge,
     pub reserve_requests: Gauge,
-    /// Reserves answered "sold out" without Redis.
-    pub sold_out_answers: Gauge,
 }
 
 impl Metrics {
@@ -71,7 +69,6 @@ impl Metrics {
         let slow_disconnects = Counter::default();
         let reserve_calls = Gauge::default();
         let reserve_requests = Gauge::default();
-        let sold_out_answers = Gauge::default();
         registry.register(
             "reserve_calls",
             "Reserve script calls since start (coalesced reserves share one)",
@@ -81,11 +78,6 @@ impl Metrics {
             "reserve_requests",
             "Reserves sent to Redis since start, in those calls",
             reserve_requests.clone(),
-        );
-        registry.register(
-            "sold_out_answers",
-            "Reserves answered sold out without Redis since start",
-            sold_out_answers.clone(),
         );
         registry.register("sockets", "Socket.IO sockets connected", sockets.clone());
         registry.register(
@@ -123,7 +115,6 @@ impl Metrics {
             stock_subscriptions,
             reserve_calls,
             reserve_requests,
-            sold_out_answers,
             sockets,
             slow_disconnects,
         })

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use reservation_core::{CoalescerConfig, Engine, ReserveCoalescer, SoldOutProducts, StockFeed};
+use reservation_core::{CoalescerConfig, Engine, ReserveCoalescer, StockFeed};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -30,8 +30,6 @@ pub struct ServerConfig {
     pub http: HttpOptions,
     /// How reserves for one product are grouped into script calls.
     pub reserves: CoalescerConfig,
-    /// Answer reserves of products known to be sold out without Redis.
-    pub sold_out_fast_path: bool,
     /// Rate limits and socket caps against abuse.
     pub limits: LimitOptions,
     /// How shoppers are named on HTTP and Socket.IO.
@@ -78,13 +76,7 @@ impl RunningServer {
         let http_addr = http_listener.local_addr().map_err(ServeError::Http)?;
 
         let app = App {
-            reserves: ReserveCoalescer::new(
-                engine.clone(),
-                config.reserves.clone(),
-                config
-                    .sold_out_fast_path
-                    .then(|| SoldOutProducts::new(engine.clone(), feed.clone())),
-            ),
+            reserves: ReserveCoalescer::new(engine.clone(), config.reserves.clone()),
             engine,
             feed,
             metrics: Metrics::new(),

@@ -109,6 +109,9 @@ pub struct ServerBooks {
     pub available: i64,
     pub held: i64,
     pub sold: i64,
+    /// Units the server ever granted in holds, and those that came back.
+    pub reserved: i64,
+    pub given_back: i64,
     pub holds: i64,
     pub repeated_request_holds: i64,
     pub problems: Vec<String>,
@@ -121,6 +124,8 @@ impl From<pb::ProductAudit> for ServerBooks {
             available: a.available,
             held: a.held,
             sold: a.sold,
+            reserved: a.reserved,
+            given_back: a.cancelled + a.expired + a.released,
             holds: a.holds,
             repeated_request_holds: a.repeated_request_holds,
             problems: a.problems,
@@ -134,9 +139,19 @@ impl ProductTally {
         self.granted_units - self.cancelled_units
     }
 
-    /// Units this run holds beyond what could ever have been free for it.
+    /// Units this run was granted beyond what could ever have been free for
+    /// it. On a product the run made, every hold is the run's, so the units
+    /// that came back (cancelled, expired, released) were free again, as the
+    /// server's tallies count them; elsewhere only the run's own cancels are
+    /// known to have come back.
     pub fn oversold_units(&self) -> i64 {
-        let client = self.live_units() - (self.total_at_start - self.sold_at_start);
+        let for_sale = self.total_at_start - self.sold_at_start - self.held_at_start;
+        let client = match &self.server {
+            Some(server) if self.created_by_run => {
+                self.granted_units - server.given_back - for_sale
+            }
+            _ => self.live_units() - (self.total_at_start - self.sold_at_start),
+        };
         let server = self
             .server
             .as_ref()
@@ -723,17 +738,26 @@ fn checks(report: &ReserveReport) -> Vec<Check> {
             ));
         }
         if p.created_by_run {
-            // Unanswered calls may or may not have taken effect.
-            let client = p.live_units();
+            // Every unit the server granted was granted to this run: those it
+            // was answered, and maybe those of calls whose answer never came.
             let (low, high) = (
-                client - p.unanswered_cancel_units,
-                client + p.unanswered_reserve_units,
+                p.granted_units,
+                p.granted_units + p.unanswered_reserve_units,
             );
-            let server_units = server.held + server.sold;
-            if !(low..=high).contains(&server_units) {
+            if !(low..=high).contains(&server.reserved) {
                 tallies.push(format!(
-                    "{}: the server has {server_units} units held or sold, this run counted {client} (allowing for unanswered calls: {low}..={high})",
-                    p.sku
+                    "{}: the server granted {} units, this run was granted {low} (up to {high} with unanswered calls)",
+                    p.sku, server.reserved
+                ));
+            }
+            let kept = server.reserved - server.given_back;
+            if kept != server.held + server.sold {
+                tallies.push(format!(
+                    "{}: the server has {} units held or sold, but granted {} and got {} back",
+                    p.sku,
+                    server.held + server.sold,
+                    server.reserved,
+                    server.given_back
                 ));
             }
             let (low, high) = (p.granted_holds, p.granted_holds + p.unanswered_reserves);
@@ -774,7 +798,7 @@ fn checks(report: &ReserveReport) -> Vec<Check> {
             Check::new(
                 "tallies_match",
                 tallies,
-                "each product's held + sold equals the units this run was granted and kept",
+                "each product's server granted the units this run was granted, and holds or sold all it did not get back",
             )
         } else {
             Check::skipped(

@@ -11,14 +11,17 @@
 //!   left unacknowledged are claimed after an idle timeout.
 //! - the [`Sweeper`] returns expired holds' units (within a second of their
 //!   deadline), enqueues again confirmed holds whose purchase deadline passed
-//!   with no order (a lost enqueue), and keeps the index of products with
-//!   active holds, so it never scans the keyspace.
+//!   with no order (a lost enqueue), and trims the streams to their
+//!   retention. It visits only the products the sweep index lists as due, in
+//!   the partitions it holds: the running workers share the partitions out
+//!   ([`share`]), so each due hold is visited by one of them.
 //!
 //! Every state change is one script of `reservation-core`, so any number of
 //! buyers and sweepers can race without returning or selling a unit twice.
 
 mod buyer;
 mod metrics;
+pub mod share;
 mod step;
 mod sweeper;
 #[cfg(feature = "testing")]
@@ -50,9 +53,20 @@ pub struct WorkerConfig {
     pub sweep_interval: Duration,
     /// Holds expired or requeued per script call.
     pub sweep_batch: u32,
-    /// How often the sweeper checks the catalog for products missing from
-    /// the active index (a reserve whose process died before indexing).
+    /// How long a sweeper's hold on a partition lasts unless renewed: how
+    /// long the partitions of a worker that died wait for another.
+    pub sweep_lease: Duration,
+    /// How often the sweeper holding partition 0 checks the catalog for
+    /// products missing from the sweep index (a reserve whose process died
+    /// before listing it).
     pub reindex_interval: Duration,
+    /// How long acknowledged purchase jobs stay in their streams.
+    pub purchase_retention: Duration,
+    /// How long orders and dead-lettered purchases stay in their streams,
+    /// unless a consumer group has not read them yet.
+    pub order_retention: Duration,
+    /// How often the streams are trimmed.
+    pub trim_interval: Duration,
 }
 
 impl WorkerConfig {
@@ -66,7 +80,11 @@ impl WorkerConfig {
             claim_idle: Duration::from_secs(30),
             sweep_interval: Duration::from_millis(200),
             sweep_batch: 256,
-            reindex_interval: Duration::from_secs(30),
+            sweep_lease: Duration::from_secs(5),
+            reindex_interval: Duration::from_secs(60),
+            purchase_retention: Duration::from_secs(3600),
+            order_retention: Duration::from_secs(7 * 24 * 3600),
+            trim_interval: Duration::from_secs(60),
         }
     }
 }

@@ -1,17 +1,18 @@
 //! `purchase-worker`: reads its configuration (flags or `FLASHSALE_*`
 //! variables), runs a buyer and a sweeper on the engine, serves `/metrics`,
 //! and on SIGTERM or Ctrl-C finishes the job in hand, acknowledges it and
-//! exits 0.
+//! exits 0. `purchase-worker upgrade` converts a Redis of an older layout
+//! instead, and exits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use purchase_worker::{AcceptAll, Buyer, Sweeper, WorkerConfig, WorkerMetrics};
-use reservation_core::keys::Partitions;
-use reservation_core::{Engine, EngineConfig, RedisConfig};
+use reservation_core::keys::{Partitions, Retention};
+use reservation_core::{Engine, EngineConfig, RedisConfig, SystemClock};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
@@ -21,6 +22,9 @@ use tracing_subscriber::EnvFilter;
     about = "Turns confirmed holds into sales and gives back expired ones"
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Redis to use: redis://host:port, or a comma-separated list of Redis
     /// Cluster seed nodes.
     #[arg(long, env = "FLASHSALE_REDIS_URL")]
@@ -65,6 +69,43 @@ struct Args {
     /// into; every process of a deployment must use the same count.
     #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
     partitions: Partitions,
+
+    /// How long an ended hold is kept (and with it its request_id, for
+    /// retries): every process of a deployment must use the same. Below 24h
+    /// a retry older than it makes a new hold.
+    #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
+    hold_retention: Retention,
+
+    /// How long a worker's hold on its sweep partitions lasts unless renewed:
+    /// how long the partitions of a worker that died wait for another (ms).
+    #[arg(long, env = "FLASHSALE_SWEEP_LEASE_MS", default_value_t = 5_000)]
+    sweep_lease_ms: u64,
+
+    /// How long acknowledged purchase jobs stay in their streams.
+    #[arg(long, env = "FLASHSALE_PURCHASE_RETENTION", default_value = "1h", value_parser = humantime::parse_duration)]
+    purchase_retention: Duration,
+
+    /// How long orders and dead-lettered purchases stay in their streams;
+    /// entries a consumer group has not read or acknowledged stay longer.
+    #[arg(long, env = "FLASHSALE_ORDER_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    order_retention: Duration,
+
+    /// How often the streams are trimmed to their retention (ms).
+    #[arg(long, env = "FLASHSALE_TRIM_INTERVAL_MS", default_value_t = 60_000)]
+    trim_interval_ms: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Converts a Redis written by an older version to this version's layout,
+    /// in place, then exits. Stop every api-server and worker first; they
+    /// refuse to start until it has finished. Safe to run again.
+    Upgrade,
+}
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    let length = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    Retention::new(length).ok_or_else(|| format!("a retention is at least 1s, not {text}"))
 }
 
 #[tokio::main]
@@ -76,13 +117,24 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let redis = RedisConfig::new(&args.redis_url).with_cluster(args.redis_cluster);
+    let engine_config = EngineConfig {
+        purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
+        partitions: args.partitions,
+        retention: args.hold_retention,
+        ..EngineConfig::default()
+    };
+    if let Some(Command::Upgrade) = args.command {
+        return upgrade(&redis, engine_config).await;
+    }
+    if args.hold_retention < Retention::DEFAULT {
+        tracing::warn!(
+            retention = ?args.hold_retention.duration(),
+            "ended holds are kept less than a day: a retry older than that makes a new hold"
+        );
+    }
     let engine = Engine::connect_patiently(
         &redis,
-        EngineConfig {
-            purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
-            partitions: args.partitions,
-            ..EngineConfig::default()
-        },
+        engine_config,
         Duration::from_millis(args.redis_wait_ms),
     )
     .await
@@ -95,6 +147,10 @@ async fn main() -> anyhow::Result<()> {
     config.max_attempts = args.max_attempts;
     config.claim_idle = Duration::from_millis(args.claim_idle_ms);
     config.sweep_interval = Duration::from_millis(args.sweep_interval_ms);
+    config.sweep_lease = Duration::from_millis(args.sweep_lease_ms);
+    config.purchase_retention = args.purchase_retention;
+    config.order_retention = args.order_retention;
+    config.trim_interval = Duration::from_millis(args.trim_interval_ms);
     let metrics = WorkerMetrics::new();
 
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
@@ -135,5 +191,31 @@ async fn main() -> anyhow::Result<()> {
         buyer.await?;
     }
     sweeping.await?;
+    Ok(())
+}
+
+/// `purchase-worker upgrade`: converts the Redis in place, printing each
+/// product as it is done.
+async fn upgrade(redis: &RedisConfig, config: EngineConfig) -> anyhow::Result<()> {
+    let engine = Engine::connect_for_upgrade(redis, config, Arc::new(SystemClock))
+        .await
+        .context("connect to Redis for the upgrade")?;
+    let report = engine
+        .upgrade_layout(|sku, holds| println!("{sku}: {holds} hold records converted"))
+        .await
+        .context("upgrade the layout (run it again to go on from where it stopped)")?;
+    if report.already_current {
+        println!(
+            "this Redis is in layout {} already; nothing to do",
+            reservation_core::LAYOUT_VERSION
+        );
+    } else {
+        println!(
+            "upgraded {} products ({} hold records) to layout {}",
+            report.products,
+            report.holds,
+            reservation_core::LAYOUT_VERSION
+        );
+    }
     Ok(())
 }

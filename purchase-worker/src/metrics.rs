@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -16,6 +17,10 @@ pub struct WorkerMetrics {
     pub requeued: Counter,
     /// How late a sweep reached a product's earliest deadline, in seconds.
     pub sweep_lag: Histogram,
+    /// Sweep partitions this worker holds.
+    pub partitions_held: Gauge,
+    /// Stream entries trimmed past their retention.
+    pub stream_entries_trimmed: Counter,
 }
 
 impl WorkerMetrics {
@@ -30,6 +35,8 @@ impl WorkerMetrics {
             requeued: Counter::default(),
             // 1 ms to about 16 s.
             sweep_lag: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            partitions_held: Gauge::default(),
+            stream_entries_trimmed: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -61,6 +68,16 @@ impl WorkerMetrics {
             "requeued",
             "Confirmed holds enqueued again after their purchase deadline",
             metrics.requeued.clone(),
+        );
+        registry.register(
+            "sweep_partitions_held",
+            "Sweep partitions this worker holds",
+            metrics.partitions_held.clone(),
+        );
+        registry.register(
+            "stream_entries_trimmed",
+            "Stream entries trimmed past their retention",
+            metrics.stream_entries_trimmed.clone(),
         );
         registry.register(
             "sweep_lag_seconds",

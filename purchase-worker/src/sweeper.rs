@@ -1,41 +1,77 @@
 //! The sweeper: returns the units of expired holds, enqueues again confirmed
-//! holds whose purchase was lost, and keeps the active-products index tidy.
+//! holds whose purchase was lost, and keeps the streams to their retention.
 //!
-//! It visits only the indexed products (never the keyspace), runs every
-//! `sweep_interval`, and expires in bounded batches. Any number of sweepers
-//! can run at once: each hold is expired by exactly one script call.
+//! It sweeps only the partitions it holds (see [`crate::share`]), and in
+//! each only the products the sweep index lists as due, so a pass costs in
+//! proportion to the holds that are due, never to the products with holds
+//! or to their history. Due products are swept concurrently, each to the
+//! end of what is due. Any number of sweepers can run at once: each hold is
+//! expired by exactly one script call.
+//!
+//! Chores that need doing once per deployment (the catalog check for
+//! products missing from the index, trimming the dead-letter stream) fall
+//! to whoever holds partition 0.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use reservation_core::keys::{DEAD_PURCHASES, PartitionKeys};
 use reservation_core::{Engine, Error, Result, Sku};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::share::PartitionShare;
 use crate::{WorkerConfig, WorkerMetrics};
+
+/// Due products read from the index at once.
+const DUE_PAGE: usize = 256;
+/// Products swept at once.
+const IN_FLIGHT: usize = 32;
+/// Sweep steps on one product in one pass, at most: the rest waits for the
+/// next pass, so one product with a huge backlog cannot hold up the others.
+const STEPS_PER_PASS: usize = 16;
 
 pub struct Sweeper {
     engine: Engine,
     config: WorkerConfig,
     metrics: Arc<WorkerMetrics>,
+    share: PartitionShare,
 }
 
 impl Sweeper {
     pub fn new(engine: Engine, config: WorkerConfig, metrics: Arc<WorkerMetrics>) -> Self {
+        let share = PartitionShare::new(engine.clone(), &config.consumer, config.sweep_lease);
         Self {
             engine,
             config,
             metrics,
+            share,
         }
     }
 
-    /// Sweeps until `shutdown` turns true.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        let mut next_due: HashMap<Sku, i64> = HashMap::new();
-        let mut next_reindex = Instant::now();
+    /// Sweeps until `shutdown` turns true, then gives up its partitions.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut next_refresh = Instant::now();
+        let mut next_reindex = Instant::now() + self.config.reindex_interval;
+        let mut next_trim = Instant::now();
         while !*shutdown.borrow() {
-            if Instant::now() >= next_reindex {
-                match self.engine.reindex_active().await {
+            if Instant::now() >= next_refresh {
+                match self.share.refresh().await {
+                    Ok(held) => {
+                        self.metrics.partitions_held.set(held.len() as i64);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot renew the sweep partitions"),
+                }
+                next_refresh = Instant::now() + self.config.sweep_lease / 5;
+            }
+            for partition in self.share.held().to_vec() {
+                if let Err(e) = self.sweep(&partition).await {
+                    tracing::warn!(partition = partition.index, error = %e, "sweep failed; retrying");
+                }
+            }
+            let chores = self.share.held().iter().any(|p| p.index == 0);
+            if chores && Instant::now() >= next_reindex {
+                match self.engine.reindex_catalog().await {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(
                         products = n,
@@ -45,57 +81,96 @@ impl Sweeper {
                 }
                 next_reindex = Instant::now() + self.config.reindex_interval;
             }
-            if let Err(e) = self.sweep(&mut next_due).await {
-                tracing::warn!(error = %e, "sweep failed; retrying");
+            if Instant::now() >= next_trim {
+                if let Err(e) = self.trim(chores).await {
+                    tracing::warn!(error = %e, "cannot trim the streams");
+                }
+                next_trim = Instant::now() + self.config.trim_interval;
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.config.sweep_interval) => {}
                 _ = shutdown.changed() => {}
             }
         }
+        if let Err(e) = self.share.leave().await {
+            tracing::warn!(error = %e, "cannot give up the sweep partitions; they lapse by themselves");
+        }
     }
 
-    /// One pass over the indexed products. `next_due` remembers each product's
-    /// earliest deadline between passes, to measure how late the sweep is.
-    pub async fn sweep(&self, next_due: &mut HashMap<Sku, i64>) -> Result<()> {
-        for sku in self.engine.active_products().await? {
+    /// One pass over the due products of `partition`.
+    pub async fn sweep(&self, partition: &PartitionKeys) -> Result<()> {
+        loop {
             let now = self.engine.now_ms();
-            if let Some(&due) = next_due.get(&sku)
-                && due <= now
-            {
-                self.metrics.sweep_lag.observe((now - due) as f64 / 1000.0);
+            let due = self.engine.due_products(partition, now, DUE_PAGE).await?;
+            for (_, listed_at) in &due {
+                self.metrics
+                    .sweep_lag
+                    .observe((now - listed_at).max(0) as f64 / 1000.0);
             }
-            let swept = loop {
-                let swept = match self.engine.expire_due(&sku, self.config.sweep_batch).await {
-                    Ok(swept) => swept,
-                    Err(Error::ProductNotFound(_)) => {
-                        self.engine.deactivate(&sku).await?;
-                        break None;
-                    }
-                    Err(e) => return Err(e),
-                };
-                self.metrics.expired_units.inc_by(swept.units as u64);
-                if swept.holds.len() < self.config.sweep_batch as usize {
-                    break Some(swept);
-                }
-            };
-            let Some(swept) = swept else { continue };
-            let requeued = self
-                .engine
-                .requeue_stranded(&sku, self.config.sweep_batch)
-                .await?;
-            if !requeued.is_empty() {
-                tracing::warn!(%sku, holds = requeued.len(), "enqueued stranded purchases again");
-                self.metrics.requeued.inc_by(requeued.len() as u64);
-            }
-            match swept.next_due_ms {
-                Some(due) => next_due.insert(sku.clone(), due),
-                None => next_due.remove(&sku),
-            };
-            if !swept.has_active_holds() {
-                self.engine.deactivate(&sku).await?;
+            let products: Vec<Sku> = due.iter().map(|(sku, _)| sku.clone()).collect();
+            let swept: Vec<(Sku, Option<i64>)> = futures_util::stream::iter(products)
+                .map(|sku| self.sweep_product(sku))
+                .buffer_unordered(IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_>>()?;
+            self.engine.relist_swept(partition, &swept).await?;
+            if due.len() < DUE_PAGE {
+                return Ok(());
             }
         }
+    }
+
+    /// Sweeps one product until nothing of it is due (or for a bounded
+    /// number of steps). Returns it with its next deadline, if any.
+    async fn sweep_product(&self, sku: Sku) -> Result<(Sku, Option<i64>)> {
+        for _ in 0..STEPS_PER_PASS {
+            let swept = match self
+                .engine
+                .sweep_product(&sku, self.config.sweep_batch)
+                .await
+            {
+                Ok(swept) => swept,
+                Err(Error::ProductNotFound(_)) => return Ok((sku, None)),
+                Err(e) => return Err(e),
+            };
+            self.metrics
+                .expired_units
+                .inc_by(swept.expired_units as u64);
+            if !swept.requeued.is_empty() {
+                tracing::warn!(%sku, holds = swept.requeued.len(), "enqueued stranded purchases again");
+                self.metrics.requeued.inc_by(swept.requeued.len() as u64);
+            }
+            if !swept.more_due(self.engine.now_ms()) {
+                return Ok((sku, swept.next_deadline_ms));
+            }
+        }
+        // More is due: listed as due now, it is swept again next pass.
+        Ok((sku, Some(self.engine.now_ms())))
+    }
+
+    /// Trims the streams of the partitions held (and the dead letters, with
+    /// the chores) to their retention.
+    async fn trim(&self, chores: bool) -> Result<()> {
+        let mut trimmed = 0;
+        for partition in self.share.held() {
+            trimmed += self
+                .engine
+                .trim_stream(&partition.purchases, self.config.purchase_retention)
+                .await?;
+            trimmed += self
+                .engine
+                .trim_stream(&partition.orders, self.config.order_retention)
+                .await?;
+        }
+        if chores {
+            trimmed += self
+                .engine
+                .trim_stream(DEAD_PURCHASES, self.config.order_retention)
+                .await?;
+        }
+        self.metrics.stream_entries_trimmed.inc_by(trimmed);
         Ok(())
     }
 }

@@ -46,6 +46,7 @@ pub fn quick_config(consumer: &str) -> WorkerConfig {
         backoff: Duration::from_millis(10),
         claim_idle: Duration::from_millis(300),
         sweep_interval: Duration::from_millis(50),
+        sweep_lease: Duration::from_millis(1_000),
         ..WorkerConfig::new(consumer)
     }
 }

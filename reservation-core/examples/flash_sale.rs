@@ -126,15 +126,15 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     loop {
-        let swept = engine.expire_due(&sku, 256).await?;
-        if swept.units > 0 {
+        let swept = engine.sweep_product(&sku, 256).await?;
+        if swept.expired_units > 0 {
             println!(
                 "sweeper returned {} units from {} holds",
-                swept.units,
-                swept.holds.len()
+                swept.expired_units,
+                swept.expired.len()
             );
         }
-        if swept.next_due_ms.is_none() {
+        if !swept.more_due(engine.now_ms()) {
             break;
         }
     }

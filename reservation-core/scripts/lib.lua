@@ -1,79 +1,212 @@
--- Shared prelude, prepended to every script when it is loaded (see src/scripts.rs).
+-- Shared prelude, prepended to every state-changing script when it is loaded
+-- (see src/scripts.rs).
 --
--- Every state-changing script of one product gets the same first five KEYS and
--- the same first four ARGV, so all of them share these helpers:
+-- Every state-changing script of one product gets the same first seven KEYS
+-- and the same first six ARGV, so all of them share these helpers:
 --
--- KEYS[1] product       hash: counters and settings of the product
--- KEYS[2] holds         hash: reservation token -> hold record (JSON)
--- KEYS[3] due           zset: token -> expires_at_ms, for holds in HELD
--- KEYS[4] customers     hash: customer id -> units in HELD, CONFIRMED, PURCHASED holds
--- KEYS[5] purchase_due  zset: token -> purchase deadline ms, for holds in CONFIRMED
+-- KEYS[1] product       hash: settings, counters, and tallies of ended units
+-- KEYS[2] holds         hash: hold key -> record, for live holds only
+--                       (HELD and CONFIRMED)
+-- KEYS[3] due           zset: due entry -> deadline; an entry is the keys of
+--                       the holds one call made, comma-separated, all with
+--                       that deadline
+-- KEYS[4] customers     hash: customer id -> units in HELD, CONFIRMED and
+--                       PURCHASED holds
+-- KEYS[5] purchase_due  zset: hold key -> purchase deadline, CONFIRMED holds
+-- KEYS[6] ended         hash: hold key -> record, holds that ended in the
+--                       current retention period (it expires by itself)
+-- KEYS[7] ended_before  the same, for the period before
 --
 -- ARGV[1] sku
 -- ARGV[2] now, ms since the epoch (the caller's clock decides expiry)
 -- ARGV[3] publish command: PUBLISH, or SPUBLISH on Redis Cluster
 -- ARGV[4] stock channel of the product
 -- ARGV[5] prefix of the customer channels that carry hold events
+-- ARGV[6] ms until the current ended hash may expire (end of the next period)
+--
+-- A hold's key is made from its request (src/keys.rs, `request_hold_key`:
+-- 20 hex digits of a salted hash of the request id), so a request finds its
+-- hold with no index of its own: the hold record is also the request record.
+-- Its token, the part of its reservation id after `~`, is its creation time
+-- in ten base-32 digits (as a ULID starts) followed by that key. A hold made
+-- before this layout keeps its 26-character ULID as both token and key.
+--
+-- A hold record is one line of space-separated fields:
+--   state customer_id quantity request_id created_at_ms expires_at_ms
+--   updated_at_ms [purchase_deadline_ms [purchased_at_ms]]
 --
 -- Scripts first check everything, then write: Lua has no rollback, so a
 -- failed check must leave nothing behind.
 
-local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local SKU = ARGV[1]
-local NOW = tonumber(ARGV[2])
+local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE, ENDED, ENDED_BEFORE =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local SKU, NOW_TEXT = ARGV[1], ARGV[2]
+local NOW = tonumber(NOW_TEXT)
 local PUBLISH_CMD = ARGV[3]
 local STOCK_CHANNEL = ARGV[4]
 local CUSTOMER_CHANNEL_PREFIX = ARGV[5]
+local ENDED_TTL_MS = ARGV[6]
 
--- The product's counters and settings, or nil when it does not exist.
+-- The product's counters, and its settings that scripts read.
+local COUNTERS = { 'total', 'available', 'held', 'sold', 'version', 'reserved', 'holds_made',
+  'cancelled', 'expired', 'released' }
+local PRODUCT_FIELDS = { 'per_customer_limit', 'hold_seconds', 'sale_starts_at', 'sale_ends_at',
+  unpack(COUNTERS) }
+
+-- The product's settings and counters, or nil when it does not exist. The
+-- counters' text as read is kept: commit_product writes back only what changed.
 local function load_product()
-  local f = redis.call('HMGET', PRODUCT, 'total', 'available', 'held', 'sold', 'version',
-    'per_customer_limit', 'hold_seconds', 'sale_starts_at', 'sale_ends_at')
-  if not f[1] then
+  local f = redis.call('HMGET', PRODUCT, unpack(PRODUCT_FIELDS))
+  if not f[5] then
     return nil
   end
+  local product = {
+    per_customer_limit = tonumber(f[1]), hold_seconds = tonumber(f[2]),
+    sale_starts_at = tonumber(f[3]), sale_ends_at = tonumber(f[4]), loaded = {},
+  }
+  for i, counter in ipairs(COUNTERS) do
+    local text = f[4 + i] or '0'
+    product[counter] = tonumber(text)
+    product.loaded[counter] = text
+  end
+  return product
+end
+
+local function sale_closed(product)
+  return NOW < product.sale_starts_at or (product.sale_ends_at > 0 and NOW >= product.sale_ends_at)
+end
+
+local BASE32 = '0123456789abcdefghjkmnpqrstvwxyz'
+
+-- A time in ms as ten base-32 digits (Crockford's alphabet, as in a ULID).
+local function time_digits(ms)
+  local digits = {}
+  for i = 10, 1, -1 do
+    local d = ms % 32
+    digits[i] = string.sub(BASE32, d + 1, d + 1)
+    ms = (ms - d) / 32
+  end
+  return table.concat(digits)
+end
+
+-- The token of a hold: a new-style key is 20 characters, a legacy one is
+-- the whole 26-character token.
+local function token_of(key, hold)
+  if #key == 20 then
+    return time_digits(hold.created_at_ms) .. key
+  end
+  return key
+end
+
+local function parse_hold(raw)
+  local state, customer_id, quantity, request_id, created, expires, updated, rest =
+    string.match(raw, '^(%u+) (%S+) (%d+) (%S+) (%d+) (%d+) (%d+) ?(.*)$')
+  local deadline, purchased = string.match(rest, '^(%d*) ?(%d*)$')
   return {
-    total = tonumber(f[1]), available = tonumber(f[2]), held = tonumber(f[3]),
-    sold = tonumber(f[4]), version = tonumber(f[5]), per_customer_limit = tonumber(f[6]),
-    hold_seconds = tonumber(f[7]), sale_starts_at = tonumber(f[8]), sale_ends_at = tonumber(f[9]),
+    state = state, customer_id = customer_id, quantity = tonumber(quantity),
+    request_id = request_id, created_at_ms = tonumber(created), expires_at_ms = tonumber(expires),
+    updated_at_ms = tonumber(updated), purchase_deadline_ms = tonumber(deadline) or 0,
+    purchased_at_ms = tonumber(purchased) or 0,
   }
 end
 
-local function load_hold(token)
-  local raw = redis.call('HGET', HOLDS, token)
-  if not raw then
-    return nil
+local function format_hold(hold)
+  local raw = string.format('%s %s %d %s %.0f %.0f %.0f', hold.state, hold.customer_id,
+    hold.quantity, hold.request_id, hold.created_at_ms, hold.expires_at_ms, hold.updated_at_ms)
+  if hold.purchased_at_ms > 0 then
+    return string.format('%s %.0f %.0f', raw, hold.purchase_deadline_ms, hold.purchased_at_ms)
+  elseif hold.purchase_deadline_ms > 0 then
+    return string.format('%s %.0f', raw, hold.purchase_deadline_ms)
   end
-  return cjson.decode(raw)
-end
-
-local function store_hold(token, hold)
-  hold.updated_at_ms = NOW
-  local raw = cjson.encode(hold)
-  redis.call('HSET', HOLDS, token, raw)
   return raw
 end
 
--- Same format as ReservationId's Display in src/types.rs.
-local function reservation_id(token)
-  return SKU .. '~' .. token
+-- A record as found under `key`, following the pointer a layout upgrade
+-- leaves for a request whose hold kept its legacy key ('@' and that key).
+local function deref(raw)
+  if raw and string.sub(raw, 1, 1) == '@' then
+    local key = string.sub(raw, 2)
+    return redis.call('HGET', HOLDS, key) or redis.call('HGET', ENDED, key)
+      or redis.call('HGET', ENDED_BEFORE, key), key
+  end
+  return raw
 end
 
--- Tells the hold's owner about its new state. Hold events go to the customer's
--- channel with plain PUBLISH: they are few, and a customer's sockets may sit on
--- any node whatever the product's slot.
-local function publish_hold_event(token, hold)
-  redis.call('PUBLISH', CUSTOMER_CHANNEL_PREFIX .. hold.customer_id, string.format(
-    '{"reservation_id":"%s","sku":"%s","state":"%s","quantity":%d,"expires_at_ms":%d,"at_ms":%d}',
-    reservation_id(token), SKU, hold.state, hold.quantity, hold.expires_at_ms, NOW))
+-- The hold stored under `key`, live or ended, with whether it is live; nil
+-- when there is none (it never existed, or it ended longer ago than the
+-- retention). `created_ms`, when given, must match: a key can be reused by
+-- a request id sent again after its first hold aged out.
+local function find_hold(key, created_ms)
+  local raw, live = redis.call('HGET', HOLDS, key), true
+  if not raw then
+    raw, live = redis.call('HGET', ENDED, key) or redis.call('HGET', ENDED_BEFORE, key), false
+  end
+  if not raw then
+    return nil
+  end
+  local hold = parse_hold(raw)
+  if created_ms and hold.created_at_ms ~= created_ms then
+    return nil
+  end
+  return hold, live
+end
+
+local function store_live_hold(key, hold)
+  hold.updated_at_ms = NOW
+  local raw = format_hold(hold)
+  redis.call('HSET', HOLDS, key, raw)
+  return raw
+end
+
+-- The hold event of a hold's new state, for its owner's channel.
+local function hold_event(key, hold)
+  return string.format(
+    '{"reservation_id":"%s~%s","sku":"%s","state":"%s","quantity":%d,"expires_at_ms":%.0f,"at_ms":%s}',
+    SKU, token_of(key, hold), SKU, hold.state, hold.quantity, hold.expires_at_ms, NOW_TEXT)
+end
+
+-- Tells holds' owners about their new states: `events` is a list whose
+-- first element of each is the customer, and `message` makes the event's
+-- text from one (only for the events that are sent). Hold events go to each
+-- customer's channel with plain PUBLISH, which a customer's sockets on any
+-- node hear, whatever the product's slot. On a single node Redis knows every
+-- listener, so only customers someone listens for are sent theirs (one
+-- PUBSUB call for all); on Cluster a listener may be subscribed on any
+-- node, so every event goes.
+local function publish_hold_events(events, message)
+  if #events == 0 then
+    return
+  end
+  local listened = {}
+  if PUBLISH_CMD == 'PUBLISH' then
+    local channels = {}
+    for i, event in ipairs(events) do
+      channels[i] = CUSTOMER_CHANNEL_PREFIX .. event[1]
+    end
+    local counts = redis.call('PUBSUB', 'NUMSUB', unpack(channels))
+    for i = 1, #counts, 2 do
+      listened[counts[i]] = counts[i + 1] > 0
+    end
+  end
+  for _, event in ipairs(events) do
+    local channel = CUSTOMER_CHANNEL_PREFIX .. event[1]
+    if listened[channel] ~= false then
+      redis.call('PUBLISH', channel, message(event))
+    end
+  end
+end
+
+-- For events of {customer, key, hold}.
+local function hold_event_of(event)
+  return hold_event(event[2], event[3])
+end
+
+local function publish_hold_event(key, hold)
+  publish_hold_events({ { hold.customer_id, key, hold } }, hold_event_of)
 end
 
 local function is_due(hold)
   return hold.state == 'HELD' and hold.expires_at_ms <= NOW
-end
-
-local function customer_units(customer_id)
-  return tonumber(redis.call('HGET', CUSTOMERS, customer_id) or '0')
 end
 
 -- A customer's units only count while their holds are active or purchased.
@@ -83,69 +216,144 @@ local function give_back_customer_units(customer_id, quantity)
   end
 end
 
--- Reads the HELD holds past their deadline, oldest first, at most `limit`.
--- Returns the list of {token, hold} and the units they hold. Nothing is written.
-local function find_due_holds(limit)
-  local due = {}
-  local units = 0
-  local stale = {}
-  local tokens = redis.call('ZRANGEBYSCORE', DUE, '-inf', NOW, 'LIMIT', 0, limit)
-  for _, token in ipairs(tokens) do
-    local hold = load_hold(token)
-    if hold and is_due(hold) then
-      due[#due + 1] = { token = token, hold = hold }
-      units = units + hold.quantity
-    else
-      stale[#stale + 1] = token
-    end
+-- Ends holds: each entry {key, hold} moves to `state` and out of the live
+-- set into the current ended hash, its units back to available (or, for
+-- PURCHASED, from held to sold), counted in the product's tallies. The
+-- caller removes due entries and purchase index entries, and commits.
+local TALLY = { CANCELLED = 'cancelled', EXPIRED = 'expired', RELEASED = 'released' }
+local function end_holds(product, entries, state)
+  if #entries == 0 then
+    return
   end
-  return due, units, stale
+  local keys, records, events = {}, {}, {}
+  for _, entry in ipairs(entries) do
+    local hold = entry.hold
+    hold.state = state
+    hold.updated_at_ms = NOW
+    product.held = product.held - hold.quantity
+    if state == 'PURCHASED' then
+      hold.purchased_at_ms = NOW
+      product.sold = product.sold + hold.quantity
+    else
+      product.available = product.available + hold.quantity
+      product[TALLY[state]] = product[TALLY[state]] + hold.quantity
+      give_back_customer_units(hold.customer_id, hold.quantity)
+    end
+    keys[#keys + 1] = entry.key
+    records[#records + 1] = entry.key
+    records[#records + 1] = format_hold(hold)
+    events[#events + 1] = { hold.customer_id, entry.key, hold }
+  end
+  redis.call('HDEL', HOLDS, unpack(keys))
+  redis.call('HSET', ENDED, unpack(records))
+  redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
+  publish_hold_events(events, hold_event_of)
 end
 
--- Moves the given due holds to EXPIRED and their units back to available.
-local function expire_holds(product, due, stale)
-  for _, entry in ipairs(due) do
-    local hold = entry.hold
-    hold.state = 'EXPIRED'
-    store_hold(entry.token, hold)
-    publish_hold_event(entry.token, hold)
-    redis.call('ZREM', DUE, entry.token)
-    product.available = product.available + hold.quantity
-    product.held = product.held - hold.quantity
-    give_back_customer_units(hold.customer_id, hold.quantity)
+-- HMGET of any number of fields: Lua hands a command only so many arguments.
+local function hmget(hash, fields)
+  if #fields <= 4000 then
+    return redis.call('HMGET', hash, unpack(fields))
   end
-  for _, token in ipairs(stale) do
-    redis.call('ZREM', DUE, token)
+  local values = {}
+  for first = 1, #fields, 4000 do
+    local part = redis.call('HMGET', hash, unpack(fields, first, math.min(first + 3999, #fields)))
+    for _, value in ipairs(part) do
+      values[#values + 1] = value
+    end
   end
+  return values
+end
+
+-- Reads the HELD holds past their deadline, oldest first: whole due entries
+-- until at least `limit` holds (so at most one entry's worth beyond it).
+-- Entries whose holds all moved on since (confirmed, given back) are taken
+-- too, to be dropped, but looking stops after 4 * `limit` holds, so a call's
+-- cost stays bounded. Returns the plan {entries, due = {{key, hold}...},
+-- units}. Nothing is written.
+local function find_due_holds(limit)
+  local plan = { entries = {}, due = {}, units = 0 }
+  local examined = 0
+  while #plan.due < limit and examined < 4 * limit do
+    local page = redis.call('ZRANGE', DUE, '-inf', NOW_TEXT, 'BYSCORE', 'LIMIT', #plan.entries,
+      math.min(limit, 256))
+    if #page == 0 then
+      break
+    end
+    local keys = {}
+    for _, entry in ipairs(page) do
+      for key in string.gmatch(entry, '[^,]+') do
+        keys[#keys + 1] = key
+      end
+    end
+    local records = hmget(HOLDS, keys)
+    local next_key = 1
+    for _, entry in ipairs(page) do
+      plan.entries[#plan.entries + 1] = entry
+      for key in string.gmatch(entry, '[^,]+') do
+        local raw = records[next_key]
+        next_key = next_key + 1
+        examined = examined + 1
+        local hold = raw and parse_hold(raw)
+        if hold and is_due(hold) then
+          plan.due[#plan.due + 1] = { key = key, hold = hold }
+          plan.units = plan.units + hold.quantity
+        end
+      end
+      if #plan.due >= limit or examined >= 4 * limit then
+        break
+      end
+    end
+  end
+  return plan
+end
+
+-- Carries out a plan of find_due_holds.
+local function expire_planned(product, plan)
+  if #plan.entries > 0 then
+    redis.call('ZREM', DUE, unpack(plan.entries))
+  end
+  end_holds(product, plan.due, 'EXPIRED')
 end
 
 -- Gives a HELD hold's units back before it is bought: CANCELLED, or EXPIRED
--- when it is already past its deadline.
-local function cancel_hold(product, token, hold)
-  if is_due(hold) then
-    expire_holds(product, { { token = token, hold = hold } }, {})
-    return
-  end
-  hold.state = 'CANCELLED'
-  store_hold(token, hold)
-  redis.call('ZREM', DUE, token)
-  product.available = product.available + hold.quantity
-  product.held = product.held - hold.quantity
-  give_back_customer_units(hold.customer_id, hold.quantity)
-  publish_hold_event(token, hold)
+-- when it is already past its deadline. Its due entry stays until its
+-- deadline, when the sweep passes over it.
+local function cancel_hold(product, key, hold)
+  end_holds(product, { { key = key, hold = hold } }, is_due(hold) and 'EXPIRED' or 'CANCELLED')
 end
 
-local function stock_event_json(product)
-  return string.format('{"sku":"%s","available":%d,"held":%d,"sold":%d,"total":%d,"version":%d,"at_ms":%d}',
-    SKU, product.available, product.held, product.sold, product.total, product.version, NOW)
-end
-
--- Writes the counters, bumps the version by one and publishes one stock event.
--- Every script call that changes the product calls this exactly once.
+-- Writes the counters that changed, bumps the version by one and publishes
+-- one stock event. Every script call that changes the product calls this
+-- exactly once. Numbers become text once, for both the hash and the event.
 local function commit_product(product)
-  product.version = redis.call('HINCRBY', PRODUCT, 'version', 1)
-  redis.call('HSET', PRODUCT, 'total', product.total, 'available', product.available,
-    'held', product.held, 'sold', product.sold, 'updated_at', NOW)
-  redis.call(PUBLISH_CMD, STOCK_CHANNEL, stock_event_json(product))
+  product.version = product.version + 1
+  local text, changes = {}, { 'updated_at', NOW_TEXT }
+  for _, counter in ipairs(COUNTERS) do
+    local loaded = product.loaded and product.loaded[counter]
+    if loaded and tonumber(loaded) == product[counter] then
+      text[counter] = loaded
+    else
+      text[counter] = string.format('%.0f', product[counter])
+      changes[#changes + 1] = counter
+      changes[#changes + 1] = text[counter]
+    end
+  end
+  redis.call('HSET', PRODUCT, unpack(changes))
+  product.loaded = text
+  redis.call(PUBLISH_CMD, STOCK_CHANNEL, '{"sku":"' .. SKU .. '","available":' .. text.available
+    .. ',"held":' .. text.held .. ',"sold":' .. text.sold .. ',"total":' .. text.total
+    .. ',"version":' .. text.version .. ',"at_ms":' .. NOW_TEXT .. '}')
   return product.version
+end
+
+-- The earliest deadline of the product's live holds (HELD or CONFIRMED), or
+-- nil when it has none: when the sweepers must look at it next.
+local function earliest_deadline()
+  local due = redis.call('ZRANGE', DUE, 0, 0, 'WITHSCORES')[2]
+  local purchase = redis.call('ZRANGE', PURCHASE_DUE, 0, 0, 'WITHSCORES')[2]
+  if due and purchase then
+    return math.min(tonumber(due), tonumber(purchase))
+  end
+  return tonumber(due or purchase)
 end

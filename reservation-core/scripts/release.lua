@@ -1,31 +1,24 @@
 -- Gives back a confirmed hold whose purchase finally failed:
 -- CONFIRMED -> RELEASED, units back to available. Releasing again is a no-op.
 --
--- KEYS[1..5] as in lib.lua
--- ARGV[1..5] as in lib.lua
--- ARGV[6] hold token
+-- KEYS[1..7] as in lib.lua
+-- ARGV[1..8] as in lib.lua and holding.lua
 --
--- Returns {'OK', hold JSON, changed (0 or 1)}, {'NOT_FOUND'} or {'WRONG_STATE', hold JSON}.
+-- Returns as holding.lua says.
 
-local token = ARGV[6]
-local hold = load_hold(token)
+local hold = HOLD
 if not hold then
   return { 'NOT_FOUND' }
 end
 if hold.state == 'RELEASED' then
-  return { 'OK', cjson.encode(hold), 0 }
+  return { 'OK', format_hold(hold), 0 }
 end
 if hold.state ~= 'CONFIRMED' then
-  return { 'WRONG_STATE', cjson.encode(hold) }
+  return { 'WRONG_STATE', format_hold(hold) }
 end
 
 local product = load_product()
-hold.state = 'RELEASED'
-local hold_json = store_hold(token, hold)
-redis.call('ZREM', PURCHASE_DUE, token)
-product.held = product.held - hold.quantity
-product.available = product.available + hold.quantity
-give_back_customer_units(hold.customer_id, hold.quantity)
+redis.call('ZREM', PURCHASE_DUE, HOLD_KEY)
+end_holds(product, { { key = HOLD_KEY, hold = hold } }, 'RELEASED')
 commit_product(product)
-publish_hold_event(token, hold)
-return { 'OK', hold_json, 1 }
+return { 'OK', format_hold(hold), 1 }

@@ -5,58 +5,130 @@
 -- what the earlier requests of the call did. Due holds are reclaimed before a
 -- request is refused for stock or for the customer's limit, so a product
 -- whose units sit in expired holds is never reported sold out. However many
--- holds it makes, the call bumps the version once and publishes one stock
--- event (the state after the last one). The deciding and granting of one
--- request is in reserving.lua.
+-- holds it makes, the call bumps the version once, publishes one stock event
+-- (the state after the last one), and adds one due entry. The deciding of
+-- one request is in reserving.lua.
 --
--- KEYS[1..5]   as in lib.lua
--- KEYS[5 + i]  the request record of request i (idempotency)
--- ARGV[1..5]   as in lib.lua
--- ARGV[6]      seconds to keep a request record
+-- This is the hot path of a sale, so the call's writes are batched: one HSET
+-- of the new holds, one ZADD, one HSET of the customers' units, and the hold
+-- events go out together (only to customers someone listens for, on a
+-- single node: see lib.lua).
+--
+-- KEYS[1..7]   as in lib.lua
+-- ARGV[1..6]   as in lib.lua
 -- ARGV[7]      most due holds to reclaim per request
--- ARGV[8 + 4(i-1) .. 11 + 4(i-1)]  request i: token of its new hold (used only
---              if the request is new), customer id, quantity (>= 1), request id
+-- ARGV[4 + 4i .. 7 + 4i]  request i (from 1): its hold key, customer id,
+--              quantity (>= 1), request id
 --
--- Returns {'BATCH', first_active, answer 1, ..., answer n}, where
--- first_active is 1 when every active hold of the product is one this call
--- made (the product must be indexed), and each answer is one of
---   {'OK', hold JSON, available after it, replayed (0 or 1), hold token}
+-- Returns {'BATCH', index_deadline, expires_at, answer 1, ..., answer n}:
+-- index_deadline is the new holds' deadline when it is now the product's
+-- earliest (the caller must list the product in the sweep index), else 0;
+-- expires_at is the deadline of the holds this call made. Each answer is one of
+--   {'OK', token, available after it}              a new hold
+--   {'REPLAY', token, hold record, available now}  the request's first hold
 --   {'NOT_FOUND'}
 --   {'IDEMPOTENCY_MISMATCH'}
+--   {'KEY_COLLISION'}                              two request ids, one key
 --   {'SALE_CLOSED', sale_starts_at, sale_ends_at}
 --   {'CUSTOMER_LIMIT', limit, units the customer already has}
 --   {'OUT_OF_STOCK', available}
 
-local request_ttl, reclaim_limit = tonumber(ARGV[6]), tonumber(ARGV[7])
-local count = #KEYS - 5
+local RECLAIM_LIMIT = tonumber(ARGV[7])
+local COUNT = (#ARGV - 7) / 4
 
+local answers = { 'BATCH', 0, 0 }
 local product = load_product()
-local answers = { 'BATCH', 0 }
 if not product then
-  for i = 1, count do
-    answers[2 + i] = { 'NOT_FOUND' }
+  for i = 1, COUNT do
+    answers[3 + i] = { 'NOT_FOUND' }
   end
   return answers
 end
 
-local made = 0
-
-local function reserve(request_key, token, customer_id, quantity, request_id)
-  local answer, plan = decide_reserve(product, request_key, customer_id, quantity, reclaim_limit)
-  if answer then
-    return answer
+local keys, customers, owned = {}, {}, {}
+for i = 1, COUNT do
+  keys[i] = ARGV[4 + 4 * i]
+  local customer = ARGV[5 + 4 * i]
+  if not owned[customer] then
+    owned[customer] = 0
+    customers[#customers + 1] = customer
   end
-  made = made + 1
-  return grant_reserve(product, plan, request_key, request_ttl, token, customer_id, quantity, request_id)
+end
+local found, stored_under = find_request_holds(keys)
+for i, units in ipairs(redis.call('HMGET', CUSTOMERS, unpack(customers))) do
+  owned[customers[i]] = tonumber(units or '0')
 end
 
-for i = 1, count do
-  local at = 8 + (i - 1) * 4
-  answers[2 + i] = reserve(KEYS[5 + i], ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2]), ARGV[at + 3])
+-- Reclaiming ends other customers' holds too: their units here must follow,
+-- and so must the answer to a later request of the call that made one.
+local ended_now = {}
+local function reclaim(plan)
+  expire_planned(product, plan)
+  for _, entry in ipairs(plan.due) do
+    local customer = entry.hold.customer_id
+    if owned[customer] then
+      owned[customer] = owned[customer] - entry.hold.quantity
+    end
+    ended_now[entry.key] = format_hold(entry.hold)
+  end
 end
 
-if made > 0 then
+-- What every hold of this call shares, built once.
+local expires_at = NOW + product.hold_seconds * 1000
+local expires_text = string.format('%.0f', expires_at)
+local record_tail = ' ' .. NOW_TEXT .. ' ' .. expires_text .. ' ' .. NOW_TEXT
+local token_head = time_digits(NOW)
+local event_head = '{"reservation_id":"' .. SKU .. '~' .. token_head
+local event_middle = '","sku":"' .. SKU .. '","state":"HELD","quantity":'
+local event_tail = ',"expires_at_ms":' .. expires_text .. ',"at_ms":' .. NOW_TEXT .. '}'
+
+local made, new_keys, records, changed, events = {}, {}, {}, {}, {}
+for i = 1, COUNT do
+  local customer, quantity_text, request_id = ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i]
+  local quantity = tonumber(quantity_text)
+  local key = keys[i]
+  local prior, prior_key = found[i], stored_under[i]
+  if not prior and made[key] then
+    prior, prior_key = made[key], key
+  end
+  prior = ended_now[prior_key] or prior
+  local answer, plan = decide_reserve(product, prior, prior_key, request_id, customer, quantity,
+    owned[customer], RECLAIM_LIMIT)
+  if not answer then
+    if plan then
+      reclaim(plan)
+    end
+    grant_units(product, quantity)
+    owned[customer] = owned[customer] + quantity
+    changed[customer] = true
+    local record = 'HELD ' .. customer .. ' ' .. quantity_text .. ' ' .. request_id .. record_tail
+    made[key] = record
+    new_keys[#new_keys + 1] = key
+    records[#records + 1] = key
+    records[#records + 1] = record
+    events[#events + 1] = { customer, key, quantity_text }
+    answer = { 'OK', token_head .. key, product.available }
+  end
+  answers[3 + i] = answer
+end
+
+if #new_keys > 0 then
+  redis.call('HSET', HOLDS, unpack(records))
+  local entry = table.concat(new_keys, ',')
+  redis.call('ZADD', DUE, expires_text, entry)
+  local units = {}
+  for customer in pairs(changed) do
+    units[#units + 1] = customer
+    units[#units + 1] = owned[customer]
+  end
+  redis.call('HSET', CUSTOMERS, unpack(units))
+  if redis.call('ZRANGE', DUE, 0, 0)[1] == entry then
+    answers[2] = expires_at
+  end
+  answers[3] = expires_at
   commit_product(product)
-  answers[2] = first_active(made) and 1 or 0
+  publish_hold_events(events, function(event)
+    return event_head .. event[2] .. event_middle .. event[3] .. event_tail
+  end)
 end
 return answers

@@ -2,41 +2,56 @@
 -- decides one request (idempotency, sale window, customer limit, stock, due
 -- holds reclaimed first); only when no line is refused is anything written,
 -- and then each product gets its new hold, one version bump and one stock
--- event. A cart seen before replays its lines' first answers. A cart's holds
--- carry the request id `cart:ID`, apart from single reserves' ids.
+-- event. A cart seen before replays its lines' first holds.
 --
 -- KEYS, ARGV  as in carts.lua
 --
 -- Returns {'CART', answer 1, ..., answer n} when every line stands, each
---   {'OK', hold JSON, available after it, replayed (0 or 1), hold token,
---    first_active (1 when the product's only active hold is this one)}
--- or {'REFUSED', line, answer} for the first line refused, the answer as in
--- reserve.lua; nothing was written.
+--   {'OK', token, available after it, expires_at, index_deadline} or
+--   {'REPLAY', token, hold record, available now, 0}
+-- (index_deadline as in reserve.lua), or {'REFUSED', line, answer} for the
+-- first line refused, the answer as in reserve.lua; nothing was written.
 
-local products, plans, answers = {}, {}, { 'CART' }
+local lines = {}
 for i = 1, LINES do
-  local request_key, _, quantity = use_line(i)
+  local key, quantity = use_line(i)
   local product = load_product()
   if not product then
     return { 'REFUSED', i, { 'NOT_FOUND' } }
   end
-  local answer, plan = decide_reserve(product, request_key, CART_CUSTOMER, quantity, RECLAIM_LIMIT)
-  if answer and answer[1] ~= 'OK' then
+  local found, stored_under = find_request_holds({ key })
+  local owned = tonumber(redis.call('HGET', CUSTOMERS, CART_CUSTOMER) or '0')
+  local answer, plan = decide_reserve(product, found[1], stored_under[1], CART_REQUEST_ID,
+    CART_CUSTOMER, quantity, owned, RECLAIM_LIMIT)
+  if answer and answer[1] ~= 'REPLAY' then
     return { 'REFUSED', i, answer }
   end
-  products[i], plans[i], answers[i + 1] = product, plan, answer
+  lines[i] = { product = product, key = key, answer = answer, plan = plan }
 end
 
+local answers = { 'CART' }
 for i = 1, LINES do
-  local request_key, token, quantity = use_line(i)
-  local answer = answers[i + 1]
-  if plans[i] then
-    answer = grant_reserve(products[i], plans[i], request_key, REQUEST_TTL, token, CART_CUSTOMER,
-      quantity, 'cart:' .. CART_REQUEST)
-    commit_product(products[i])
-    answer[6] = first_active(1) and 1 or 0
+  local _, quantity = use_line(i)
+  local line = lines[i]
+  local answer = line.answer
+  if answer then
+    answer[5] = 0
   else
-    answer[6] = 0
+    local product = line.product
+    if line.plan then
+      expire_planned(product, line.plan)
+    end
+    grant_units(product, quantity)
+    local expires_at = NOW + product.hold_seconds * 1000
+    local record = new_hold_record(CART_CUSTOMER, quantity, CART_REQUEST_ID, expires_at)
+    redis.call('HSET', HOLDS, line.key, record)
+    redis.call('ZADD', DUE, expires_at, line.key)
+    redis.call('HINCRBY', CUSTOMERS, CART_CUSTOMER, quantity)
+    local hold = parse_hold(record)
+    publish_hold_event(line.key, hold)
+    local first = redis.call('ZRANGE', DUE, 0, 0)[1] == line.key
+    commit_product(product)
+    answer = { 'OK', token_of(line.key, hold), product.available, expires_at, first and expires_at or 0 }
   end
   answers[i + 1] = answer
 end

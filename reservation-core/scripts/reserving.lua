@@ -5,69 +5,77 @@
 -- Deciding reads only, so a caller can decide every request it must answer
 -- all together before it writes anything (Lua has no rollback).
 
--- Decides a request on `product`: returns the answer when it is final (a
--- replay of the first answer, or a refusal), or nil and the plan to grant it.
-local function decide_reserve(product, request_key, customer_id, quantity, reclaim_limit)
-  -- A request seen before answers what it answered the first time.
-  local prior = redis.call('GET', request_key)
+-- The records the requests with hold keys `keys` made, if any: per key the
+-- record or false, and the key it is stored under (a pointer left by a layout
+-- upgrade leads to a legacy key).
+local function find_request_holds(keys)
+  local found, stored_under = {}, {}
+  local live = redis.call('HMGET', HOLDS, unpack(keys))
+  local ended = redis.call('HMGET', ENDED, unpack(keys))
+  local before = redis.call('HMGET', ENDED_BEFORE, unpack(keys))
+  for i, key in ipairs(keys) do
+    local raw, legacy = deref(live[i] or ended[i] or before[i])
+    found[i], stored_under[i] = raw or false, legacy or key
+  end
+  return found, stored_under
+end
+
+-- Decides a request on `product`, given the record its key found (`prior`,
+-- stored under `prior_key`) and the units its customer has. Returns the
+-- answer when it is final (a replay of the first hold, or a refusal), or nil
+-- and the plan to grant it: the due holds to reclaim first, or nil.
+local function decide_reserve(product, prior, prior_key, request_id, customer_id, quantity, owned,
+                              reclaim_limit)
+  -- A request seen before answers with the hold it made, as it is now.
   if prior then
-    local first = cjson.decode(prior)
+    local first = parse_hold(prior)
+    if first.request_id ~= request_id then
+      return { 'KEY_COLLISION' }
+    end
     if first.customer_id ~= customer_id or first.quantity ~= quantity then
       return { 'IDEMPOTENCY_MISMATCH' }
     end
-    return { 'OK', first.hold, first.available, 1, first.token }
+    return { 'REPLAY', token_of(prior_key, first), prior, product.available }
   end
 
-  if NOW < product.sale_starts_at or (product.sale_ends_at > 0 and NOW >= product.sale_ends_at) then
+  if sale_closed(product) then
     return { 'SALE_CLOSED', product.sale_starts_at, product.sale_ends_at }
   end
 
   -- Due holds matter only when they would change the answer: when stock is
   -- short, or when the customer's own due holds could free room under the
-  -- limit. Otherwise the sweeper returns them, and the hot path skips the scan.
-  local due, due_units, stale = {}, 0, {}
-  local owned = customer_units(customer_id)
-  local limited = product.per_customer_limit > 0 and owned + quantity > product.per_customer_limit
-  if limited or product.available < quantity then
-    due, due_units, stale = find_due_holds(reclaim_limit)
-    for _, entry in ipairs(due) do
+  -- limit. Otherwise the sweeper returns them, and the hot path skips them.
+  local limit = product.per_customer_limit
+  local plan
+  if (limit > 0 and owned + quantity > limit) or product.available < quantity then
+    plan = find_due_holds(reclaim_limit)
+    for _, entry in ipairs(plan.due) do
       if entry.hold.customer_id == customer_id then
         owned = owned - entry.hold.quantity
       end
     end
   end
-  if product.per_customer_limit > 0 and owned + quantity > product.per_customer_limit then
-    return { 'CUSTOMER_LIMIT', product.per_customer_limit, owned }
+  if limit > 0 and owned + quantity > limit then
+    return { 'CUSTOMER_LIMIT', limit, owned }
   end
+  local due_units = plan and plan.units or 0
   if product.available + due_units < quantity then
     return { 'OUT_OF_STOCK', product.available + due_units }
   end
-  return nil, { due = due, stale = stale }
+  return nil, plan
 end
 
--- Grants a request `decide_reserve` planned: a new HELD hold under `token`
--- and the request's record. The caller commits the product afterwards.
-local function grant_reserve(product, plan, request_key, request_ttl, token, customer_id, quantity, request_id)
-  expire_holds(product, plan.due, plan.stale)
-  local hold = {
-    state = 'HELD', customer_id = customer_id, quantity = quantity, request_id = request_id,
-    created_at_ms = NOW, expires_at_ms = NOW + product.hold_seconds * 1000, purchase_deadline_ms = 0,
-  }
-  local hold_json = store_hold(token, hold)
-  redis.call('ZADD', DUE, hold.expires_at_ms, token)
-  redis.call('HINCRBY', CUSTOMERS, customer_id, quantity)
+-- Counts a granted request's units as held. The caller stores the new hold,
+-- adds its due entry and the customer's units, and commits.
+local function grant_units(product, quantity)
   product.available = product.available - quantity
   product.held = product.held + quantity
-  publish_hold_event(token, hold)
-  redis.call('SET', request_key, cjson.encode({
-    token = token, customer_id = customer_id, quantity = quantity, hold = hold_json,
-    available = product.available,
-  }), 'EX', request_ttl)
-  return { 'OK', hold_json, product.available, 0, token }
+  product.reserved = product.reserved + quantity
+  product.holds_made = product.holds_made + 1
 end
 
--- Whether the product's only active hold is one just made: then it must
--- join the sweepers' index.
-local function first_active(made)
-  return redis.call('ZCARD', DUE) + redis.call('ZCARD', PURCHASE_DUE) == made
+-- The record of a new HELD hold made now.
+local function new_hold_record(customer_id, quantity, request_id, expires_at_ms)
+  return string.format('HELD %s %d %s %s %.0f %s', customer_id, quantity, request_id, NOW_TEXT,
+    expires_at_ms, NOW_TEXT)
 end

@@ -24,13 +24,13 @@ use tokio::sync::oneshot;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::sold_out::SoldOutProducts;
 use crate::types::{Reservation, ReserveRequest, Sku};
 
 /// How reserves are grouped.
 #[derive(Clone, Debug)]
 pub struct CoalescerConfig {
-    /// Most requests in one script call; 1 turns coalescing off (every
+    /// Most requests in one script call, up to
+    /// [`Engine::MAX_RESERVES_PER_CALL`]; 1 turns coalescing off (every
     /// reserve is its own call, as many at once as callers send).
     pub max_batch: usize,
     /// Script calls in flight per product. Two keep Redis busy while the
@@ -77,7 +77,6 @@ struct Lane {
 /// Groups concurrent reserves per product into single script calls.
 pub struct ReserveCoalescer {
     engine: Engine,
-    sold_out: Option<Arc<SoldOutProducts>>,
     config: CoalescerConfig,
     lanes: Mutex<HashMap<Sku, Lane>>,
     calls: AtomicU64,
@@ -85,18 +84,11 @@ pub struct ReserveCoalescer {
 }
 
 impl ReserveCoalescer {
-    /// With `sold_out`, reserves of products known to be sold out are
-    /// answered without Redis (see [`crate::sold_out`]).
-    pub fn new(
-        engine: Engine,
-        config: CoalescerConfig,
-        sold_out: Option<Arc<SoldOutProducts>>,
-    ) -> Arc<Self> {
+    pub fn new(engine: Engine, config: CoalescerConfig) -> Arc<Self> {
         Arc::new(Self {
             engine,
-            sold_out,
             config: CoalescerConfig {
-                max_batch: config.max_batch.max(1),
+                max_batch: config.max_batch.clamp(1, Engine::MAX_RESERVES_PER_CALL),
                 calls_per_product: config.calls_per_product.max(1),
                 ..config
             },
@@ -109,24 +101,6 @@ impl ReserveCoalescer {
     /// Reserves as [`Engine::reserve`] does, possibly in one call with other
     /// reserves for the same product.
     pub async fn reserve(self: &Arc<Self>, request: ReserveRequest) -> Result<Reservation> {
-        let Some(sold_out) = &self.sold_out else {
-            return self.send_one(request).await;
-        };
-        if let Some(answer) = sold_out.answer(&request) {
-            return Err(answer);
-        }
-        let sku = request.sku.clone();
-        let result = self.send_one(request).await;
-        sold_out.observe(&sku, &result);
-        result
-    }
-
-    /// The products known to be sold out, when the fast path is on.
-    pub fn sold_out(&self) -> Option<&Arc<SoldOutProducts>> {
-        self.sold_out.as_ref()
-    }
-
-    async fn send_one(self: &Arc<Self>, request: ReserveRequest) -> Result<Reservation> {
         if self.config.max_batch == 1 {
             return self.call_alone(&request).await;
         }

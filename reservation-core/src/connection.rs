@@ -50,9 +50,6 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// How long to wait for an answer to one call.
     pub response_timeout: Duration,
-    /// How long to wait for a call that reads a whole product in one script
-    /// (the audit): seconds for hundreds of thousands of holds.
-    pub long_call_timeout: Duration,
 }
 
 impl RedisConfig {
@@ -64,7 +61,6 @@ impl RedisConfig {
             mode: ConnectionMode::Multiplexed,
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(2),
-            long_call_timeout: Duration::from_secs(60),
         }
     }
 
@@ -148,8 +144,6 @@ fn invalid_url(e: impl std::fmt::Display) -> Error {
 #[derive(Clone)]
 pub(crate) struct Connection {
     shared: Shared,
-    /// For long calls, each on a connection of its own (see `invoke_long`).
-    config: RedisConfig,
 }
 
 #[derive(Clone)]
@@ -194,39 +188,10 @@ impl Connection {
                 Shared::Pooled(pool)
             }
         };
-        let connection = Self {
-            shared,
-            config: config.clone(),
-        };
+        let connection = Self { shared };
         // Fail at start-up, not on the first request, when Redis is unreachable.
         connection.query::<()>(&redis::cmd("PING")).await?;
         Ok(connection)
-    }
-
-    /// Runs a script that may take seconds on a connection of its own, so
-    /// its wait does not count against the shared connection's timeout.
-    /// (Redis runs one script at a time: other calls wait meanwhile anyway.)
-    pub(crate) async fn invoke_long(&self, invocation: &ScriptInvocation<'_>) -> Result<Value> {
-        let config = &self.config;
-        let result = if config.cluster {
-            let client = config.cluster_client(config.long_call_timeout)?;
-            let mut conn = client
-                .get_async_connection()
-                .await
-                .map_err(Error::from_redis)?;
-            invocation.invoke_async(&mut conn).await
-        } else {
-            let connection_config = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(config.connect_timeout))
-                .set_response_timeout(Some(config.long_call_timeout));
-            let mut conn = config
-                .client()?
-                .get_multiplexed_async_connection_with_config(&connection_config)
-                .await
-                .map_err(Error::from_redis)?;
-            invocation.invoke_async(&mut conn).await
-        };
-        result.map_err(Error::from_redis)
     }
 
     /// Whether this is a Redis Cluster.

@@ -38,6 +38,18 @@ pub enum Error {
     #[error("reservation {0} does not exist")]
     ReservationNotFound(ReservationId),
 
+    /// The hold may have existed: it is older than the retention, for which
+    /// an ended hold is kept, so it ended long enough ago to be forgotten.
+    #[error(
+        "reservation {id} is not kept any more: it was made over {kept} ago, and a hold \
+         is kept for {kept} after it ends, so it has aged out (if it ever existed)",
+        kept = span(*.retention)
+    )]
+    ReservationAgedOut {
+        id: ReservationId,
+        retention: std::time::Duration,
+    },
+
     #[error("invalid {field}: {reason}")]
     InvalidArgument { field: &'static str, reason: String },
 
@@ -63,6 +75,16 @@ pub enum Error {
     Internal(String),
 }
 
+/// A length of time as people say it: "24 h", "90 min", "45 s".
+fn span(length: std::time::Duration) -> String {
+    let secs = length.as_secs();
+    match secs {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 fn window(starts: Option<i64>, ends: Option<i64>) -> String {
     let bound = |b: Option<i64>| b.map_or_else(|| "-".to_owned(), |ms| ms.to_string());
     format!("{}..{} ms", bound(starts), bound(ends))
@@ -75,7 +97,9 @@ impl Error {
             Self::OutOfStock { .. } => "OUT_OF_STOCK",
             Self::CustomerLimit { .. } => "CUSTOMER_LIMIT",
             Self::SaleClosed { .. } => "SALE_CLOSED",
-            Self::ProductNotFound(_) | Self::ReservationNotFound(_) => "NOT_FOUND",
+            Self::ProductNotFound(_)
+            | Self::ReservationNotFound(_)
+            | Self::ReservationAgedOut { .. } => "NOT_FOUND",
             Self::InvalidArgument { .. } => "INVALID_ARGUMENT",
             Self::IdempotencyMismatch { .. } => "IDEMPOTENCY_MISMATCH",
             Self::ProductExists(_) => "PRODUCT_EXISTS",

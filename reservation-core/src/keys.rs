@@ -5,7 +5,7 @@
 //! they share one slot and each script runs on one shard. The SKU alphabet has
 //! no braces, so the tag can never be broken by a product's name.
 
-use crate::types::{CustomerId, RequestId, ReservationId, Sku};
+use crate::types::{CustomerId, ReservationId, Sku};
 
 const PREFIX: &str = "fs";
 
@@ -23,6 +23,14 @@ pub const PURCHASE_GROUP: &str = "purchase-workers";
 
 /// Stream of purchase jobs that failed for good (their holds were released).
 pub const DEAD_PURCHASES: &str = "fs:purchases:dead";
+
+/// Hash: the layout of the deployment's keys (`version`) and the settings
+/// every process must share (`retention_ms`). See `Engine::connect`.
+pub const LAYOUT: &str = "fs:layout";
+
+/// Sorted set: each running sweeper → when its registration lapses (ms), so
+/// sweepers can count each other and share the partitions.
+pub const SWEEPERS: &str = "fs:sweepers";
 
 /// Prefix of the customer channels that carry hold events.
 pub const CUSTOMER_CHANNEL_PREFIX: &str = "fs:customer:";
@@ -112,10 +120,16 @@ pub struct PartitionKeys {
     pub purchases: String,
     /// Stream of finished orders, for downstream systems' own consumer groups.
     pub orders: String,
-    /// Set of SKUs that may have HELD or CONFIRMED holds: the sweepers' work
-    /// list, so they never scan the keyspace. A reserve that gives a product
-    /// its first active hold adds it; a sweeper removes products with none left.
-    pub active_products: String,
+    /// Sorted set: SKU → the earliest deadline of the product's live holds,
+    /// for the products of this partition that have any. The sweepers' work
+    /// list: a pass reads only the products due, never the keyspace.
+    pub sweep_index: String,
+    /// String: the sweeper that owns this partition, with a lease (PX) that
+    /// it renews while it runs; another takes it over when it lapses.
+    pub sweep_lease: String,
+    /// Set of SKUs with active holds: layout 1's sweep index, read and
+    /// removed by the layout upgrade.
+    pub legacy_active_products: String,
 }
 
 impl PartitionKeys {
@@ -125,8 +139,53 @@ impl PartitionKeys {
             index,
             purchases: key("purchases"),
             orders: key("orders"),
-            active_products: key("active-products"),
+            sweep_index: key("sweep"),
+            sweep_lease: key("sweep-lease"),
+            legacy_active_products: key("active-products"),
         }
+    }
+}
+
+/// How long the record of an ended hold is kept, and with it its request id:
+/// a retry within it gets the first answer, and `GetReservation` finds the
+/// hold. Ended holds are kept in one hash per period of this length (under
+/// the product's tag), and a hash expires by itself a period after its own
+/// ends, so each record is kept at least this long and at most twice that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Retention(std::time::Duration);
+
+impl Retention {
+    /// A day: what a request id is promised.
+    pub const DEFAULT: Self = Self(std::time::Duration::from_secs(24 * 3600));
+
+    /// `None` below a second.
+    pub fn new(length: std::time::Duration) -> Option<Self> {
+        (length >= std::time::Duration::from_secs(1)).then_some(Self(length))
+    }
+
+    pub fn duration(self) -> std::time::Duration {
+        self.0
+    }
+
+    pub fn as_millis(self) -> i64 {
+        self.0.as_millis() as i64
+    }
+
+    /// The period `now_ms` falls in: the ended hash a hold ending now goes to.
+    pub fn period(self, now_ms: i64) -> i64 {
+        now_ms.div_euclid(self.as_millis())
+    }
+
+    /// How long (ms) the current period's hash must live from `now_ms`: to
+    /// the end of the period after it.
+    pub fn ended_ttl_ms(self, now_ms: i64) -> i64 {
+        (self.period(now_ms) + 2) * self.as_millis() - now_ms
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::DEFAULT
     }
 }
 
@@ -134,15 +193,17 @@ impl PartitionKeys {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProductKeys {
     pub sku: Sku,
-    /// Hash: settings and the counters `total`, `available`, `held`, `sold`, `version`.
+    /// Hash: settings, the counters `total`, `available`, `held`, `sold`,
+    /// `version`, and the tallies of granted and ended units.
     pub product: String,
-    /// Hash: hold token → hold record (JSON).
+    /// Hash: hold key → hold record, for live (HELD and CONFIRMED) holds.
     pub holds: String,
-    /// Sorted set: token → deadline, for HELD holds. The sweeper's work list.
+    /// Sorted set: due entry (the keys of the holds one call made) → their
+    /// deadline, for HELD holds.
     pub due: String,
     /// Hash: customer id → units in active and purchased holds.
     pub customers: String,
-    /// Sorted set: token → purchase deadline, for CONFIRMED holds.
+    /// Sorted set: hold key → purchase deadline, for CONFIRMED holds.
     pub purchase_due: String,
     /// Pub/sub channel of the product's stock events.
     pub stock_channel: String,
@@ -162,26 +223,33 @@ impl ProductKeys {
         }
     }
 
-    /// The five keys every state-changing script takes, in script order.
-    pub fn script_keys(&self) -> [&str; 5] {
+    /// Hash: hold key → record of the holds that ended in retention period
+    /// `period` (see [`Retention`]); it expires by itself.
+    pub fn ended(&self, period: i64) -> String {
+        format!("{PREFIX}:ended:{{{}}}:{period}", self.sku)
+    }
+
+    /// The seven keys every state-changing script takes, in script order
+    /// (see `scripts/lib.lua`), for a call made in retention period `period`.
+    pub fn script_keys(&self, period: i64) -> [String; 7] {
         [
-            &self.product,
-            &self.holds,
-            &self.due,
-            &self.customers,
-            &self.purchase_due,
+            self.product.clone(),
+            self.holds.clone(),
+            self.due.clone(),
+            self.customers.clone(),
+            self.purchase_due.clone(),
+            self.ended(period),
+            self.ended(period - 1),
         ]
     }
 
-    /// The record of one reserve request, kept for idempotency.
-    pub fn request(&self, request_id: &RequestId) -> String {
+    /// Layout 1's record of one reserve request, read by the layout upgrade.
+    pub fn legacy_request(&self, request_id: &str) -> String {
         format!("{PREFIX}:request:{{{}}}:{request_id}", self.sku)
     }
 
-    /// The record of a cart request's line of this product. Apart from
-    /// [`ProductKeys::request`], so that a cart and a single reserve that
-    /// happen to share a request id never answer for each other.
-    pub fn cart_request(&self, request_id: &RequestId) -> String {
+    /// Layout 1's record of a cart request's line, read by the layout upgrade.
+    pub fn legacy_cart_request(&self, request_id: &str) -> String {
         format!("{PREFIX}:cart-request:{{{}}}:{request_id}", self.sku)
     }
 
@@ -190,6 +258,73 @@ impl ProductKeys {
     pub fn slot(&self) -> u16 {
         cluster_hash(self.sku.as_str()) % 16384
     }
+}
+
+/// Where a hold is stored, from its reservation id: the hold's key within
+/// the product, and the creation time its token carries. A token of this
+/// layout is ten base-32 digits of its creation time (in ms, as a ULID
+/// starts) and its 20-hex-digit key; a token of layout 1 is a 26-character
+/// ULID and is its own key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HoldKey<'a> {
+    pub key: &'a str,
+    /// `None` for a layout 1 token.
+    pub created_at_ms: Option<i64>,
+}
+
+impl<'a> HoldKey<'a> {
+    pub fn of(id: &'a ReservationId) -> Self {
+        let token = id.token();
+        match (token.len(), token.get(..10).and_then(decode_time)) {
+            (30, Some(created_at_ms)) => Self {
+                key: &token[10..],
+                created_at_ms: Some(created_at_ms),
+            },
+            _ => Self {
+                key: token,
+                created_at_ms: None,
+            },
+        }
+    }
+}
+
+/// What kind of request made a hold: a reserve's and a cart line's request
+/// ids live apart, so the two never answer for each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Reserve,
+    CartLine,
+}
+
+/// The key of the hold a request makes, within its product: the first 20
+/// hex digits of SHA-1 over the product's salt, the request's kind and its
+/// id. So a request finds its hold with no index of its own, and nobody
+/// without the salt can tell a hold's id from its request id.
+pub fn request_hold_key(salt: &str, kind: RequestKind, request_id: &str) -> String {
+    let kind = match kind {
+        RequestKind::Reserve => 'r',
+        RequestKind::CartLine => 'c',
+    };
+    let mut digest = sha1_smol::Sha1::from(format!("{salt}|{kind}|{request_id}"))
+        .digest()
+        .to_string();
+    digest.truncate(20);
+    digest
+}
+
+/// When a reservation id's token says its hold was made, for either layout
+/// (a ULID starts with its time too); `None` when it carries no time.
+pub fn created_at_ms(id: &ReservationId) -> Option<i64> {
+    id.token().get(..10).and_then(decode_time)
+}
+
+/// Ten digits of Crockford's base 32, either case: a time in ms.
+fn decode_time(digits: &str) -> Option<i64> {
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    digits.bytes().try_fold(0i64, |ms, b| {
+        let digit = ALPHABET.iter().position(|&a| a == b.to_ascii_lowercase())?;
+        Some(ms * 32 + digit as i64)
+    })
 }
 
 /// The channel of one customer's hold events.
@@ -205,11 +340,11 @@ mod tests {
     fn every_key_of_a_product_carries_its_hash_tag() {
         let sku = Sku::new("TEE-1").unwrap();
         let keys = ProductKeys::new(&sku);
-        let request = keys.request(&RequestId::new("r-1").unwrap());
         for key in keys
-            .script_keys()
-            .into_iter()
-            .chain([keys.stock_channel.as_str(), request.as_str()])
+            .script_keys(7)
+            .iter()
+            .map(String::as_str)
+            .chain([keys.stock_channel.as_str(), &keys.legacy_request("r-1")])
         {
             assert!(key.contains("{TEE-1}"), "{key}");
             assert_eq!(key.matches('{').count(), 1, "{key}");
@@ -224,7 +359,12 @@ mod tests {
         assert_eq!(partitions.of_product(&sku), partitions.of_product(&sku));
         for keys in partitions.all() {
             let tag = format!("{{part-{}}}", keys.index);
-            for key in [&keys.purchases, &keys.orders, &keys.active_products] {
+            for key in [
+                &keys.purchases,
+                &keys.orders,
+                &keys.sweep_index,
+                &keys.sweep_lease,
+            ] {
                 assert!(key.ends_with(&tag), "{key}");
             }
         }
@@ -234,5 +374,41 @@ mod tests {
         assert!("0".parse::<Partitions>().is_err());
         assert_eq!(Partitions::new(0), None);
         assert_eq!(Partitions::new(Partitions::MAX + 1), None);
+    }
+
+    #[test]
+    fn a_reservation_id_leads_to_its_holds_key_in_either_layout() {
+        let sku = Sku::new("TEE-1").unwrap();
+        // This layout: ten digits of time, then the key.
+        let id: ReservationId = "TEE-1~01hf7yat00a3f9c2e7b1d04f6a8c9e".parse().unwrap();
+        let found = HoldKey::of(&id);
+        assert_eq!(found.key, "a3f9c2e7b1d04f6a8c9e");
+        assert_eq!(found.created_at_ms, Some(1_700_000_000_000));
+        assert_eq!(created_at_ms(&id), Some(1_700_000_000_000));
+        // Layout 1: a ULID, its own key.
+        let legacy = ReservationId::from_parts(&sku, "01HF7YAT00ABCDEFGHJKMNPQRS").unwrap();
+        let found = HoldKey::of(&legacy);
+        assert_eq!(found.key, "01HF7YAT00ABCDEFGHJKMNPQRS");
+        assert_eq!(found.created_at_ms, None);
+        assert_eq!(created_at_ms(&legacy), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn a_request_finds_its_hold_by_a_salted_key_of_its_own_kind() {
+        let key = request_hold_key("SALT", RequestKind::Reserve, "r-1");
+        assert_eq!(key.len(), 20);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(key, request_hold_key("SALT", RequestKind::Reserve, "r-1"));
+        assert_ne!(key, request_hold_key("SALT", RequestKind::CartLine, "r-1"));
+        assert_ne!(key, request_hold_key("PEPPER", RequestKind::Reserve, "r-1"));
+    }
+
+    #[test]
+    fn an_ended_hash_lives_to_the_end_of_the_period_after_its_own() {
+        let day = Retention::DEFAULT;
+        let ms = day.as_millis();
+        assert_eq!(day.period(10 * ms + 5), 10);
+        assert_eq!(day.ended_ttl_ms(10 * ms + 5), 2 * ms - 5);
+        assert_eq!(Retention::new(std::time::Duration::from_millis(999)), None);
     }
 }

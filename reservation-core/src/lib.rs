@@ -7,11 +7,10 @@
 //! ([`keys`]), the scripts (`scripts/*.lua`, one per state change) and the
 //! [`Engine`] that runs them, and the reserve path a server node puts in
 //! front of it: [`coalescer`] (concurrent reserves of one product share one
-//! script call) and [`sold_out`] (reserves of a sold-out product answered
-//! without Redis). It knows nothing of gRPC, HTTP or Socket.IO; the servers
+//! script call). It knows nothing of gRPC, HTTP or Socket.IO; the servers
 //! in the other crates are thin layers over it.
 //!
-//! Guarantees, for every product at every instant (see the design document):
+//! Guarantees, for every product at every instant:
 //!
 //! 1. `available + held + sold == total`, all four ≥ 0.
 //! 2. Each state change is exactly one script call that checks first and
@@ -20,9 +19,13 @@
 //!    `CONFIRMED → RELEASED`; every transition is idempotent.
 //! 4. Expiry is decided by the stored deadline; a reserve reclaims due holds
 //!    before it answers "sold out".
-//! 5. A `request_id` replayed with the same parameters gets the first answer.
+//! 5. A `request_id` replayed with the same parameters gets its first hold,
+//!    for at least the retention (a day by default).
 //! 6. Every change bumps the product's `version` and publishes one stock event
 //!    from inside its script.
+//! 7. No call's cost grows with a product's history: an ended hold leaves the
+//!    live set in the script that ends it, and is kept, compact, only for
+//!    the retention.
 //!
 //! ```no_run
 //! # async fn demo() -> reservation_core::Result<()> {
@@ -54,7 +57,7 @@ pub mod local_redis;
 pub mod purchases;
 mod scripts;
 pub mod shutdown;
-pub mod sold_out;
+mod stream_retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
@@ -63,14 +66,14 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalescer::{CoalescerConfig, CoalescerStats, ReserveCoalescer};
 pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{
-    AuditReport, Engine, EngineConfig, ProductPage, RawReserveCommand, SoldOut, StockView,
+    AuditReport, Engine, EngineConfig, LAYOUT_VERSION, ProductPage, ProductSweep,
+    RawReserveCommand, SweeperRegistration, UpgradeReport,
 };
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};
-pub use sold_out::SoldOutProducts;
 pub use types::{
-    CartLine, CartRequest, CustomerId, ExpiredHolds, Hold, HoldEvent, HoldState, NewProduct,
-    Product, ProductUpdate, Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku,
+    CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,
+    ProductUpdate, Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku,
     StockEvent, StockSnapshot, Transition,
 };

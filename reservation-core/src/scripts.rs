@@ -1,10 +1,11 @@
 //! The Lua scripts, compiled into the binary from `scripts/*.lua`.
 //!
 //! Every state-changing script gets `scripts/lib.lua` prepended: the shared
-//! KEYS/ARGV layout and helpers; the reserve scripts also get
-//! `reserving.lua` (deciding and granting one request), the cart scripts
-//! `carts.lua` (their layout). `redis::Script` runs a script by its SHA1 and
-//! loads it when Redis answers NOSCRIPT (after a restart or `SCRIPT FLUSH`).
+//! KEYS/ARGV layout and helpers; then the shared parts it needs:
+//! `reserving.lua` (deciding and granting one request), `carts.lua` (the
+//! cart scripts' layout), `holding.lua` (the scripts that move one hold).
+//! `redis::Script` runs a script by its SHA1 and loads it when Redis answers
+//! NOSCRIPT (after a restart or `SCRIPT FLUSH`).
 
 use std::sync::LazyLock;
 
@@ -41,13 +42,16 @@ pub(crate) struct Scripts {
     pub undo_cart: Script,
     pub confirm: Script,
     pub cancel: Script,
-    pub expire_due: Script,
     pub finalize_purchase: Script,
     pub release: Script,
-    pub requeue_stranded: Script,
+    pub sweep_product: Script,
+    pub upgrade_holds: Script,
     pub snapshot: Script,
-    pub audit: Script,
-    pub sold_out: Script,
+    pub read_hold: Script,
+    pub audit_counters: Script,
+    pub earliest_deadline: Script,
+    pub take_lease: Script,
+    pub give_up_lease: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -56,14 +60,17 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     restock: product_script!("restock.lua"),
     reserve: Script::new(RESERVE_SOURCE),
     reserve_cart: product_script!("reserving.lua", "carts.lua", "reserve_cart.lua"),
-    undo_cart: product_script!("carts.lua", "undo_cart.lua"),
-    confirm: product_script!("confirm.lua"),
-    cancel: product_script!("cancel.lua"),
-    expire_due: product_script!("expire_due.lua"),
-    finalize_purchase: product_script!("finalize_purchase.lua"),
-    release: product_script!("release.lua"),
-    requeue_stranded: product_script!("requeue_stranded.lua"),
+    undo_cart: product_script!("reserving.lua", "carts.lua", "undo_cart.lua"),
+    confirm: product_script!("holding.lua", "confirm.lua"),
+    cancel: product_script!("holding.lua", "cancel.lua"),
+    finalize_purchase: product_script!("holding.lua", "finalize_purchase.lua"),
+    release: product_script!("holding.lua", "release.lua"),
+    sweep_product: product_script!("sweep_product.lua"),
+    upgrade_holds: product_script!("upgrade_holds.lua"),
     snapshot: Script::new(include_str!("../scripts/snapshot.lua")),
-    audit: Script::new(include_str!("../scripts/audit.lua")),
-    sold_out: Script::new(include_str!("../scripts/sold_out.lua")),
+    read_hold: Script::new(include_str!("../scripts/read_hold.lua")),
+    audit_counters: Script::new(include_str!("../scripts/audit_counters.lua")),
+    earliest_deadline: Script::new(include_str!("../scripts/earliest_deadline.lua")),
+    take_lease: Script::new(include_str!("../scripts/take_lease.lua")),
+    give_up_lease: Script::new(include_str!("../scripts/give_up_lease.lua")),
 });

@@ -236,6 +236,20 @@ impl HoldState {
         }
     }
 
+    /// The state named as the scripts store it.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::Held,
+            Self::Confirmed,
+            Self::Purchased,
+            Self::Cancelled,
+            Self::Expired,
+            Self::Released,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+    }
+
     /// Whether the hold's units still count against the product's `held`.
     pub fn is_active(self) -> bool {
         matches!(self, Self::Held | Self::Confirmed)
@@ -543,24 +557,6 @@ pub struct Reservation {
 pub struct Transition {
     pub hold: Hold,
     pub changed: bool,
-}
-
-/// What one sweep of a product returned to stock.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExpiredHolds {
-    pub units: i64,
-    pub holds: Vec<ReservationId>,
-    /// The deadline of the next HELD hold, if any: when to sweep this product next.
-    pub next_due_ms: Option<i64>,
-    /// CONFIRMED holds still waiting for their purchase.
-    pub confirmed_waiting: i64,
-}
-
-impl ExpiredHolds {
-    /// Whether the product still has holds a sweeper must watch.
-    pub fn has_active_holds(&self) -> bool {
-        self.next_due_ms.is_some() || self.confirmed_waiting > 0
-    }
 }
 
 #[cfg(test)]

@@ -37,9 +37,15 @@ pub fn audit(report: AuditReport) -> pb::ProductAudit {
         held: report.held,
         sold: report.sold,
         units_in_active_holds: report.units_in_active_holds,
-        units_in_purchased_holds: report.units_in_purchased_holds,
+        units_in_purchased_holds: report.sold,
         holds: report.holds,
         repeated_request_holds: report.repeated_request_holds,
+        reserved: report.reserved,
+        cancelled: report.cancelled,
+        expired: report.expired,
+        released: report.released,
+        live_holds: report.live_holds,
+        settled: report.settled,
     }
 }
 

@@ -132,7 +132,6 @@ impl InventoryService for InventoryApi {
             .call("restock", self.app.engine.restock(&sku, r.delta))
             .await
             .map_err(to_status)?;
-        self.app.units_may_be_back(&sku);
         Ok(Response::new(convert::product(product)))
     }
 

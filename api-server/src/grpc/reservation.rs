@@ -136,7 +136,6 @@ impl ReservationService for ReservationApi {
             .call("cancel", self.app.engine.cancel(&id, None))
             .await
             .map_err(to_status)?;
-        self.app.units_may_be_back(id.sku());
         Ok(self.answer(transition.hold))
     }
 }

@@ -19,7 +19,9 @@ pub fn to_status(err: Error) -> Status {
         | Error::CustomerLimit { .. }
         | Error::SaleClosed { .. }
         | Error::WrongState { .. } => Code::FailedPrecondition,
-        Error::ProductNotFound(_) | Error::ReservationNotFound(_) => Code::NotFound,
+        Error::ProductNotFound(_)
+        | Error::ReservationNotFound(_)
+        | Error::ReservationAgedOut { .. } => Code::NotFound,
         Error::InvalidArgument { .. } => Code::InvalidArgument,
         Error::IdempotencyMismatch { .. } | Error::ProductExists(_) => Code::AlreadyExists,
         Error::Unavailable(_) => Code::Unavailable,
@@ -80,7 +82,9 @@ fn metadata(err: &Error) -> HashMap<String, String> {
             ]
         }
         Error::ProductNotFound(sku) | Error::ProductExists(sku) => vec![("sku", sku.to_string())],
-        Error::ReservationNotFound(id) => vec![("reservation_id", id.to_string())],
+        Error::ReservationNotFound(id) | Error::ReservationAgedOut { id, .. } => {
+            vec![("reservation_id", id.to_string())]
+        }
         Error::InvalidArgument { field, .. } => vec![("field", (*field).to_owned())],
         Error::IdempotencyMismatch { request_id } => vec![("request_id", request_id.to_string())],
         Error::Unavailable(_) | Error::Internal(_) => vec![],

@@ -94,7 +94,6 @@ async fn restock(
     let product = app
         .call("restock", app.engine.restock(&sku, body.delta))
         .await?;
-    app.units_may_be_back(&sku);
     Ok(Json(product.into()))
 }
 

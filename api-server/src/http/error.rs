@@ -40,7 +40,9 @@ impl From<Error> for ApiError {
             | Error::WrongState { .. }
             | Error::IdempotencyMismatch { .. }
             | Error::ProductExists(_) => StatusCode::CONFLICT,
-            Error::ProductNotFound(_) | Error::ReservationNotFound(_) => StatusCode::NOT_FOUND,
+            Error::ProductNotFound(_)
+            | Error::ReservationNotFound(_)
+            | Error::ReservationAgedOut { .. } => StatusCode::NOT_FOUND,
             Error::InvalidArgument { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -266,7 +266,6 @@ async fn cancel(
     let transition = app
         .call("cancel", app.engine.cancel(&id, Some(&customer)))
         .await?;
-    app.units_may_be_back(id.sku());
     Ok(Json(ReservationJson::new(
         transition.hold,
         app.engine.now_ms(),
@@ -289,9 +288,6 @@ async fn metrics(State(app): State<App>) -> impl IntoResponse {
     let coalesced = app.reserves.stats();
     m.reserve_calls.set(coalesced.calls as i64);
     m.reserve_requests.set(coalesced.requests as i64);
-    if let Some(sold_out) = app.reserves.sold_out() {
-        m.sold_out_answers.set(sold_out.answered() as i64);
-    }
     (
         [(
             CONTENT_TYPE,

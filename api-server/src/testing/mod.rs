@@ -42,7 +42,6 @@ pub struct ServerOptions {
     pub web_dir: PathBuf,
     pub live: LiveOptions,
     pub reserves: CoalescerConfig,
-    pub sold_out_fast_path: bool,
     /// Off unless a test is about them: tests reserve as one customer at
     /// machine speed.
     pub limits: LimitOptions,
@@ -61,7 +60,6 @@ impl Default for ServerOptions {
             web_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../web")),
             live: LiveOptions::default(),
             reserves: CoalescerConfig::default(),
-            sold_out_fast_path: true,
             limits: LimitOptions::unlimited(),
             identity: Identity::Trusted,
         }
@@ -254,7 +252,6 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
                 max_call_time: Duration::from_secs(5),
             },
             reserves: options.reserves.clone(),
-            sold_out_fast_path: options.sold_out_fast_path,
             limits: options.limits.clone(),
             identity: options.identity.clone(),
             http: HttpOptions {

@@ -36,16 +36,15 @@ pub fn checks(end: &Ending<'_>) -> Vec<Check> {
             "no_oversell",
             per_product(end, |p| {
                 let a = &p.audit;
-                (a.sold > a.total || a.available < 0 || a.units_in_purchased_holds != a.sold).then(
-                    || {
-                        format!(
-                            "sold {} (in purchased holds: {}) of {} with {} available",
-                            a.sold, a.units_in_purchased_holds, a.total, a.available
-                        )
-                    },
-                )
+                let bought = a.reserved - a.cancelled - a.expired - a.released - a.held;
+                (a.sold > a.total || a.available < 0 || bought != a.sold).then(|| {
+                    format!(
+                        "sold {} (granted and not given back or held: {bought}) of {} with {} available",
+                        a.sold, a.total, a.available
+                    )
+                })
             }),
-            "no product sold more than its total; sold equals the units of its purchased holds",
+            "no product sold more than its total; sold equals the units granted and not given back",
         ),
         Check::new(
             "no_leaked_units",
@@ -268,14 +267,21 @@ mod tests {
                 available: 7,
                 held: 0,
                 sold: 3,
+                version: 7,
+                reserved: 3,
+                cancelled: 0,
+                expired: 0,
+                released: 0,
+                holds: 2,
+                settled: true,
+                live_holds: 0,
                 units_in_active_holds: 0,
-                units_in_purchased_holds: 3,
+                ended_holds_in_live_set: 0,
+                customer_units: 3,
                 customers_miscounted: 0,
-                held_holds_not_in_due_index: 0,
-                stray_due_entries: 0,
+                held_holds_not_due_on_time: 0,
                 confirmed_holds_not_in_purchase_index: 0,
                 stray_purchase_entries: 0,
-                holds: 2,
                 repeated_request_holds: 0,
             },
         }

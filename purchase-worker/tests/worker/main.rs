@@ -1,6 +1,8 @@
 //! The purchase worker's behaviour against a real private Redis: in-process
 //! workers, and the binary as a child process for crashes and shutdown.
 
+mod sweeping;
+
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -210,45 +212,12 @@ async fn a_confirmation_whose_enqueue_was_lost_is_found_and_bought() {
     workers.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_sweepers_return_five_thousand_expired_holds_exactly_once() {
-    // A manual clock: making 5,000 holds takes longer than their 1 s, and a
-    // reserve reclaims due holds itself, which would leave the sweepers less.
-    let t = TestEngine::start().await;
-    let sku = t.product_with("TEE", 10_000, |p| p.hold_seconds = 1).await;
-    for i in 0..5_000 {
-        t.engine
-            .reserve(&reserve(&sku, &format!("c{i}"), 2, &format!("r{i}")))
-            .await
-            .unwrap();
-    }
-    t.advance(Duration::from_secs(1));
-    let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 0, 3, quick_config("s")).await;
-
-    // Within one (real) second of the deadline nothing is held any more.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let stock = t.engine.product(&sku).await.unwrap().stock;
-    assert_eq!(
-        (stock.available, stock.held),
-        (10_000, 0),
-        "units still held 1 s after the deadline"
-    );
-    assert_eq!(
-        workers.metrics.expired_units.get(),
-        10_000,
-        "every unit returned exactly once"
-    );
-    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
-    eventually(
-        "the product leaves the sweep index",
-        Duration::from_secs(2),
-        async || t.engine.active_products().await.unwrap().is_empty(),
-    )
-    .await;
-    workers.stop().await;
+fn spawn_worker(t: &TestEngine, name: &str) -> Child {
+    spawn_worker_with(t, name, &[])
 }
 
-fn spawn_worker(t: &TestEngine, name: &str) -> Child {
+/// The worker binary on `t`'s Redis, with `extra` flags.
+fn spawn_worker_with(t: &TestEngine, name: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_purchase-worker"))
         .args([
             "--redis-url",
@@ -258,6 +227,7 @@ fn spawn_worker(t: &TestEngine, name: &str) -> Child {
             "--claim-idle-ms",
             "300",
         ])
+        .args(extra)
         .args([
             "--metrics-addr",
             &format!("127.0.0.1:{}", free_port().unwrap()),
@@ -460,7 +430,7 @@ async fn on_a_cluster_products_on_every_shard_are_bought_and_swept_through_every
     eventually(
         "every other hold has expired and the index is empty",
         Duration::from_secs(10),
-        async || t.engine.active_products().await.unwrap().is_empty(),
+        async || t.engine.indexed_products().await.unwrap().is_empty(),
     )
     .await;
     for sku in &skus {

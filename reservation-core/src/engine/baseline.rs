@@ -6,7 +6,7 @@
 use super::Engine;
 use crate::keys::{CUSTOMER_CHANNEL_PREFIX, ProductKeys};
 use crate::scripts::{RESERVE_SOURCE, SCRIPTS};
-use crate::types::{RequestId, Sku};
+use crate::types::Sku;
 
 /// `redis-benchmark` puts a fresh random number in place of each occurrence.
 const RANDOM: &str = "__rand_int__";
@@ -17,8 +17,8 @@ pub struct RawReserveCommand {
     /// The script's source, for `SCRIPT LOAD` before the run.
     pub script: &'static str,
     /// `EVALSHA`, its SHA, the key count, the keys and the arguments. The
-    /// request id, customer and hold token carry `__rand_int__` placeholders, so
-    /// every call is a new request of some customer.
+    /// hold key, customer and request id carry `__rand_int__` placeholders,
+    /// so every call is a new request of some customer.
     pub args: Vec<String>,
 }
 
@@ -27,30 +27,32 @@ impl Engine {
     /// `EVALSHA` command line with `redis-benchmark` placeholders.
     pub fn raw_reserve_command(&self, sku: &Sku) -> RawReserveCommand {
         let keys = ProductKeys::new(sku);
-        // Two placeholders each: one gives only about 2^31 distinct values, and a
-        // repeat would be a replay, not a reserve.
-        let request =
-            RequestId::new(format!("bench-{RANDOM}{RANDOM}")).expect("a valid request id");
+        let now = self.clock.now_ms();
+        let retention = self.config.retention;
+        let script_keys = keys.script_keys(retention.period(now));
         let mut args = vec![
             "EVALSHA".to_owned(),
             SCRIPTS.reserve.get_hash().to_owned(),
-            "6".to_owned(),
+            script_keys.len().to_string(),
         ];
-        args.extend(keys.script_keys().map(str::to_owned));
-        args.push(keys.request(&request));
+        args.extend(script_keys);
         args.extend([
             sku.to_string(),
-            self.clock.now_ms().to_string(),
+            now.to_string(),
             self.publish_command().to_owned(),
             keys.stock_channel.clone(),
             CUSTOMER_CHANNEL_PREFIX.to_owned(),
-            self.config.request_record_ttl.as_secs().to_string(),
+            retention.ended_ttl_ms(now).to_string(),
             self.config.reclaim_batch.to_string(),
-            // One request: token, customer, quantity, request id.
+            // One request: hold key, customer, quantity, request id. The
+            // key stands in for the engine's hash of the request id, which
+            // redis-benchmark cannot compute: 24 random digits where the
+            // engine has 20 hex ones. Two placeholders each: one gives only
+            // about 2^31 distinct values, and a repeat would be a replay.
             format!("{RANDOM}{RANDOM}"),
             format!("bench-{RANDOM}{RANDOM}"),
             "1".to_owned(),
-            request.to_string(),
+            format!("bench-{RANDOM}{RANDOM}"),
         ]);
         RawReserveCommand {
             script: RESERVE_SOURCE,

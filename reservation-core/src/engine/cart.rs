@@ -20,9 +20,9 @@ use redis::{Script, ScriptInvocation};
 use super::Engine;
 use super::holds::reserve_answer;
 use crate::error::{Error, Result};
-use crate::keys::ProductKeys;
+use crate::keys::{ProductKeys, RequestKind};
 use crate::scripts::SCRIPTS;
-use crate::types::{CartRequest, Reservation, ReservationId};
+use crate::types::{CartRequest, Reservation};
 
 impl Engine {
     /// Reserves every line of `cart` (one new HELD hold per line, in the
@@ -41,15 +41,10 @@ impl Engine {
     }
 
     async fn reserve_checked_cart(&self, cart: &CartRequest) -> Result<Vec<Reservation>> {
-        let ids: Vec<ReservationId> = cart
-            .lines
-            .iter()
-            .map(|line| ReservationId::generate(&line.sku))
-            .collect();
         let mut answers: Vec<Option<Reservation>> = vec![None; cart.lines.len()];
         let slots = self.cart_slots(cart);
         for (done, lines) in slots.iter().enumerate() {
-            let (error, undo) = match self.reserve_cart_slot(cart, lines, &ids).await {
+            let (error, undo) = match self.reserve_cart_slot(cart, lines).await {
                 Ok(Ok(reservations)) => {
                     for (&i, reservation) in lines.iter().zip(reservations) {
                         answers[i] = Some(reservation);
@@ -125,16 +120,15 @@ impl Engine {
         &self,
         cart: &CartRequest,
         lines: &[usize],
-        ids: &[ReservationId],
     ) -> Result<Result<Vec<Reservation>>> {
-        let call = self.cart_call(&SCRIPTS.reserve_cart, cart, lines, ids);
+        let call = self.cart_call(&SCRIPTS.reserve_cart, cart, lines).await?;
         let mut reply = self.run(&call).await?;
         match reply.outcome() {
             "CART" => {}
             "REFUSED" => {
                 let line = lines[reply.int(1)? as usize - 1];
                 let answer = reply.take_nested(2)?;
-                return match reserve_answer(&cart.line_request(line), answer) {
+                return match reserve_answer(&cart.line_request(line), answer, 0) {
                     Err(refusal) => Ok(Err(refusal)),
                     Ok(_) => Err(Error::Internal("a refused cart line answered OK".into())),
                 };
@@ -144,10 +138,22 @@ impl Engine {
         let mut reservations = Vec::with_capacity(lines.len());
         for (n, &i) in lines.iter().enumerate() {
             let answer = reply.take_nested(1 + n)?;
-            if answer.int(5)? == 1 {
-                self.mark_active(&cart.lines[i].sku).await?;
+            let index_deadline = answer.int(4)?;
+            if index_deadline > 0 {
+                self.index_product(&cart.lines[i].sku, index_deadline)
+                    .await?;
             }
-            reservations.push(reserve_answer(&cart.line_request(i), answer)?);
+            // A replay carries its hold's own deadline; a new hold's is here.
+            let expires_at_ms = if answer.outcome() == "OK" {
+                answer.int(3)?
+            } else {
+                0
+            };
+            reservations.push(reserve_answer(
+                &cart.line_request(i),
+                answer,
+                expires_at_ms,
+            )?);
         }
         Ok(Ok(reservations))
     }
@@ -156,14 +162,15 @@ impl Engine {
     /// logged: its holds expire after the product's hold time.
     async fn undo_cart(&self, cart: &CartRequest, slots: &[Vec<usize>]) {
         for lines in slots {
-            let call = self.cart_call(&SCRIPTS.undo_cart, cart, lines, &[]);
-            let undone = self
-                .run(&call)
-                .await
-                .and_then(|reply| match reply.outcome() {
-                    "UNDONE" => reply.int(1),
-                    _ => Err(reply.unexpected_outcome()),
-                });
+            let undone = async {
+                self.run(&self.cart_call(&SCRIPTS.undo_cart, cart, lines).await?)
+                    .await
+            }
+            .await
+            .and_then(|reply| match reply.outcome() {
+                "UNDONE" => reply.int(1),
+                _ => Err(reply.unexpected_outcome()),
+            });
             match undone {
                 Ok(given_back) => tracing::debug!(
                     request_id = %cart.request_id,
@@ -180,38 +187,43 @@ impl Engine {
         }
     }
 
-    /// A call of a cart script over `lines` (see `carts.lua`); `ids` are the
-    /// new holds' ids, by line (none for the undo, which needs no tokens).
-    fn cart_call<'a>(
+    /// A call of a cart script over `lines` (see `carts.lua`).
+    async fn cart_call<'a>(
         &self,
         script: &'a Script,
         cart: &CartRequest,
         lines: &[usize],
-        ids: &[ReservationId],
-    ) -> ScriptInvocation<'a> {
+    ) -> Result<ScriptInvocation<'a>> {
         let keys: Vec<ProductKeys> = lines
             .iter()
             .map(|&i| ProductKeys::new(&cart.lines[i].sku))
             .collect();
-        // Line 1 in lib.lua's layout; the other lines' keys after its record.
-        let mut call = self.product_call(script, &keys[0]);
-        call.key(keys[0].cart_request(&cart.request_id));
+        // Line 1 in lib.lua's layout; the other lines' keys after it, all of
+        // the same moment.
+        let now = self.now_ms();
+        let mut call = self.product_call_at(script, &keys[0], now);
+        let period = self.config.retention.period(now);
         for product in &keys[1..] {
-            for key in product.script_keys() {
+            for key in product.script_keys(period) {
                 call.key(key);
             }
-            call.key(product.cart_request(&cart.request_id));
         }
         call.arg(cart.customer_id.as_str())
             .arg(cart.request_id.as_str())
-            .arg(self.config.request_record_ttl.as_secs())
             .arg(self.config.reclaim_batch);
         for (product, &i) in keys.iter().zip(lines) {
+            let key = self
+                .request_hold_key(
+                    &product.sku,
+                    RequestKind::CartLine,
+                    cart.request_id.as_str(),
+                )
+                .await?;
             call.arg(product.sku.as_str())
                 .arg(&product.stock_channel)
-                .arg(ids.get(i).map_or("", ReservationId::token))
+                .arg(key)
                 .arg(cart.lines[i].quantity.get());
         }
-        call
+        Ok(call)
     }
 }

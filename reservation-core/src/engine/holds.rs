@@ -1,18 +1,20 @@
 //! Hold calls: reserve, read, confirm, cancel, and the worker-side
-//! transitions (finalize a purchase, release a failed one, expire due holds).
+//! transitions (finalize a purchase, release a failed one).
 
-use serde::Deserialize;
-
+use super::record::decode_hold;
 use super::{Engine, Reply};
 use crate::error::{Error, Result};
-use crate::keys::ProductKeys;
+use crate::keys::{self, HoldKey, ProductKeys, RequestKind};
 use crate::scripts::SCRIPTS;
 use crate::types::{
-    CustomerId, ExpiredHolds, Hold, HoldState, RequestId, Reservation, ReservationId,
-    ReserveRequest, Sku, Transition,
+    CustomerId, Hold, HoldState, Reservation, ReservationId, ReserveRequest, Transition,
 };
 
 impl Engine {
+    /// The most requests [`Engine::reserve_many`] takes in one call: their
+    /// holds share one due entry, which a sweep reads whole.
+    pub const MAX_RESERVES_PER_CALL: usize = 256;
+
     /// Reserves units for a customer: one new HELD hold, or the first answer
     /// again when `request_id` was seen before with the same parameters.
     ///
@@ -35,6 +37,16 @@ impl Engine {
         let Some(sku) = requests.first().map(|r| &r.sku) else {
             return Ok(Vec::new());
         };
+        if requests.len() > Self::MAX_RESERVES_PER_CALL {
+            return Err(Error::InvalidArgument {
+                field: "requests",
+                reason: format!(
+                    "one call reserves at most {} requests, not {}",
+                    Self::MAX_RESERVES_PER_CALL,
+                    requests.len()
+                ),
+            });
+        }
         if let Some(other) = requests.iter().find(|r| &r.sku != sku) {
             return Err(Error::InvalidArgument {
                 field: "sku",
@@ -44,14 +56,16 @@ impl Engine {
         let max = self.config.max_quantity_per_reserve;
         let too_many = |request: &ReserveRequest| request.quantity.get() > max;
         let keys = ProductKeys::new(sku);
+        let salt = self.salt(sku).await?;
         let mut call = self.product_call(&SCRIPTS.reserve, &keys);
-        call.arg(self.config.request_record_ttl.as_secs())
-            .arg(self.config.reclaim_batch);
+        call.arg(self.config.reclaim_batch);
         let mut sent = 0;
         for request in requests.iter().filter(|r| !too_many(r)) {
-            let id = ReservationId::generate(sku);
-            call.key(keys.request(&request.request_id))
-                .arg(id.token())
+            // No salt, no product: the script answers each "not found".
+            let key = salt.as_deref().map_or_else(String::new, |salt| {
+                keys::request_hold_key(salt, RequestKind::Reserve, request.request_id.as_str())
+            });
+            call.arg(key)
                 .arg(request.customer_id.as_str())
                 .arg(request.quantity.get())
                 .arg(request.request_id.as_str());
@@ -64,8 +78,9 @@ impl Engine {
             if reply.outcome() != "BATCH" {
                 return Err(reply.unexpected_outcome());
             }
-            if reply.int(1)? == 1 {
-                self.mark_active(sku).await?;
+            let index_deadline = reply.int(1)?;
+            if index_deadline > 0 {
+                self.index_product(sku, index_deadline).await?;
             }
             Some(reply)
         };
@@ -81,22 +96,60 @@ impl Engine {
                 continue;
             }
             let reply = reply.as_mut().expect("a reply for the requests sent");
-            answers.push(reserve_answer(request, reply.take_nested(2 + next)?));
+            let expires_at_ms = reply.int(2)?;
+            answers.push(reserve_answer(
+                request,
+                reply.take_nested(3 + next)?,
+                expires_at_ms,
+            ));
             next += 1;
         }
         Ok(answers)
     }
 
-    /// A hold as stored. Use [`Hold::state_at`] for its state as of now: a HELD
-    /// hold past its deadline is already expired, swept or not.
+    /// A hold as stored, live or ended within the retention. Use
+    /// [`Hold::state_at`] for its state as of now: a HELD hold past its
+    /// deadline is already expired, swept or not.
     pub async fn reservation(&self, id: &ReservationId) -> Result<Hold> {
         let keys = ProductKeys::new(id.sku());
-        let raw: Option<Vec<u8>> = self
-            .redis
-            .query(redis::cmd("HGET").arg(&keys.holds).arg(id.token()))
-            .await?;
-        let raw = raw.ok_or_else(|| Error::ReservationNotFound(id.clone()))?;
-        decode_hold(id, &raw)
+        let found = HoldKey::of(id);
+        let period = self.config.retention.period(self.now_ms());
+        let mut call = SCRIPTS.read_hold.prepare_invoke();
+        call.key(&keys.holds)
+            .key(keys.ended(period))
+            .key(keys.ended(period - 1))
+            .arg(found.key);
+        let raw: Option<Vec<u8>> = redis::from_redis_value(self.redis.invoke(&call).await?)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let hold = raw.map(|raw| decode_hold(id, &raw)).transpose()?;
+        match hold {
+            // A key is its request's: a hold made again under it, after the
+            // first aged out, is not the one this id names.
+            Some(hold)
+                if found
+                    .created_at_ms
+                    .is_none_or(|ms| ms == hold.created_at_ms) =>
+            {
+                Ok(hold)
+            }
+            _ => Err(self.not_found(id)),
+        }
+    }
+
+    /// Why `id` was not found: it aged out, when it is older than the
+    /// retention (an ended hold is kept at least that long), or it never
+    /// existed.
+    pub(super) fn not_found(&self, id: &ReservationId) -> Error {
+        let retention = self.config.retention;
+        match keys::created_at_ms(id) {
+            Some(created) if self.now_ms() - created > retention.as_millis() => {
+                Error::ReservationAgedOut {
+                    id: id.clone(),
+                    retention: retention.duration(),
+                }
+            }
+            _ => Error::ReservationNotFound(id.clone()),
+        }
     }
 
     /// HELD → CONFIRMED: the hold waits for its purchase and no longer expires
@@ -134,10 +187,17 @@ impl Engine {
         let mut call = self.hold_call(&SCRIPTS.confirm, id);
         call.arg(owner.map_or("", CustomerId::as_str))
             .arg(self.config.purchase_timeout.as_millis() as u64);
-        self.transition(id, "confirmed", &call).await
+        let (transition, reply) = self.transition(id, "confirmed", &call).await?;
+        if transition.changed {
+            let index_deadline = reply.int(3)?;
+            if index_deadline > 0 {
+                self.index_product(id.sku(), index_deadline).await?;
+            }
+        }
+        Ok(transition)
     }
 
-    async fn enqueue_purchase(&self, id: &ReservationId) -> Result<()> {
+    pub(super) async fn enqueue_purchase(&self, id: &ReservationId) -> Result<()> {
         self.redis
             .query::<String>(
                 redis::cmd("XADD")
@@ -150,23 +210,6 @@ impl Engine {
             .map(drop)
     }
 
-    /// Enqueues again the confirmed holds of `sku` whose purchase deadline has
-    /// passed with no purchase, each with a new deadline. Returns them.
-    pub async fn requeue_stranded(&self, sku: &Sku, batch: u32) -> Result<Vec<ReservationId>> {
-        let keys = ProductKeys::new(sku);
-        let mut call = self.product_call(&SCRIPTS.requeue_stranded, &keys);
-        call.arg(self.config.purchase_timeout.as_millis() as u64)
-            .arg(batch.max(1));
-        let reply = self.run(&call).await?;
-        let ids = (1..reply.len())
-            .map(|i| ReservationId::from_parts(sku, reply.text(i)?))
-            .collect::<Result<Vec<_>>>()?;
-        for id in &ids {
-            self.enqueue_purchase(id).await?;
-        }
-        Ok(ids)
-    }
-
     /// HELD → CANCELLED (or EXPIRED, when past its deadline): units back to
     /// available. With `owner`, only that customer's hold is found.
     pub async fn cancel(
@@ -176,41 +219,20 @@ impl Engine {
     ) -> Result<Transition> {
         let mut call = self.hold_call(&SCRIPTS.cancel, id);
         call.arg(owner.map_or("", CustomerId::as_str));
-        self.transition(id, "cancelled", &call).await
+        Ok(self.transition(id, "cancelled", &call).await?.0)
     }
 
     /// CONFIRMED → PURCHASED: held units become sold.
     pub async fn finalize_purchase(&self, id: &ReservationId) -> Result<Transition> {
         let call = self.hold_call(&SCRIPTS.finalize_purchase, id);
-        self.transition(id, "purchased", &call).await
+        Ok(self.transition(id, "purchased", &call).await?.0)
     }
 
     /// CONFIRMED → RELEASED, for a purchase that finally failed: units back to
     /// available.
     pub async fn release(&self, id: &ReservationId) -> Result<Transition> {
         let call = self.hold_call(&SCRIPTS.release, id);
-        self.transition(id, "released", &call).await
-    }
-
-    /// Expires up to `batch` of the product's HELD holds that are past their
-    /// deadline and returns their units. Safe to run from many sweepers at once.
-    pub async fn expire_due(&self, sku: &Sku, batch: u32) -> Result<ExpiredHolds> {
-        let keys = ProductKeys::new(sku);
-        let mut call = self.product_call(&SCRIPTS.expire_due, &keys);
-        call.arg(batch.max(1));
-        let reply = self.run(&call).await?;
-        match reply.outcome() {
-            "OK" => Ok(ExpiredHolds {
-                units: reply.int(1)?,
-                next_due_ms: Some(reply.int(2)?).filter(|&ms| ms >= 0),
-                confirmed_waiting: reply.int(3)?,
-                holds: (4..reply.len())
-                    .map(|i| ReservationId::from_parts(sku, reply.text(i)?))
-                    .collect::<Result<_>>()?,
-            }),
-            "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
-            _ => Err(reply.unexpected_outcome()),
-        }
+        Ok(self.transition(id, "released", &call).await?.0)
     }
 
     fn hold_call<'a>(
@@ -219,24 +241,33 @@ impl Engine {
         id: &ReservationId,
     ) -> redis::ScriptInvocation<'a> {
         let keys = ProductKeys::new(id.sku());
+        let found = HoldKey::of(id);
         let mut call = self.product_call(script, &keys);
-        call.arg(id.token());
+        call.arg(found.key).arg(
+            found
+                .created_at_ms
+                .map_or_else(String::new, |ms| ms.to_string()),
+        );
         call
     }
 
+    /// Runs a script of `holding.lua`'s kind; the reply is the script's own.
     async fn transition(
         &self,
         id: &ReservationId,
         action: &'static str,
         call: &redis::ScriptInvocation<'_>,
-    ) -> Result<Transition> {
+    ) -> Result<(Transition, Reply)> {
         let reply: Reply = self.run(call).await?;
         match reply.outcome() {
-            "OK" => Ok(Transition {
-                hold: decode_hold(id, reply.bytes(1)?)?,
-                changed: reply.int(2)? == 1,
-            }),
-            "NOT_FOUND" => Err(Error::ReservationNotFound(id.clone())),
+            "OK" => Ok((
+                Transition {
+                    hold: decode_hold(id, reply.bytes(1)?)?,
+                    changed: reply.int(2)? == 1,
+                },
+                reply,
+            )),
+            "NOT_FOUND" => Err(self.not_found(id)),
             "WRONG_STATE" => Err(Error::WrongState {
                 id: id.clone(),
                 state: decode_hold(id, reply.bytes(1)?)?.state,
@@ -247,38 +278,54 @@ impl Engine {
     }
 }
 
-/// A hold record as the scripts store it (JSON in the product's holds hash).
-#[derive(Deserialize)]
-struct HoldRecord {
-    state: HoldState,
-    customer_id: CustomerId,
-    quantity: u32,
-    request_id: RequestId,
-    created_at_ms: i64,
+/// One request's answer within a reserve call (or a cart's), whose new holds
+/// expire at `expires_at_ms`.
+pub(super) fn reserve_answer(
+    request: &ReserveRequest,
+    reply: Reply,
     expires_at_ms: i64,
-    #[serde(default)]
-    purchase_deadline_ms: i64,
-    purchased_at_ms: Option<i64>,
-    updated_at_ms: i64,
-}
-
-/// One request's answer within a reserve call.
-pub(super) fn reserve_answer(request: &ReserveRequest, reply: Reply) -> Result<Reservation> {
+) -> Result<Reservation> {
     let sku = &request.sku;
     match reply.outcome() {
         "OK" => {
-            // A replay answers the first request's hold, not the id made for this call.
-            let id = ReservationId::from_parts(sku, reply.text(4)?)?;
+            let id = ReservationId::from_parts(sku, reply.text(1)?)?;
+            let created_at_ms = keys::created_at_ms(&id)
+                .ok_or_else(|| Error::Internal(format!("the new hold {id} carries no time")))?;
             Ok(Reservation {
-                hold: decode_hold(&id, reply.bytes(1)?)?,
+                hold: Hold {
+                    id,
+                    customer_id: request.customer_id.clone(),
+                    quantity: request.quantity.get(),
+                    state: HoldState::Held,
+                    request_id: request.request_id.clone(),
+                    created_at_ms,
+                    expires_at_ms,
+                    purchase_deadline_ms: None,
+                    purchased_at_ms: None,
+                    updated_at_ms: created_at_ms,
+                },
                 available: reply.int(2)?,
-                replayed: reply.int(3)? == 1,
+                replayed: false,
+            })
+        }
+        // A replay answers the first request's hold, as it is now.
+        "REPLAY" => {
+            let id = ReservationId::from_parts(sku, reply.text(1)?)?;
+            Ok(Reservation {
+                hold: decode_hold(&id, reply.bytes(2)?)?,
+                available: reply.int(3)?,
+                replayed: true,
             })
         }
         "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
         "IDEMPOTENCY_MISMATCH" => Err(Error::IdempotencyMismatch {
             request_id: request.request_id.clone(),
         }),
+        "KEY_COLLISION" => Err(Error::Internal(format!(
+            "request_id {} of {sku} shares its hold key with another request; \
+             send it with another request_id",
+            request.request_id
+        ))),
         "SALE_CLOSED" => Err(Error::SaleClosed {
             sku: sku.clone(),
             starts_at_ms: Some(reply.int(1)?).filter(|&ms| ms > 0),
@@ -297,21 +344,4 @@ pub(super) fn reserve_answer(request: &ReserveRequest, reply: Reply) -> Result<R
         }),
         _ => Err(reply.unexpected_outcome()),
     }
-}
-
-fn decode_hold(id: &ReservationId, raw: &[u8]) -> Result<Hold> {
-    let record: HoldRecord = serde_json::from_slice(raw)
-        .map_err(|e| Error::Internal(format!("hold {id} has a malformed record: {e}")))?;
-    Ok(Hold {
-        id: id.clone(),
-        customer_id: record.customer_id,
-        quantity: record.quantity,
-        state: record.state,
-        request_id: record.request_id,
-        created_at_ms: record.created_at_ms,
-        expires_at_ms: record.expires_at_ms,
-        purchase_deadline_ms: Some(record.purchase_deadline_ms).filter(|&ms| ms > 0),
-        purchased_at_ms: record.purchased_at_ms,
-        updated_at_ms: record.updated_at_ms,
-    })
 }

@@ -6,10 +6,14 @@ mod audit;
 mod baseline;
 mod cart;
 mod holds;
-mod index;
+mod layout;
+mod leases;
 mod products;
+mod record;
 mod reply;
-mod sold_out;
+mod salts;
+mod sweep;
+mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,25 +23,31 @@ use redis::{Script, ScriptInvocation};
 use crate::clock::{Clock, SystemClock};
 use crate::connection::{Connection, RedisConfig};
 use crate::error::{Error, Result};
-use crate::keys::{CUSTOMER_CHANNEL_PREFIX, PARTITION_COUNT, Partitions, ProductKeys};
+use crate::keys::{CUSTOMER_CHANNEL_PREFIX, Partitions, ProductKeys, Retention};
 
 pub use audit::AuditReport;
 pub use baseline::RawReserveCommand;
+pub use layout::LAYOUT_VERSION;
+pub use leases::SweeperRegistration;
 pub use products::ProductPage;
 use reply::Reply;
-pub use sold_out::{SoldOut, StockView};
+pub use sweep::ProductSweep;
+pub use upgrade::UpgradeReport;
 
 /// Limits and timings of the engine.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// Most units one reserve may ask for.
     pub max_quantity_per_reserve: u32,
-    /// How long a reserve's `request_id` is remembered. At least 24 h.
-    pub request_record_ttl: Duration,
+    /// How long an ended hold is kept, and with it its `request_id`: the
+    /// same for every process of a deployment (checked when the engine
+    /// connects). Below a day, a retry older than it makes a new hold.
+    pub retention: Retention,
     /// How long a purchase worker has to finish a confirmed hold before the
     /// hold counts as stranded and its purchase is enqueued again.
     pub purchase_timeout: Duration,
-    /// Most due holds one reserve or restock reclaims before it goes on.
+    /// Most due holds one reserve or restock reclaims before it goes on
+    /// (up to [`EngineConfig::MAX_BATCH`]).
     pub reclaim_batch: u32,
     /// How purchase streams and the sweep index are split; the same for
     /// every process of a deployment (checked when the engine connects).
@@ -48,7 +58,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             max_quantity_per_reserve: 10,
-            request_record_ttl: Duration::from_secs(24 * 3600),
+            retention: Retention::DEFAULT,
             purchase_timeout: Duration::from_secs(300),
             reclaim_batch: 64,
             partitions: Partitions::default(),
@@ -57,6 +67,11 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// The most holds one script call may take in one go (a reclaim, a
+    /// sweep step): a script hands them to Redis as one command's
+    /// arguments, and Lua can pass only so many.
+    pub const MAX_BATCH: u32 = 2000;
+
     fn validate(&self) -> Result<()> {
         let invalid = |field, reason: &str| Error::InvalidArgument {
             field,
@@ -65,14 +80,14 @@ impl EngineConfig {
         if self.max_quantity_per_reserve == 0 {
             return Err(invalid("max_quantity_per_reserve", "must be at least 1"));
         }
-        if self.request_record_ttl < Duration::from_secs(24 * 3600) {
-            return Err(invalid("request_record_ttl", "must be at least 24 hours"));
-        }
         if self.purchase_timeout.is_zero() {
             return Err(invalid("purchase_timeout", "must not be zero"));
         }
-        if self.reclaim_batch == 0 {
-            return Err(invalid("reclaim_batch", "must be at least 1"));
+        if !(1..=Self::MAX_BATCH).contains(&self.reclaim_batch) {
+            return Err(invalid(
+                "reclaim_batch",
+                &format!("must be 1 to {}", Self::MAX_BATCH),
+            ));
         }
         Ok(())
     }
@@ -84,6 +99,7 @@ pub struct Engine {
     redis: Connection,
     config: Arc<EngineConfig>,
     clock: Arc<dyn Clock>,
+    salts: salts::Salts,
 }
 
 impl Engine {
@@ -124,36 +140,11 @@ impl Engine {
             redis: Connection::open(redis).await?,
             config: Arc::new(config),
             clock,
+            salts: salts::Salts::default(),
         };
         engine.check_partitions().await?;
+        engine.check_layout().await?;
         Ok(engine)
-    }
-
-    /// Records the partition count, or checks it against the one recorded:
-    /// a process with another count would enqueue purchases on streams no
-    /// worker reads, or read none of some.
-    async fn check_partitions(&self) -> Result<()> {
-        let count = self.config.partitions.count();
-        let recorded: Option<u16> = self
-            .redis
-            .query(
-                redis::cmd("SET")
-                    .arg(PARTITION_COUNT)
-                    .arg(count)
-                    .arg("NX")
-                    .arg("GET"),
-            )
-            .await?;
-        match recorded {
-            Some(recorded) if recorded != count => Err(Error::InvalidArgument {
-                field: "partitions",
-                reason: format!(
-                    "this deployment's Redis has {recorded} partitions, not {count}; \
-                     start every process with the same count"
-                ),
-            }),
-            _ => Ok(()),
-        }
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -173,18 +164,32 @@ impl Engine {
         self.redis.query(&redis::cmd("PING")).await
     }
 
-    /// Starts a call of a state-changing script: the five product keys and
-    /// the four shared arguments every such script expects (see `lib.lua`).
+    /// Starts a call of a state-changing script: the seven product keys and
+    /// the six shared arguments every such script expects (see `lib.lua`).
+    /// The time decides both the call's "now" and which ended hash is
+    /// current, so it is read once.
     fn product_call<'a>(&self, script: &'a Script, keys: &ProductKeys) -> ScriptInvocation<'a> {
+        self.product_call_at(script, keys, self.clock.now_ms())
+    }
+
+    /// [`Engine::product_call`] at `now`, for a call of several products.
+    fn product_call_at<'a>(
+        &self,
+        script: &'a Script,
+        keys: &ProductKeys,
+        now: i64,
+    ) -> ScriptInvocation<'a> {
+        let retention = self.config.retention;
         let mut call = script.prepare_invoke();
-        for key in keys.script_keys() {
+        for key in keys.script_keys(retention.period(now)) {
             call.key(key);
         }
         call.arg(keys.sku.as_str())
-            .arg(self.clock.now_ms())
+            .arg(now)
             .arg(self.publish_command())
             .arg(&keys.stock_channel)
-            .arg(CUSTOMER_CHANNEL_PREFIX);
+            .arg(CUSTOMER_CHANNEL_PREFIX)
+            .arg(retention.ended_ttl_ms(now));
         call
     }
 

@@ -33,7 +33,8 @@ impl Engine {
             .arg(new.per_customer_limit)
             .arg(new.hold_seconds)
             .arg(new.sale_starts_at_ms.unwrap_or(0))
-            .arg(new.sale_ends_at_ms.unwrap_or(0));
+            .arg(new.sale_ends_at_ms.unwrap_or(0))
+            .arg(new_salt());
         let reply = self.run(&call).await?;
         self.list_in_catalog(&new.sku).await?;
         match reply.outcome() {
@@ -154,6 +155,12 @@ impl Engine {
             .await?;
         skus.into_iter().map(Sku::new).collect()
     }
+}
+
+/// A fresh salt for a product's hold keys: 80 random bits (a ULID's), so
+/// that no one can tell a hold's id from its request id.
+pub(super) fn new_salt() -> String {
+    ulid::Ulid::new().to_string()
 }
 
 fn product_from_fields(sku: &Sku, fields: &HashMap<String, String>) -> Result<Product> {

@@ -39,7 +39,7 @@ async fn a_cart_holds_every_line_in_its_order() {
         assert!(!reservation.replayed);
     }
     assert_eq!(stock(&t, &mug).await, (0, 3));
-    assert_eq!(t.engine.active_products().await.unwrap().len(), 3);
+    assert_eq!(t.engine.indexed_products().await.unwrap().len(), 3);
     assert_clean(&t, &[&tee, &cap, &mug]).await;
 }
 
@@ -145,10 +145,31 @@ async fn cart_holds_expire_like_any_other() {
         .await
         .unwrap();
     t.advance(Duration::from_secs(30));
-    assert_eq!(t.engine.expire_due(&mug, 10).await.unwrap().units, 3);
-    assert_eq!(t.engine.expire_due(&tee, 10).await.unwrap().units, 0);
+    assert_eq!(
+        t.engine
+            .sweep_product(&mug, 10)
+            .await
+            .unwrap()
+            .expired_units,
+        3
+    );
+    assert_eq!(
+        t.engine
+            .sweep_product(&tee, 10)
+            .await
+            .unwrap()
+            .expired_units,
+        0
+    );
     t.advance(Duration::from_secs(30));
-    assert_eq!(t.engine.expire_due(&tee, 10).await.unwrap().units, 2);
+    assert_eq!(
+        t.engine
+            .sweep_product(&tee, 10)
+            .await
+            .unwrap()
+            .expired_units,
+        2
+    );
     assert_eq!(stock(&t, &tee).await, (10, 0));
     assert_clean(&t, &[&tee, &mug]).await;
 }

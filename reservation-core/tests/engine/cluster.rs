@@ -48,8 +48,8 @@ async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
         t.engine.confirm(&bought.hold.id, None).await.unwrap();
         t.engine.finalize_purchase(&bought.hold.id).await.unwrap();
         t.advance(Duration::from_secs(3600));
-        let expired = t.engine.expire_due(sku, 10).await.unwrap();
-        assert_eq!(expired.holds, vec![lapsed.hold.id.clone()]);
+        let expired = t.engine.sweep_product(sku, 10).await.unwrap();
+        assert_eq!(expired.expired, vec![lapsed.hold.id.clone()]);
 
         let product = t.engine.product(sku).await.unwrap();
         assert_eq!(
@@ -95,8 +95,8 @@ struct Seen {
 async fn a_primary_failing_over_mid_run_costs_a_bounded_outage_and_no_units() {
     let mut t = TestEngine::start_with(real_time_with_replicas()).await;
     let sku = t.product("HOT", 100_000).await;
-    // As a server reserves: coalesced, with the sold-out fast path on.
-    let (coalescer, _) = t.reserve_path();
+    // As a server reserves: coalesced.
+    let coalescer = t.coalescer(reservation_core::CoalescerConfig::default());
     const GIVE_UP: Duration = Duration::from_secs(30);
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -275,7 +275,7 @@ async fn a_cart_over_three_shards_never_stands_in_part_whichever_step_fails() {
         println!("stalled at step {step}: {held_after_undo} units held after the undo");
         t.advance(Duration::from_secs(61));
         for sku in &skus {
-            t.engine.expire_due(sku, 100).await.unwrap();
+            t.engine.sweep_product(sku, 100).await.unwrap();
         }
         untouched().await;
     }

@@ -38,7 +38,7 @@ async fn every_change_publishes_one_stock_event_with_the_next_version() {
         .await
         .unwrap();
     t.advance(Duration::from_secs(30));
-    t.engine.expire_due(&sku, 10).await.unwrap();
+    t.engine.sweep_product(&sku, 10).await.unwrap();
     // Refused and repeated calls change nothing and publish nothing.
     t.engine.reserve(&reserve(&sku, "dan", 99, "r4")).await.ok();
     t.engine.cancel(&b, None).await.unwrap();
@@ -111,7 +111,7 @@ async fn a_customer_hears_of_every_state_their_holds_take() {
         .hold
         .id;
     t.advance(Duration::from_secs(30));
-    t.engine.expire_due(&sku, 10).await.unwrap();
+    t.engine.sweep_product(&sku, 10).await.unwrap();
 
     let events: Vec<(String, HoldState)> = drain(&mut ann)
         .await

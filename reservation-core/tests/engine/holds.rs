@@ -232,7 +232,14 @@ async fn a_hold_one_millisecond_before_its_deadline_can_still_be_confirmed() {
     assert!(t.engine.confirm(&r.hold.id, None).await.unwrap().changed);
     // A confirmed hold no longer expires as a hold.
     t.advance(Duration::from_secs(60));
-    assert_eq!(t.engine.expire_due(&sku, 100).await.unwrap().units, 0);
+    assert_eq!(
+        t.engine
+            .sweep_product(&sku, 100)
+            .await
+            .unwrap()
+            .expired_units,
+        0
+    );
     assert!(
         t.engine
             .finalize_purchase(&r.hold.id)
@@ -289,23 +296,26 @@ async fn a_sweep_expires_due_holds_in_bounded_batches() {
         .await
         .unwrap();
 
-    let nothing_due = t.engine.expire_due(&sku, 10).await.unwrap();
-    assert_eq!(nothing_due.units, 0);
-    assert_eq!(nothing_due.next_due_ms, Some(t.engine.now_ms() + 5_000));
+    let nothing_due = t.engine.sweep_product(&sku, 10).await.unwrap();
+    assert_eq!(nothing_due.expired_units, 0);
+    assert_eq!(
+        nothing_due.next_deadline_ms,
+        Some(t.engine.now_ms() + 5_000)
+    );
 
     t.advance(Duration::from_secs(5));
     let version_before = t.engine.product(&sku).await.unwrap().stock.version;
-    let first = t.engine.expire_due(&sku, 10).await.unwrap();
-    assert_eq!((first.units, first.holds.len()), (20, 10));
+    let first = t.engine.sweep_product(&sku, 10).await.unwrap();
+    assert_eq!((first.expired_units, first.expired.len()), (20, 10));
     assert_eq!(
         t.engine.product(&sku).await.unwrap().stock.version,
         version_before + 1,
         "one sweep call is one change"
     );
-    let second = t.engine.expire_due(&sku, 10).await.unwrap();
-    let third = t.engine.expire_due(&sku, 10).await.unwrap();
-    assert_eq!((second.units, third.units), (20, 10));
-    assert_eq!(third.next_due_ms, Some(late.hold.expires_at_ms));
+    let second = t.engine.sweep_product(&sku, 10).await.unwrap();
+    let third = t.engine.sweep_product(&sku, 10).await.unwrap();
+    assert_eq!((second.expired_units, third.expired_units), (20, 10));
+    assert_eq!(third.next_deadline_ms, Some(late.hold.expires_at_ms));
 
     let s = t.engine.product(&sku).await.unwrap().stock;
     assert_eq!((s.available, s.held), (99, 1));
@@ -330,9 +340,9 @@ async fn concurrent_sweepers_never_return_a_unit_twice() {
             tokio::spawn(async move {
                 let mut units = 0;
                 loop {
-                    let swept = engine.expire_due(&sku, 7).await.unwrap();
-                    units += swept.units;
-                    if swept.next_due_ms.is_none() {
+                    let swept = engine.sweep_product(&sku, 7).await.unwrap();
+                    units += swept.expired_units;
+                    if swept.next_deadline_ms.is_none() {
                         return units;
                     }
                 }
@@ -378,7 +388,7 @@ async fn the_audit_reports_drift_it_did_not_cause() {
 }
 
 #[tokio::test]
-async fn the_audit_reports_a_request_id_that_made_two_holds() {
+async fn the_audit_reports_a_request_id_that_made_two_live_holds() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
     let first = t
@@ -389,26 +399,30 @@ async fn the_audit_reports_a_request_id_that_made_two_holds() {
     let report = t.engine.audit(&sku).await.unwrap();
     assert_eq!((report.holds, report.repeated_request_holds), (1, 0));
 
-    // A copy of the hold under another token, as a broken dedupe would leave.
+    // A copy of the hold under another key, as a broken dedupe would leave.
     let mut conn = t.raw_connection().await;
     let keys = reservation_core::keys::ProductKeys::new(&sku);
+    let key = reservation_core::keys::HoldKey::of(&first.hold.id).key;
     let record: String = redis::cmd("HGET")
         .arg(&keys.holds)
-        .arg(first.hold.id.token())
+        .arg(key)
         .query_async(&mut conn)
         .await
         .unwrap();
     let _: i64 = redis::cmd("HSET")
         .arg(&keys.holds)
         .arg("COPY")
-        .arg(record.replace("\"HELD\"", "\"CANCELLED\""))
+        .arg(record)
         .query_async(&mut conn)
         .await
         .unwrap();
     let report = t.engine.audit(&sku).await.unwrap();
-    assert_eq!((report.holds, report.repeated_request_holds), (2, 1));
-    assert_eq!(
-        report.problems(),
-        ["1 holds were made by a request_id that already had one"]
+    assert_eq!((report.live_holds, report.repeated_request_holds), (2, 1));
+    assert!(
+        report
+            .problems()
+            .contains(&"1 live holds were made by a request_id another live hold has".to_owned()),
+        "{:?}",
+        report.problems()
     );
 }

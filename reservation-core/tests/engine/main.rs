@@ -1,6 +1,7 @@
 //! The engine's behaviour, specified against a real private Redis.
 //! One test binary, one module per area.
 
+mod audit;
 mod cart;
 mod cluster;
 mod coalescer;
@@ -12,4 +13,7 @@ mod model;
 mod partitions;
 mod products;
 mod reserve;
-mod sold_out;
+mod retention;
+mod streams;
+mod sweep_index;
+mod upgrade;

@@ -110,7 +110,7 @@ async fn each_purchase_job_is_queued_on_its_reservations_partition_and_all_are_u
 }
 
 #[tokio::test]
-async fn products_with_holds_are_listed_in_their_partitions_index() {
+async fn products_with_holds_are_listed_in_their_partitions_index_at_their_deadline() {
     let t = TestEngine::start().await;
     let partitions = t.engine.config().partitions;
     let mut skus = Vec::new();
@@ -124,7 +124,7 @@ async fn products_with_holds_are_listed_in_their_partitions_index() {
     }
     let listed: HashSet<_> = t
         .engine
-        .active_products()
+        .indexed_products()
         .await
         .unwrap()
         .into_iter()
@@ -136,18 +136,14 @@ async fn products_with_holds_are_listed_in_their_partitions_index() {
     for sku in &skus {
         let home = partitions.of_product(sku);
         for partition in partitions.all() {
-            let member: bool = redis::cmd("SISMEMBER")
-                .arg(&partition.active_products)
+            let deadline: Option<i64> = redis::cmd("ZSCORE")
+                .arg(&partition.sweep_index)
                 .arg(sku.as_str())
                 .query_async(&mut conn)
                 .await
                 .unwrap();
-            assert_eq!(
-                member,
-                partition == home,
-                "{sku} in {}",
-                partition.active_products
-            );
+            let expected = (partition == home).then(|| t.engine.now_ms() + 600_000);
+            assert_eq!(deadline, expected, "{sku} in {}", partition.sweep_index);
         }
         used.insert(home.index);
     }

@@ -15,14 +15,15 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+mod stats;
+pub use stats::CommandCalls;
+
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::coalescer::{CoalescerConfig, ReserveCoalescer};
 use crate::connection::{ConnectionMode, RedisConfig};
 use crate::engine::{Engine, EngineConfig};
-use crate::feed::StockFeed;
 use crate::keys::{self, ProductKeys};
 use crate::local_redis::{LocalCluster, LocalClusterOptions, LocalRedis, LocalRedisOptions};
-use crate::sold_out::SoldOutProducts;
 use crate::types::{
     CartLine, CartRequest, CustomerId, NewProduct, Quantity, RequestId, ReserveRequest, Sku,
 };
@@ -173,23 +174,9 @@ impl TestEngine {
         }
     }
 
-    /// Reserves coalesced as `config` says, without the sold-out fast path.
+    /// Reserves coalesced as `config` says.
     pub fn coalescer(&self, config: CoalescerConfig) -> Arc<ReserveCoalescer> {
-        ReserveCoalescer::new(self.engine.clone(), config, None)
-    }
-
-    /// The reserve path as a server builds it: coalesced, with the sold-out
-    /// fast path fed by a stock feed of its own.
-    pub fn reserve_path(&self) -> (Arc<ReserveCoalescer>, Arc<SoldOutProducts>) {
-        let feed = StockFeed::start(&self.redis.config(), self.engine.clone())
-            .expect("start a stock feed on the private Redis");
-        let sold_out = SoldOutProducts::new(self.engine.clone(), feed);
-        let path = ReserveCoalescer::new(
-            self.engine.clone(),
-            CoalescerConfig::default(),
-            Some(sold_out.clone()),
-        );
-        (path, sold_out)
+        ReserveCoalescer::new(self.engine.clone(), config)
     }
 
     /// Another engine (own connection, own clock handle) on the same Redis.
