@@ -7,12 +7,12 @@
 -- KEYS[5] purchase_due (as in lib.lua)
 --
 -- Returns {'OK', total, available, held, sold, version, reserved, holds_made,
---          cancelled, expired, released, live holds, due entries,
---          purchase index entries, customers with units}
+--          cancelled, expired, released, counts customers (0 or 1), live
+--          holds, due entries, purchase index entries, customers with units}
 -- or {'NOT_FOUND'}.
 
 local f = redis.call('HMGET', KEYS[1], 'total', 'available', 'held', 'sold', 'version',
-  'reserved', 'holds_made', 'cancelled', 'expired', 'released')
+  'reserved', 'holds_made', 'cancelled', 'expired', 'released', 'counts_customers')
 if not f[1] then
   return { 'NOT_FOUND' }
 end

@@ -3,7 +3,7 @@
 -- product: on a single node every line, on Redis Cluster the lines whose
 -- products share one slot.
 --
--- KEYS[7(i-1) + 1 .. 7i]  line i's product keys, as lib.lua's KEYS[1..7]
+-- KEYS[8(i-1) + 1 .. 8i]  line i's product keys, as lib.lua's KEYS[1..8]
 -- ARGV[1..6]   as in lib.lua, for line 1; now, the publish command, the
 --              customer channel prefix and the ended TTL hold for every line
 -- ARGV[7]      customer id
@@ -17,14 +17,17 @@
 local CART_CUSTOMER, CART_REQUEST = ARGV[7], ARGV[8]
 local CART_REQUEST_ID = 'cart:' .. CART_REQUEST
 local RECLAIM_LIMIT = tonumber(ARGV[9])
-local LINES = #KEYS / 7
+local LINES = #KEYS / 8
 
 -- Points lib.lua's product keys and helpers at line i's product, and returns
 -- the line's hold key and quantity.
 local function use_line(i)
-  local k, a = 7 * (i - 1), 10 + 4 * (i - 1)
+  local k, a = 8 * (i - 1), 10 + 4 * (i - 1)
   PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE, ENDED, ENDED_BEFORE =
     KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6], KEYS[k + 7]
+  if i > 1 then
+    redis.call('UNLINK', KEYS[k + 8])
+  end
   SKU, STOCK_CHANNEL = ARGV[a], ARGV[a + 1]
   return ARGV[a + 2], tonumber(ARGV[a + 3])
 end

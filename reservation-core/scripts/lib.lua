@@ -1,7 +1,7 @@
 -- Shared prelude, prepended to every state-changing script when it is loaded
 -- (see src/scripts.rs).
 --
--- Every state-changing script of one product gets the same first seven KEYS
+-- Every state-changing script of one product gets the same first eight KEYS
 -- and the same first six ARGV, so all of them share these helpers:
 --
 -- KEYS[1] product       hash: settings, counters, and tallies of ended units
@@ -11,18 +11,24 @@
 --                       the holds one call made, comma-separated, all with
 --                       that deadline
 -- KEYS[4] customers     hash: customer id -> units in HELD, CONFIRMED and
---                       PURCHASED holds
+--                       PURCHASED holds, kept only by a product that counts
+--                       them (one given a per-customer limit before its first
+--                       reserve: see update_product.lua)
 -- KEYS[5] purchase_due  zset: hold key -> purchase deadline, CONFIRMED holds
 -- KEYS[6] ended         hash: hold key -> record, holds that ended in the
---                       current retention period (it expires by itself)
+--                       current retention period (src/keys.rs, `Retention`)
 -- KEYS[7] ended_before  the same, for the period before
+-- KEYS[8] ended_gone    the same, for the period before that: read by
+--                       nobody any more, and unlinked by every call (freed in
+--                       the background: expiring it could hold Redis for
+--                       tens of ms, freeing a big hash on the spot)
 --
 -- ARGV[1] sku
 -- ARGV[2] now, ms since the epoch (the caller's clock decides expiry)
 -- ARGV[3] publish command: PUBLISH, or SPUBLISH on Redis Cluster
 -- ARGV[4] stock channel of the product
 -- ARGV[5] prefix of the customer channels that carry hold events
--- ARGV[6] ms until the current ended hash may expire (end of the next period)
+-- ARGV[6] ms until the current ended hash expires unless a call unlinks it
 --
 -- A hold's key is made from its request (src/keys.rs, `request_hold_key`:
 -- 20 hex digits of a salted hash of the request id), so a request finds its
@@ -40,6 +46,7 @@
 
 local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE, ENDED, ENDED_BEFORE =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+redis.call('UNLINK', KEYS[8])
 local SKU, NOW_TEXT = ARGV[1], ARGV[2]
 local NOW = tonumber(NOW_TEXT)
 local PUBLISH_CMD = ARGV[3]
@@ -51,21 +58,22 @@ local ENDED_TTL_MS = ARGV[6]
 local COUNTERS = { 'total', 'available', 'held', 'sold', 'version', 'reserved', 'holds_made',
   'cancelled', 'expired', 'released' }
 local PRODUCT_FIELDS = { 'per_customer_limit', 'hold_seconds', 'sale_starts_at', 'sale_ends_at',
-  unpack(COUNTERS) }
+  'counts_customers', unpack(COUNTERS) }
 
 -- The product's settings and counters, or nil when it does not exist. The
 -- counters' text as read is kept: commit_product writes back only what changed.
 local function load_product()
   local f = redis.call('HMGET', PRODUCT, unpack(PRODUCT_FIELDS))
-  if not f[5] then
+  if not f[6] then
     return nil
   end
   local product = {
     per_customer_limit = tonumber(f[1]), hold_seconds = tonumber(f[2]),
-    sale_starts_at = tonumber(f[3]), sale_ends_at = tonumber(f[4]), loaded = {},
+    sale_starts_at = tonumber(f[3]), sale_ends_at = tonumber(f[4]),
+    counts_customers = f[5] == '1', loaded = {},
   }
   for i, counter in ipairs(COUNTERS) do
-    local text = f[4 + i] or '0'
+    local text = f[5 + i] or '0'
     product[counter] = tonumber(text)
     product.loaded[counter] = text
   end
@@ -98,9 +106,13 @@ local function token_of(key, hold)
   return key
 end
 
+-- A hold record as a table; nil for anything else (an upgrade's pointer).
 local function parse_hold(raw)
   local state, customer_id, quantity, request_id, created, expires, updated, rest =
     string.match(raw, '^(%u+) (%S+) (%d+) (%S+) (%d+) (%d+) (%d+) ?(.*)$')
+  if not state then
+    return nil
+  end
   local deadline, purchased = string.match(rest, '^(%d*) ?(%d*)$')
   return {
     state = state, customer_id = customer_id, quantity = tonumber(quantity),
@@ -132,23 +144,18 @@ local function deref(raw)
   return raw
 end
 
--- The hold stored under `key`, live or ended, with whether it is live; nil
--- when there is none (it never existed, or it ended longer ago than the
--- retention). `created_ms`, when given, must match: a key can be reused by
--- a request id sent again after its first hold aged out.
+-- The hold stored under `key`, live or ended; nil when there is none (it
+-- never existed, or it ended longer ago than the retention). `created_ms`,
+-- when given, must match: a key can be reused by a request id sent again
+-- after its first hold aged out.
 local function find_hold(key, created_ms)
-  local raw, live = redis.call('HGET', HOLDS, key), true
-  if not raw then
-    raw, live = redis.call('HGET', ENDED, key) or redis.call('HGET', ENDED_BEFORE, key), false
-  end
-  if not raw then
+  local raw = redis.call('HGET', HOLDS, key) or redis.call('HGET', ENDED, key)
+    or redis.call('HGET', ENDED_BEFORE, key)
+  local hold = raw and parse_hold(raw)
+  if not hold or (created_ms and hold.created_at_ms ~= created_ms) then
     return nil
   end
-  local hold = parse_hold(raw)
-  if created_ms and hold.created_at_ms ~= created_ms then
-    return nil
-  end
-  return hold, live
+  return hold
 end
 
 local function store_live_hold(key, hold)
@@ -209,10 +216,33 @@ local function is_due(hold)
   return hold.state == 'HELD' and hold.expires_at_ms <= NOW
 end
 
--- A customer's units only count while their holds are active or purchased.
-local function give_back_customer_units(customer_id, quantity)
-  if redis.call('HINCRBY', CUSTOMERS, customer_id, -quantity) <= 0 then
-    redis.call('HDEL', CUSTOMERS, customer_id)
+-- A customer's units only count while their holds are active or purchased:
+-- gives back `units` (customer -> units), all in three calls at most, and
+-- forgets customers left with none.
+local function give_back_units(units)
+  local customers = {}
+  for customer in pairs(units) do
+    customers[#customers + 1] = customer
+  end
+  if #customers == 0 then
+    return
+  end
+  local had = redis.call('HMGET', CUSTOMERS, unpack(customers))
+  local left, gone = {}, {}
+  for i, customer in ipairs(customers) do
+    local units_left = tonumber(had[i] or '0') - units[customer]
+    if units_left > 0 then
+      left[#left + 1] = customer
+      left[#left + 1] = units_left
+    else
+      gone[#gone + 1] = customer
+    end
+  end
+  if #left > 0 then
+    redis.call('HSET', CUSTOMERS, unpack(left))
+  end
+  if #gone > 0 then
+    redis.call('HDEL', CUSTOMERS, unpack(gone))
   end
 end
 
@@ -225,7 +255,7 @@ local function end_holds(product, entries, state)
   if #entries == 0 then
     return
   end
-  local keys, records, events = {}, {}, {}
+  local keys, records, events, given_back = {}, {}, {}, {}
   for _, entry in ipairs(entries) do
     local hold = entry.hold
     hold.state = state
@@ -237,7 +267,7 @@ local function end_holds(product, entries, state)
     else
       product.available = product.available + hold.quantity
       product[TALLY[state]] = product[TALLY[state]] + hold.quantity
-      give_back_customer_units(hold.customer_id, hold.quantity)
+      given_back[hold.customer_id] = (given_back[hold.customer_id] or 0) + hold.quantity
     end
     keys[#keys + 1] = entry.key
     records[#records + 1] = entry.key
@@ -247,6 +277,9 @@ local function end_holds(product, entries, state)
   redis.call('HDEL', HOLDS, unpack(keys))
   redis.call('HSET', ENDED, unpack(records))
   redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
+  if product.counts_customers then
+    give_back_units(given_back)
+  end
   publish_hold_events(events, hold_event_of)
 end
 
@@ -269,51 +302,85 @@ end
 -- until at least `limit` holds (so at most one entry's worth beyond it).
 -- Entries whose holds all moved on since (confirmed, given back) are taken
 -- too, to be dropped, but looking stops after 4 * `limit` holds, so a call's
--- cost stays bounded. Returns the plan {entries, due = {{key, hold}...},
--- units}. Nothing is written.
+-- cost stays bounded. Each round reads only as many entries' holds as could
+-- still be wanted. Returns the plan {entries, due, units}, each due hold as
+-- {key, customer_id, quantity, and the text of its other fields}: a due
+-- entry's deadline is its holds', so a record in it still HELD is due, and
+-- is read no further. Nothing is written.
 local function find_due_holds(limit)
   local plan = { entries = {}, due = {}, units = 0 }
   local examined = 0
   while #plan.due < limit and examined < 4 * limit do
+    local wanted = limit - #plan.due
     local page = redis.call('ZRANGE', DUE, '-inf', NOW_TEXT, 'BYSCORE', 'LIMIT', #plan.entries,
-      math.min(limit, 256))
+      math.min(wanted, 256))
     if #page == 0 then
       break
     end
     local keys = {}
     for _, entry in ipairs(page) do
+      plan.entries[#plan.entries + 1] = entry
       for key in string.gmatch(entry, '[^,]+') do
         keys[#keys + 1] = key
       end
-    end
-    local records = hmget(HOLDS, keys)
-    local next_key = 1
-    for _, entry in ipairs(page) do
-      plan.entries[#plan.entries + 1] = entry
-      for key in string.gmatch(entry, '[^,]+') do
-        local raw = records[next_key]
-        next_key = next_key + 1
-        examined = examined + 1
-        local hold = raw and parse_hold(raw)
-        if hold and is_due(hold) then
-          plan.due[#plan.due + 1] = { key = key, hold = hold }
-          plan.units = plan.units + hold.quantity
-        end
-      end
-      if #plan.due >= limit or examined >= 4 * limit then
+      if #keys >= wanted then
         break
+      end
+    end
+    examined = examined + #keys
+    local records = hmget(HOLDS, keys)
+    for i, key in ipairs(keys) do
+      local customer_id, quantity, request_id, created, expires =
+        string.match(records[i] or '', '^HELD (%S+) (%d+) (%S+) (%d+) (%d+) %d+$')
+      if customer_id then
+        plan.due[#plan.due + 1] = { key = key, customer_id = customer_id,
+          quantity = tonumber(quantity), request_id = request_id, created = created,
+          expires = expires }
+        plan.units = plan.units + tonumber(quantity)
       end
     end
   end
   return plan
 end
 
--- Carries out a plan of find_due_holds.
+-- The hold event of a hold a plan expired.
+local function expired_event_of(event)
+  local due = event[3]
+  return string.format(
+    '{"reservation_id":"%s~%s%s","sku":"%s","state":"EXPIRED","quantity":%d,"expires_at_ms":%s,"at_ms":%s}',
+    SKU, #due.key == 20 and time_digits(tonumber(due.created)) or '', due.key, SKU, due.quantity,
+    due.expires, NOW_TEXT)
+end
+
+-- Carries out a plan of find_due_holds: its holds EXPIRED and out of the
+-- live set, their entries dropped. Each due hold gets its new `record`.
 local function expire_planned(product, plan)
   if #plan.entries > 0 then
     redis.call('ZREM', DUE, unpack(plan.entries))
   end
-  end_holds(product, plan.due, 'EXPIRED')
+  if #plan.due == 0 then
+    return
+  end
+  local keys, records, events, given_back = {}, {}, {}, {}
+  for _, due in ipairs(plan.due) do
+    product.available = product.available + due.quantity
+    product.held = product.held - due.quantity
+    product.expired = product.expired + due.quantity
+    given_back[due.customer_id] = (given_back[due.customer_id] or 0) + due.quantity
+    due.record = 'EXPIRED ' .. due.customer_id .. ' ' .. due.quantity .. ' ' .. due.request_id
+      .. ' ' .. due.created .. ' ' .. due.expires .. ' ' .. NOW_TEXT
+    keys[#keys + 1] = due.key
+    records[#records + 1] = due.key
+    records[#records + 1] = due.record
+    events[#events + 1] = { due.customer_id, due.key, due }
+  end
+  redis.call('HDEL', HOLDS, unpack(keys))
+  redis.call('HSET', ENDED, unpack(records))
+  redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
+  if product.counts_customers then
+    give_back_units(given_back)
+  end
+  publish_hold_events(events, expired_event_of)
 end
 
 -- Gives a HELD hold's units back before it is bought: CANCELLED, or EXPIRED

@@ -14,7 +14,7 @@
 -- events go out together (only to customers someone listens for, on a
 -- single node: see lib.lua).
 --
--- KEYS[1..7]   as in lib.lua
+-- KEYS[1..8]   as in lib.lua
 -- ARGV[1..6]   as in lib.lua
 -- ARGV[7]      most due holds to reclaim per request
 -- ARGV[4 + 4i .. 7 + 4i]  request i (from 1): its hold key, customer id,
@@ -55,8 +55,10 @@ for i = 1, COUNT do
   end
 end
 local found, stored_under = find_request_holds(keys)
-for i, units in ipairs(redis.call('HMGET', CUSTOMERS, unpack(customers))) do
-  owned[customers[i]] = tonumber(units or '0')
+if product.counts_customers then
+  for i, units in ipairs(redis.call('HMGET', CUSTOMERS, unpack(customers))) do
+    owned[customers[i]] = tonumber(units or '0')
+  end
 end
 
 -- Reclaiming ends other customers' holds too: their units here must follow,
@@ -64,12 +66,11 @@ end
 local ended_now = {}
 local function reclaim(plan)
   expire_planned(product, plan)
-  for _, entry in ipairs(plan.due) do
-    local customer = entry.hold.customer_id
-    if owned[customer] then
-      owned[customer] = owned[customer] - entry.hold.quantity
+  for _, due in ipairs(plan.due) do
+    if owned[due.customer_id] then
+      owned[due.customer_id] = owned[due.customer_id] - due.quantity
     end
-    ended_now[entry.key] = format_hold(entry.hold)
+    ended_now[due.key] = due.record
   end
 end
 
@@ -116,12 +117,14 @@ if #new_keys > 0 then
   redis.call('HSET', HOLDS, unpack(records))
   local entry = table.concat(new_keys, ',')
   redis.call('ZADD', DUE, expires_text, entry)
-  local units = {}
-  for customer in pairs(changed) do
-    units[#units + 1] = customer
-    units[#units + 1] = owned[customer]
+  if product.counts_customers then
+    local units = {}
+    for customer in pairs(changed) do
+      units[#units + 1] = customer
+      units[#units + 1] = owned[customer]
+    end
+    redis.call('HSET', CUSTOMERS, unpack(units))
   end
-  redis.call('HSET', CUSTOMERS, unpack(units))
   if redis.call('ZRANGE', DUE, 0, 0)[1] == entry then
     answers[2] = expires_at
   end

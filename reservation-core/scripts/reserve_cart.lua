@@ -20,7 +20,10 @@ for i = 1, LINES do
     return { 'REFUSED', i, { 'NOT_FOUND' } }
   end
   local found, stored_under = find_request_holds({ key })
-  local owned = tonumber(redis.call('HGET', CUSTOMERS, CART_CUSTOMER) or '0')
+  local owned = 0
+  if product.counts_customers then
+    owned = tonumber(redis.call('HGET', CUSTOMERS, CART_CUSTOMER) or '0')
+  end
   local answer, plan = decide_reserve(product, found[1], stored_under[1], CART_REQUEST_ID,
     CART_CUSTOMER, quantity, owned, RECLAIM_LIMIT)
   if answer and answer[1] ~= 'REPLAY' then
@@ -46,7 +49,9 @@ for i = 1, LINES do
     local record = new_hold_record(CART_CUSTOMER, quantity, CART_REQUEST_ID, expires_at)
     redis.call('HSET', HOLDS, line.key, record)
     redis.call('ZADD', DUE, expires_at, line.key)
-    redis.call('HINCRBY', CUSTOMERS, CART_CUSTOMER, quantity)
+    if product.counts_customers then
+      redis.call('HINCRBY', CUSTOMERS, CART_CUSTOMER, quantity)
+    end
     local hold = parse_hold(record)
     publish_hold_event(line.key, hold)
     local first = redis.call('ZRANGE', DUE, 0, 0)[1] == line.key

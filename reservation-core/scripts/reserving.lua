@@ -27,8 +27,8 @@ end
 local function decide_reserve(product, prior, prior_key, request_id, customer_id, quantity, owned,
                               reclaim_limit)
   -- A request seen before answers with the hold it made, as it is now.
-  if prior then
-    local first = parse_hold(prior)
+  local first = prior and parse_hold(prior)
+  if first then
     if first.request_id ~= request_id then
       return { 'KEY_COLLISION' }
     end
@@ -49,9 +49,9 @@ local function decide_reserve(product, prior, prior_key, request_id, customer_id
   local plan
   if (limit > 0 and owned + quantity > limit) or product.available < quantity then
     plan = find_due_holds(reclaim_limit)
-    for _, entry in ipairs(plan.due) do
-      if entry.hold.customer_id == customer_id then
-        owned = owned - entry.hold.quantity
+    for _, due in ipairs(plan.due) do
+      if due.customer_id == customer_id then
+        owned = owned - due.quantity
       end
     end
   end

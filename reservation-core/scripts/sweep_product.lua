@@ -8,7 +8,7 @@
 -- moved on are dropped as they come due. The cost follows the due holds, not
 -- the product's history.
 --
--- KEYS[1..7] as in lib.lua
+-- KEYS[1..8] as in lib.lua
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7] most holds to expire in this call
 -- ARGV[8] purchase timeout, ms (a requeued hold's new deadline is now + this)
@@ -45,8 +45,8 @@ for _, key in ipairs(redis.call('ZRANGE', PURCHASE_DUE, '-inf', NOW_TEXT, 'BYSCO
 end
 
 local reply = { 'OK', plan.units, earliest_deadline() or -1, #plan.due }
-for _, entry in ipairs(plan.due) do
-  reply[#reply + 1] = token_of(entry.key, entry.hold)
+for _, due in ipairs(plan.due) do
+  reply[#reply + 1] = token_of(due.key, { created_at_ms = tonumber(due.created) })
 end
 for _, token in ipairs(requeued) do
   reply[#reply + 1] = token

@@ -7,7 +7,7 @@
 -- key to the hold. Records already converted are skipped, so a step can be
 -- run again after a crash; tallies count each record once.
 --
--- KEYS[1..7] as in lib.lua
+-- KEYS[1..8] as in lib.lua
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7]    ended holds updated before this (ms) are dropped
 -- ARGV[8 + 2(i-1) .. 9 + 2(i-1)]  hold i: its token, and the key its request
@@ -20,6 +20,10 @@ local product = load_product()
 if not product then
   return { 'NOT_FOUND' }
 end
+-- Layout 1 counted every product's customers.
+redis.call('HSET', PRODUCT, 'counts_customers', 1)
+product.counts_customers = true
+
 local cutoff, converted = tonumber(ARGV[7]), 0
 for a = 8, #ARGV, 2 do
   local token, request_key = ARGV[a], ARGV[a + 1]

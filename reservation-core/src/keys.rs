@@ -149,8 +149,11 @@ impl PartitionKeys {
 /// How long the record of an ended hold is kept, and with it its request id:
 /// a retry within it gets the first answer, and `GetReservation` finds the
 /// hold. Ended holds are kept in one hash per period of this length (under
-/// the product's tag), and a hash expires by itself a period after its own
-/// ends, so each record is kept at least this long and at most twice that.
+/// the product's tag) and read for two periods, the current and the one
+/// before, so each record is kept at least this long and at most twice
+/// that. The first call on the product in the period after those two
+/// unlinks the hash (Redis frees it in the background); one no call reaches
+/// expires by itself a period later.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Retention(std::time::Duration);
 
@@ -176,10 +179,10 @@ impl Retention {
         now_ms.div_euclid(self.as_millis())
     }
 
-    /// How long (ms) the current period's hash must live from `now_ms`: to
-    /// the end of the period after it.
+    /// How long (ms) the current period's hash lives from `now_ms`, unless
+    /// a call unlinks it first: to the end of the second period after it.
     pub fn ended_ttl_ms(self, now_ms: i64) -> i64 {
-        (self.period(now_ms) + 2) * self.as_millis() - now_ms
+        (self.period(now_ms) + 3) * self.as_millis() - now_ms
     }
 }
 
@@ -229,9 +232,9 @@ impl ProductKeys {
         format!("{PREFIX}:ended:{{{}}}:{period}", self.sku)
     }
 
-    /// The seven keys every state-changing script takes, in script order
+    /// The eight keys every state-changing script takes, in script order
     /// (see `scripts/lib.lua`), for a call made in retention period `period`.
-    pub fn script_keys(&self, period: i64) -> [String; 7] {
+    pub fn script_keys(&self, period: i64) -> [String; 8] {
         [
             self.product.clone(),
             self.holds.clone(),
@@ -240,6 +243,7 @@ impl ProductKeys {
             self.purchase_due.clone(),
             self.ended(period),
             self.ended(period - 1),
+            self.ended(period - 2),
         ]
     }
 
@@ -404,11 +408,11 @@ mod tests {
     }
 
     #[test]
-    fn an_ended_hash_lives_to_the_end_of_the_period_after_its_own() {
+    fn an_ended_hash_lives_at_most_to_the_end_of_the_second_period_after_its_own() {
         let day = Retention::DEFAULT;
         let ms = day.as_millis();
         assert_eq!(day.period(10 * ms + 5), 10);
-        assert_eq!(day.ended_ttl_ms(10 * ms + 5), 2 * ms - 5);
+        assert_eq!(day.ended_ttl_ms(10 * ms + 5), 3 * ms - 5);
         assert_eq!(Retention::new(std::time::Duration::from_millis(999)), None);
     }
 }

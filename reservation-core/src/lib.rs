@@ -72,6 +72,7 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};
+pub use scripts::script_hashes;
 pub use types::{
     CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,
     ProductUpdate, Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku,

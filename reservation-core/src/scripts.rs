@@ -74,3 +74,32 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     take_lease: Script::new(include_str!("../scripts/take_lease.lua")),
     give_up_lease: Script::new(include_str!("../scripts/give_up_lease.lua")),
 });
+
+/// Every script's name and SHA1, as `SLOWLOG` and `SCRIPT EXISTS` name
+/// them: for telling which of the engine's scripts a slow call was.
+pub fn script_hashes() -> Vec<(&'static str, &'static str)> {
+    let s = &*SCRIPTS;
+    [
+        ("create_product", &s.create_product),
+        ("update_product", &s.update_product),
+        ("restock", &s.restock),
+        ("reserve", &s.reserve),
+        ("reserve_cart", &s.reserve_cart),
+        ("undo_cart", &s.undo_cart),
+        ("confirm", &s.confirm),
+        ("cancel", &s.cancel),
+        ("finalize_purchase", &s.finalize_purchase),
+        ("release", &s.release),
+        ("sweep_product", &s.sweep_product),
+        ("upgrade_holds", &s.upgrade_holds),
+        ("snapshot", &s.snapshot),
+        ("read_hold", &s.read_hold),
+        ("audit_counters", &s.audit_counters),
+        ("earliest_deadline", &s.earliest_deadline),
+        ("take_lease", &s.take_lease),
+        ("give_up_lease", &s.give_up_lease),
+    ]
+    .into_iter()
+    .map(|(name, script)| (name, script.get_hash()))
+    .collect()
+}

@@ -46,6 +46,10 @@ pub struct AuditReport {
     pub released: i64,
     /// Holds ever made.
     pub holds: i64,
+    /// Whether the product counts each customer's units (it has had a
+    /// per-customer limit from before its first reserve); the customer
+    /// checks are made only then.
+    pub counts_customers: bool,
     /// Whether the walk below saw the product unchanged from start to end.
     /// When false, the checks that need it were not made.
     pub settled: bool,
@@ -114,7 +118,7 @@ impl AuditReport {
             ),
         );
         check(
-            self.customer_units == self.held + self.sold,
+            !self.counts_customers || self.customer_units == self.held + self.sold,
             format!(
                 "customers have {} units counted, but held + sold is {}",
                 self.customer_units,
@@ -170,6 +174,7 @@ struct Counters {
     cancelled: i64,
     expired: i64,
     released: i64,
+    counts_customers: bool,
     live: i64,
     due_entries: i64,
     purchase_entries: i64,
@@ -229,10 +234,11 @@ impl Engine {
                     cancelled: n(8)?,
                     expired: n(9)?,
                     released: n(10)?,
-                    live: n(11)?,
-                    due_entries: n(12)?,
-                    purchase_entries: n(13)?,
-                    customers: n(14)?,
+                    counts_customers: n(11)? == 1,
+                    live: n(12)?,
+                    due_entries: n(13)?,
+                    purchase_entries: n(14)?,
+                    customers: n(15)?,
                 })
             }
             "NOT_FOUND" => Err(Error::ProductNotFound(keys.sku.clone())),
@@ -338,6 +344,7 @@ fn report(sku: &Sku, c: &Counters, walk: Option<&Walk>) -> AuditReport {
         expired: c.expired,
         released: c.released,
         holds: c.holds_made,
+        counts_customers: c.counts_customers,
         settled: walk.is_some(),
         live_holds: 0,
         units_in_active_holds: 0,
@@ -384,6 +391,9 @@ fn report(sku: &Sku, c: &Counters, walk: Option<&Walk>) -> AuditReport {
         .count() as i64;
     report.repeated_request_holds = requests.values().map(|&n| n as i64 - 1).sum();
     report.customer_units = walk.customers.values().sum();
+    if !c.counts_customers {
+        return report;
+    }
     report.customers_miscounted = live_units
         .iter()
         .filter(|(customer, units)| walk.customers.get(**customer).copied().unwrap_or(0) < **units)

@@ -121,7 +121,12 @@ impl Engine {
             .arg(found.key);
         let raw: Option<Vec<u8>> = redis::from_redis_value(self.redis.invoke(&call).await?)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let hold = raw.map(|raw| decode_hold(id, &raw)).transpose()?;
+        // What a layout upgrade left under a request's key points to a
+        // hold; it is no hold itself.
+        let hold = raw
+            .filter(|raw| !raw.starts_with(b"@"))
+            .map(|raw| decode_hold(id, &raw))
+            .transpose()?;
         match hold {
             // A key is its request's: a hold made again under it, after the
             // first aged out, is not the one this id names.

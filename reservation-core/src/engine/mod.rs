@@ -164,7 +164,7 @@ impl Engine {
         self.redis.query(&redis::cmd("PING")).await
     }
 
-    /// Starts a call of a state-changing script: the seven product keys and
+    /// Starts a call of a state-changing script: the eight product keys and
     /// the six shared arguments every such script expects (see `lib.lua`).
     /// The time decides both the call's "now" and which ended hash is
     /// current, so it is read once.

@@ -51,6 +51,9 @@ impl Engine {
     }
 
     /// Changes a product's settings. Stock is changed only by [`Engine::restock`].
+    /// A product counts each customer's units from its first per-customer
+    /// limit on, so that limit must come before its first reserve (at
+    /// creation, say); once counting, it may change freely.
     pub async fn update_product(&self, sku: &Sku, update: &ProductUpdate) -> Result<Product> {
         let current = self.product(sku).await?;
         update.validate(&current)?;
@@ -81,6 +84,15 @@ impl Engine {
         match reply.outcome() {
             "OK" => self.product(sku).await,
             "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
+            "LIMIT_TOO_LATE" => Err(Error::InvalidArgument {
+                field: "per_customer_limit",
+                reason: format!(
+                    "{sku} has granted {} units without a per-customer limit, and those were \
+                     not counted per customer; a product's first limit must be set before \
+                     its first reserve",
+                    reply.int(1)?
+                ),
+            }),
             _ => Err(reply.unexpected_outcome()),
         }
     }

@@ -1,6 +1,8 @@
 //! Random sequences of operations, run against Redis and against a plain
 //! in-memory model of the rules; after every step both must agree and the
-//! audit must be clean.
+//! audit must be clean. The model also knows when each hold ended: a live
+//! hold is in the live set, an ended one is not, and after the retention it
+//! has aged out.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +18,7 @@ const TOTAL: i64 = 8;
 const LIMIT: i64 = 4;
 const HOLD_MS: i64 = 30_000;
 const SWEEP_BATCH: usize = 3;
+const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -30,6 +33,8 @@ enum Op {
     Release(usize),
     Restock(i64),
     Advance(u64),
+    /// Two days and a second: past any ended hold's retention.
+    AgeOut,
     Sweep,
 }
 
@@ -43,6 +48,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Release),
         1 => prop_oneof![-4i64..=-1, 1i64..=6].prop_map(Op::Restock),
         2 => (0u64..=40).prop_map(Op::Advance),
+        1 => Just(Op::AgeOut),
         1 => Just(Op::Sweep),
     ]
 }
@@ -54,6 +60,10 @@ struct ModelHold {
     quantity: i64,
     state: HoldState,
     expires_at: i64,
+    /// When it ended, once it has.
+    ended_at: Option<i64>,
+    /// Ended longer ago than the retention: the engine no longer knows it.
+    aged_out: bool,
 }
 
 /// The rules of the design, written as plainly as possible.
@@ -102,16 +112,17 @@ impl Model {
         due
     }
 
-    fn give_back(&mut self, i: usize, state: HoldState) {
+    fn give_back(&mut self, i: usize, state: HoldState, now: i64) {
         let hold = &mut self.holds[i];
         hold.state = state;
+        hold.ended_at = Some(now);
         self.available += hold.quantity;
         self.held -= hold.quantity;
     }
 
-    fn expire(&mut self, holds: &[usize]) {
+    fn expire(&mut self, holds: &[usize], now: i64) {
         for &i in holds {
-            self.give_back(i, HoldState::Expired);
+            self.give_back(i, HoldState::Expired, now);
         }
     }
 }
@@ -152,7 +163,7 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
                 } else if model.available + due_units < quantity {
                     Outcome::Refused("OUT_OF_STOCK")
                 } else {
-                    model.expire(&due);
+                    model.expire(&due, now);
                     let hold = &result.as_ref().expect("the model expects a hold").hold;
                     model.holds.push(ModelHold {
                         id: hold.id.clone(),
@@ -160,6 +171,8 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
                         quantity,
                         state: HoldState::Held,
                         expires_at: now + HOLD_MS,
+                        ended_at: None,
+                        aged_out: false,
                     });
                     model.available -= quantity;
                     model.held += quantity;
@@ -182,9 +195,10 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
             let Some(i) = pick(i) else { return };
             let result = t.engine.confirm(&model.holds[i].id, None).await;
             let expected = match model.holds[i].state {
+                _ if model.holds[i].aged_out => Outcome::Refused("NOT_FOUND"),
                 HoldState::Confirmed | HoldState::Purchased => Outcome::Unchanged,
                 HoldState::Held if model.holds[i].expires_at <= now => {
-                    model.expire(&[i]);
+                    model.expire(&[i], now);
                     Outcome::Refused("WRONG_STATE")
                 }
                 HoldState::Held => {
@@ -199,13 +213,14 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
             let Some(i) = pick(i) else { return };
             let result = t.engine.cancel(&model.holds[i].id, None).await;
             let expected = match model.holds[i].state {
+                _ if model.holds[i].aged_out => Outcome::Refused("NOT_FOUND"),
                 HoldState::Cancelled | HoldState::Expired => Outcome::Unchanged,
                 HoldState::Held if model.holds[i].expires_at <= now => {
-                    model.expire(&[i]);
+                    model.expire(&[i], now);
                     Outcome::Done
                 }
                 HoldState::Held => {
-                    model.give_back(i, HoldState::Cancelled);
+                    model.give_back(i, HoldState::Cancelled, now);
                     Outcome::Done
                 }
                 _ => Outcome::Refused("WRONG_STATE"),
@@ -216,9 +231,11 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
             let Some(i) = pick(i) else { return };
             let result = t.engine.finalize_purchase(&model.holds[i].id).await;
             let expected = match model.holds[i].state {
+                _ if model.holds[i].aged_out => Outcome::Refused("NOT_FOUND"),
                 HoldState::Purchased => Outcome::Unchanged,
                 HoldState::Confirmed => {
                     model.holds[i].state = HoldState::Purchased;
+                    model.holds[i].ended_at = Some(now);
                     model.held -= model.holds[i].quantity;
                     model.sold += model.holds[i].quantity;
                     Outcome::Done
@@ -231,9 +248,10 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
             let Some(i) = pick(i) else { return };
             let result = t.engine.release(&model.holds[i].id).await;
             let expected = match model.holds[i].state {
+                _ if model.holds[i].aged_out => Outcome::Refused("NOT_FOUND"),
                 HoldState::Released => Outcome::Unchanged,
                 HoldState::Confirmed => {
-                    model.give_back(i, HoldState::Released);
+                    model.give_back(i, HoldState::Released, now);
                     Outcome::Done
                 }
                 _ => Outcome::Refused("WRONG_STATE"),
@@ -247,7 +265,7 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
             let expected = if model.available + due_units + delta < 0 {
                 Outcome::Refused("OUT_OF_STOCK")
             } else {
-                model.expire(&due);
+                model.expire(&due, now);
                 model.total += delta;
                 model.available += delta;
                 Outcome::Done
@@ -262,6 +280,16 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
             t.advance(Duration::from_secs(seconds));
             return;
         }
+        Op::AgeOut => {
+            t.advance(2 * RETENTION + Duration::from_secs(1));
+            // A request whose hold aged out is forgotten with it.
+            for hold in &mut model.holds {
+                hold.aged_out |= hold.ended_at.is_some();
+            }
+            let holds = &model.holds;
+            model.requests.retain(|_, (_, _, i)| !holds[*i].aged_out);
+            return;
+        }
         Op::Sweep => {
             let swept = t
                 .engine
@@ -270,7 +298,7 @@ async fn apply(t: &TestEngine, sku: &Sku, model: &mut Model, op: &Op) {
                 .unwrap();
             let due: Vec<usize> = model.due(now).into_iter().take(SWEEP_BATCH).collect();
             let expected_ids: Vec<_> = due.iter().map(|&i| model.holds[i].id.clone()).collect();
-            model.expire(&due);
+            model.expire(&due, now);
             assert_eq!(swept.expired, expected_ids, "the sweep expired other holds");
             return;
         }
@@ -293,10 +321,28 @@ async fn check_agreement(t: &TestEngine, sku: &Sku, model: &Model) {
         (model.total, model.available, model.held, model.sold),
         "counters differ from the model"
     );
+    let now = t.engine.now_ms();
     for hold in &model.holds {
-        let stored = t.engine.reservation(&hold.id).await.unwrap();
-        assert_eq!(stored.state, hold.state, "hold {}", hold.id);
+        let stored = t.engine.reservation(&hold.id).await;
+        match hold.ended_at {
+            Some(ended) if now - ended >= 2 * RETENTION.as_millis() as i64 => {
+                assert!(
+                    matches!(stored, Err(Error::ReservationAgedOut { .. })),
+                    "hold {} ended long ago: {stored:?}",
+                    hold.id
+                );
+            }
+            _ => assert_eq!(stored.unwrap().state, hold.state, "hold {}", hold.id),
+        }
     }
+    let live = model.holds.iter().filter(|h| h.state.is_active()).count();
+    let mut conn = t.raw_connection().await;
+    let stored_live: usize = redis::cmd("HLEN")
+        .arg(reservation_core::keys::ProductKeys::new(sku).holds)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stored_live, live, "the live set holds the live holds only");
     let audit = t.engine.audit(sku).await.unwrap();
     assert!(audit.is_clean(), "{:?}", audit.problems());
 }

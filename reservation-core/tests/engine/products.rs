@@ -180,3 +180,69 @@ async fn products_are_listed_in_sku_order_page_by_page() {
     assert_eq!(names(&last), ["E"]);
     assert_eq!(last.next_after, None);
 }
+
+#[tokio::test]
+async fn a_first_per_customer_limit_comes_before_the_first_reserve() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    let keys = reservation_core::keys::ProductKeys::new(&sku);
+    t.engine
+        .reserve(&reserve(&sku, "ann", 3, "r1"))
+        .await
+        .unwrap();
+    // Without a limit nobody's units are counted...
+    let mut conn = t.raw_connection().await;
+    let counted: bool = redis::cmd("EXISTS")
+        .arg(&keys.customers)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!counted);
+    // ...so a limit now could not see ann's three units: refused.
+    let limit = ProductUpdate {
+        per_customer_limit: Some(2),
+        ..Default::default()
+    };
+    let err = t.engine.update_product(&sku, &limit).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument {
+                field: "per_customer_limit",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(t.engine.product(&sku).await.unwrap().per_customer_limit, 0);
+
+    // A product limited from its start counts, and may change its limit later.
+    let limited = t
+        .product_with("CAP", 10, |p| p.per_customer_limit = 2)
+        .await;
+    t.engine
+        .reserve(&reserve(&limited, "ann", 2, "r1"))
+        .await
+        .unwrap();
+    let raised = ProductUpdate {
+        per_customer_limit: Some(3),
+        ..Default::default()
+    };
+    t.engine.update_product(&limited, &raised).await.unwrap();
+    let err = t
+        .engine
+        .reserve(&reserve(&limited, "ann", 2, "r2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::CustomerLimit {
+                owned: 2,
+                limit: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
