@@ -51,7 +51,9 @@ pub struct WorkerConfig {
     pub claim_idle: Duration,
     /// How often the sweeper runs.
     pub sweep_interval: Duration,
-    /// Holds expired or requeued per script call.
+    /// Holds expired or requeued per script call: small enough that one call
+    /// holds Redis well under a millisecond (a sweep takes as many steps as
+    /// it needs).
     pub sweep_batch: u32,
     /// How long a sweeper's hold on a partition lasts unless renewed: how
     /// long the partitions of a worker that died wait for another.
@@ -79,7 +81,7 @@ impl WorkerConfig {
             backoff: Duration::from_millis(100),
             claim_idle: Duration::from_secs(30),
             sweep_interval: Duration::from_millis(200),
-            sweep_batch: 256,
+            sweep_batch: 64,
             sweep_lease: Duration::from_secs(5),
             reindex_interval: Duration::from_secs(60),
             purchase_retention: Duration::from_secs(3600),
