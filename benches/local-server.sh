@@ -3,10 +3,13 @@
 # api-server on free loopback ports, all stopped when the script exits.
 # Sets redis_url (the Cluster's comma-separated seed list), grpc_addr,
 # http_addr, server_pid and work (a temporary folder, removed at exit).
-# Extra api-server flags: API_SERVER_FLAGS.
+# Extra api-server flags: API_SERVER_FLAGS. BIN_DIR: where the api-server
+# binary is (default target/release). Processes started later can be stopped
+# with the rest: add their pids to extra_pids.
 
 work=$(mktemp -d)
 stop_local_server() {
+  for pid in ${extra_pids:-}; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   for pid in ${redis_pids:-}; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   rm -rf "$work"
@@ -54,7 +57,7 @@ else
 fi
 
 # shellcheck disable=SC2086
-FLASHSALE_MERCHANT_TOKENS=bench RUST_LOG=warn target/release/api-server \
+FLASHSALE_MERCHANT_TOKENS=bench RUST_LOG=warn "${BIN_DIR:-target/release}/api-server" \
   --redis-url "$redis_url" --grpc-addr "$grpc_addr" --http-addr "$http_addr" --insecure-customer-header \
   ${API_SERVER_FLAGS:-} >/dev/null &
 server_pid=$!

@@ -32,6 +32,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// Redis's own limit for the reserve path: redis-benchmark running the reserve script.
     Baseline(BaselineArgs),
+    /// A product's books as the server audits them; exits 1 unless clean.
+    Audit(AuditArgs),
+    /// The engine's Lua scripts by SHA1, as `SLOWLOG` names them: `SHA name` lines.
+    Scripts,
     /// A whole deployment of its own on loopback under load, faults and
     /// retries (workers, the api-server and Redis killed and restarted),
     /// then every book checked.
@@ -218,6 +222,15 @@ pub struct BaselineArgs {
     /// Write the result as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The product to audit.
+    #[arg(long)]
+    pub sku: String,
 }
 
 #[derive(Debug, Args)]

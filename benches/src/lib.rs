@@ -12,6 +12,8 @@
 //!   stock changes; publish→receive latency, convergence, memory per client.
 //! - `flashload baseline` ([`baseline`]): `redis-benchmark` running the
 //!   engine's own reserve script, the physical limit of the reserve path.
+//! - `flashload audit` ([`audit`]): a product's books as the server audits
+//!   them, as JSON.
 //! - `flashload torture` ([`torture`]): a deployment of its own under load
 //!   while its processes and Redis are killed and restarted, then every
 //!   book checked.
@@ -22,6 +24,7 @@
 //! `README.md` in this folder says how to reproduce every figure.
 
 pub mod alarm;
+pub mod audit;
 pub mod baseline;
 pub mod cli;
 pub mod latency;

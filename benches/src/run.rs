@@ -14,7 +14,7 @@ use crate::report::{self, Document, Page, Table};
 use crate::reserve::{LoadModel, ReserveReport, ReserveRun, Target};
 use crate::slo::{self, Objective};
 use crate::traffic::{Skew, Traffic, parse_quantity};
-use crate::{baseline, torture, watch};
+use crate::{audit, baseline, torture, watch};
 
 /// Runs the command; `Ok(false)` when a check or an objective failed.
 pub async fn run(cli: Cli) -> Result<bool> {
@@ -22,6 +22,13 @@ pub async fn run(cli: Cli) -> Result<bool> {
         Command::Reserve(args) => reserve(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Baseline(args) => baseline::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::Scripts => {
+            for (name, sha) in reservation_core::script_hashes() {
+                println!("{sha} {name}");
+            }
+            Ok(true)
+        }
         Command::Torture(args) => torture::run(args).await,
     }
 }

@@ -273,6 +273,7 @@ mod tests {
                 expired: 0,
                 released: 0,
                 holds: 2,
+                counts_customers: true,
                 settled: true,
                 live_holds: 0,
                 units_in_active_holds: 0,
