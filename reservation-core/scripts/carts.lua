@@ -29,5 +29,7 @@ local function use_line(i)
     redis.call('UNLINK', KEYS[k + 8])
   end
   SKU, STOCK_CHANNEL = ARGV[a], ARGV[a + 1]
+  -- What reserving.lua learnt of the last line's due holds is not this one's.
+  nothing_due = false
   return ARGV[a + 2], tonumber(ARGV[a + 3])
 end

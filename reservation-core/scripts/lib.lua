@@ -246,6 +246,20 @@ local function give_back_units(units)
   end
 end
 
+-- Writes what ending holds leaves to write: the holds `keys` out of the live
+-- set, `records` (key, record pairs) into the current ended hash, units given
+-- back to their customers (when the product counts them), and their owners
+-- told (`events`, made into messages by `message`).
+local function store_ended(product, keys, records, given_back, events, message)
+  redis.call('HDEL', HOLDS, unpack(keys))
+  redis.call('HSET', ENDED, unpack(records))
+  redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
+  if product.counts_customers then
+    give_back_units(given_back)
+  end
+  publish_hold_events(events, message)
+end
+
 -- Ends holds: each entry {key, hold} moves to `state` and out of the live
 -- set into the current ended hash, its units back to available (or, for
 -- PURCHASED, from held to sold), counted in the product's tallies. The
@@ -274,13 +288,7 @@ local function end_holds(product, entries, state)
     records[#records + 1] = format_hold(hold)
     events[#events + 1] = { hold.customer_id, entry.key, hold }
   end
-  redis.call('HDEL', HOLDS, unpack(keys))
-  redis.call('HSET', ENDED, unpack(records))
-  redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
-  if product.counts_customers then
-    give_back_units(given_back)
-  end
-  publish_hold_events(events, hold_event_of)
+  store_ended(product, keys, records, given_back, events, hold_event_of)
 end
 
 -- HMGET of any number of fields: Lua hands a command only so many arguments.
@@ -374,13 +382,7 @@ local function expire_planned(product, plan)
     records[#records + 1] = due.record
     events[#events + 1] = { due.customer_id, due.key, due }
   end
-  redis.call('HDEL', HOLDS, unpack(keys))
-  redis.call('HSET', ENDED, unpack(records))
-  redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
-  if product.counts_customers then
-    give_back_units(given_back)
-  end
-  publish_hold_events(events, expired_event_of)
+  store_ended(product, keys, records, given_back, events, expired_event_of)
 end
 
 -- Gives a HELD hold's units back before it is bought: CANCELLED, or EXPIRED

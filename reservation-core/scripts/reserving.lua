@@ -20,6 +20,9 @@ local function find_request_holds(keys)
   return found, stored_under
 end
 
+-- Whether this call looked for due holds and found none.
+local nothing_due = false
+
 -- Decides a request on `product`, given the record its key found (`prior`,
 -- stored under `prior_key`) and the units its customer has. Returns the
 -- answer when it is final (a replay of the first hold, or a refusal), or nil
@@ -47,8 +50,12 @@ local function decide_reserve(product, prior, prior_key, request_id, customer_id
   -- limit. Otherwise the sweeper returns them, and the hot path skips them.
   local limit = product.per_customer_limit
   local plan
-  if (limit > 0 and owned + quantity > limit) or product.available < quantity then
+  if ((limit > 0 and owned + quantity > limit) or product.available < quantity)
+    and not nothing_due then
     plan = find_due_holds(reclaim_limit)
+    -- Nothing comes due within one call (its "now" stands still, and new
+    -- holds are due later): a sold-out product's refusals look once.
+    nothing_due = #plan.entries == 0
     for _, due in ipairs(plan.due) do
       if due.customer_id == customer_id then
         owned = owned - due.quantity

@@ -134,7 +134,8 @@ impl Quantity {
 }
 
 /// Identifies a hold. It carries its product's SKU, so confirm and cancel can
-/// go straight to the product's Redis slot without a lookup.
+/// go straight to the product's Redis slot without a lookup, and its token
+/// says where the hold is stored (see `keys::HoldKey`).
 ///
 /// Written as `SKU~TOKEN`: `~` can appear in neither part.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -147,7 +148,9 @@ impl ReservationId {
     const SEPARATOR: char = '~';
     const MAX_TOKEN_LEN: usize = 32;
 
-    /// A fresh, unique id for a new hold of `sku`.
+    /// A fresh id of `sku` that names no hold: a ULID token, as layout 1's
+    /// ids were (a hold's id now comes from the script that makes it, from
+    /// its creation time and its key).
     pub fn generate(sku: &Sku) -> Self {
         Self {
             sku: sku.clone(),

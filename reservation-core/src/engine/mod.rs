@@ -135,16 +135,26 @@ impl Engine {
         config: EngineConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        let engine = Self::open(redis, config, clock).await?;
+        engine.check_partitions().await?;
+        engine.check_layout().await?;
+        Ok(engine)
+    }
+
+    /// An engine on a connection to `redis`, nothing checked yet but its
+    /// configuration.
+    async fn open(
+        redis: &RedisConfig,
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         config.validate()?;
-        let engine = Self {
+        Ok(Self {
             redis: Connection::open(redis).await?,
             config: Arc::new(config),
             clock,
             salts: salts::Salts::default(),
-        };
-        engine.check_partitions().await?;
-        engine.check_layout().await?;
-        Ok(engine)
+        })
     }
 
     pub fn config(&self) -> &EngineConfig {

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::layout::{LAYOUT_VERSION, UPGRADING};
 use super::{Engine, EngineConfig, Reply};
 use crate::clock::Clock;
-use crate::connection::{Connection, RedisConfig};
+use crate::connection::RedisConfig;
 use crate::error::{Error, Result};
 use crate::keys::{LAYOUT, ProductKeys, RequestKind, request_hold_key};
 use crate::scripts::SCRIPTS;
@@ -62,13 +62,7 @@ impl Engine {
         config: EngineConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        config.validate()?;
-        let engine = Self {
-            redis: Connection::open(redis).await?,
-            config: Arc::new(config),
-            clock,
-            salts: Default::default(),
-        };
+        let engine = Self::open(redis, config, clock).await?;
         engine.check_partitions().await?;
         Ok(engine)
     }
