@@ -17,8 +17,8 @@
 # AGAINST: a git revision
 # built in a worktree of its own and run with the same load first, so every
 # figure has its baseline from the same machine and hour (it runs without
-# this version's retention flags). Everything runs on loopback and stops at
-# the end.
+# this version's retention flags); AGAINST_BIN: that revision's release
+# binaries, built already. Everything runs on loopback and stops at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,8 +56,10 @@ history() (
   echo "== $label: $reserves reserves at $rate/s, 1 s holds, a third cancelled, a third bought"
   "$BIN_DIR/flashload" reserve --target "$grpc_addr" --token bench --setup --stock $((reserves * 2)) \
     --hold-seconds 1 --cancel-fraction 0.333 --confirm-fraction 0.333 --rate "$rate" \
-    --duration "$duration" --json "$work/run.json" >/dev/null || true
-  sku=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["products"][0]["sku"])' "$work/run.json")
+    --duration "$duration" --json "$work/run.json" >"$work/flashload.out" 2>"$work/flashload.err" || true
+  # From the first line ("… on SKU"): the report is not written when the
+  # run's own audit fails (layout 1's takes longer than a call may).
+  sku=$(cat "$work/flashload.out" "$work/flashload.err" | awk '/^flashload reserve:/ { print $NF; exit }')
   product="fs:product:{$sku}"
   for _ in $(seq 600); do
     [ "$(rcli hget "$product" held)" = 0 ] && break
@@ -80,7 +82,12 @@ history() (
   python3 - "$work" "$results/$label.json" "$before" "$ended" "${after:-0}" "$largest" <<'PY'
 import json, sys
 work, out, before, ended, after, largest = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6]), sys.argv[6]
-run = json.load(open(f"{work}/run.json"))
+try:
+    run = json.load(open(f"{work}/run.json"))
+except OSError:
+    error = open(f"{work}/flashload.err").read().strip().splitlines()
+    run = {"calls": None, "products": [{}], "timeline": [], "checks": [],
+           "error": error[-1] if error else "no report"}
 product = run["products"][0]
 server = product.get("server") or {}
 slow = json.load(open(f"{work}/slowlog.json"))
@@ -91,13 +98,14 @@ def what(entry):
     return names.get(args[1], args[1][:8]) if len(args) > 1 and args[0].upper() == "EVALSHA" else args[0]
 seconds = [s for s in run["timeline"] if s["answered"] > 0]
 tenth = max(1, len(seconds) // 10)
-p99 = lambda part: sum(s["p99_ms"] for s in part) / len(part)
+p99 = lambda part: sum(s["p99_ms"] for s in part) / len(part) if part else None
 try:
     audit = json.load(open(f"{work}/audit.json"))
 except OSError:
     audit = None
 json.dump({
-    "reserves": run["calls"], "holds": server.get("holds") or product["granted_holds"],
+    "reserves": run["calls"], "holds": server.get("holds") or product.get("granted_holds"),
+    "error": run.get("error"),
     "before": before, "ended": ended, "after": after, "largest": largest,
     "slowest_us": slowest[2], "slowest_command": what(slowest),
     "over_5ms": sum(1 for e in slow if e[2] > 5000),
@@ -109,7 +117,9 @@ json.dump({
 PY
 )
 
-if [ -n "${AGAINST:-}" ]; then
+if [ -n "${AGAINST_BIN:-}" ]; then
+  history "${AGAINST:-baseline}" "$AGAINST_BIN" old
+elif [ -n "${AGAINST:-}" ]; then
   base="$results/base"
   git worktree add -q --detach "$base" "$AGAINST"
   trap 'git worktree remove --force "$base" 2>/dev/null; rm -rf "$results"' EXIT
@@ -119,31 +129,40 @@ if [ -n "${AGAINST:-}" ]; then
 fi
 history this target/release new
 
-python3 - "$results" "${AGAINST:-}" <<'PY'
+python3 - "$results" "${AGAINST:-${AGAINST_BIN:+baseline}}" <<'PY'
 import json, os, sys
 results, against = sys.argv[1], sys.argv[2]
 runs = [(name, json.load(open(f"{results}/{name}.json"))) for name in ([against] if against else []) + ["this"]]
 mb = lambda b: f"{b / 1e6:.1f} MB"
+def largest(found):
+    # redis-cli --memkeys: found '"KEY"' N bytes
+    parts = found.replace("'", "").replace('"', "").split()
+    return f"{parts[1].split(':')[1]} ({mb(int(parts[2]))})" if len(parts) >= 3 else "-"
+# Without a report (its audit failed), a run is taken to have made what it sent.
+made = lambda r: r["holds"] or int(os.environ.get("RESERVES", "1000000"))
 rows = [
-    ("reserves sent", lambda r: f"{r['reserves']:,}"),
-    ("holds made", lambda r: f"{r['holds']:,}"),
+    ("reserves sent", lambda r: f"{r['reserves']:,}" if r["reserves"] else "-"),
+    ("holds made", lambda r: f"{r['holds']:,}" if r["holds"] else f"(~{made(r):,})"),
     ("used_memory before", lambda r: mb(r["before"])),
     ("used_memory, every hold ended", lambda r: mb(r["ended"])),
-    ("bytes per ended hold", lambda r: f"{(r['ended'] - r['before']) / max(r['holds'], 1):.0f}"),
+    ("bytes per ended hold", lambda r: f"{(r['ended'] - r['before']) / made(r):.0f}"),
     ("used_memory after the retention", lambda r: mb(r["after"]) if r["after"] else "(kept forever)"),
     ("  above the start", lambda r: mb(r["after"] - r["before"]) if r["after"] else "-"),
-    ("largest key", lambda r: r["largest"] or "-"),
+    ("largest key", lambda r: largest(r["largest"])),
     ("slowest call", lambda r: f"{r['slowest_us'] / 1000:.1f} ms ({r['slowest_command']})"),
     ("calls over 5 ms", lambda r: f"{r['over_5ms']} ({', '.join(r['over_5ms_by']) or '-'})"),
-    ("reserve p99, first tenth", lambda r: f"{r['p99_first']:.2f} ms"),
-    ("reserve p99, last tenth", lambda r: f"{r['p99_last']:.2f} ms ({r['p99_last'] / max(r['p99_first'], 1e-9):.2f}x)"),
-    ("failed checks", lambda r: ", ".join(r["checks"]) or "none"),
+    ("reserve p99, first tenth", lambda r: f"{r['p99_first']:.2f} ms" if r["p99_first"] else "-"),
+    ("reserve p99, last tenth", lambda r: f"{r['p99_last']:.2f} ms ({r['p99_last'] / max(r['p99_first'], 1e-9):.2f}x)" if r["p99_last"] else "-"),
+    ("failed checks", lambda r: ", ".join(r["checks"]) or ("none" if not r["error"] else "-")),
 ]
 width = max(len(label) for label, _ in rows) + 2
 print()
 print("".ljust(width) + "".join(name.rjust(34) for name, _ in runs))
 for label, cell in rows:
     print(label.ljust(width) + "".join(cell(run).rjust(34) for _, run in runs))
+for name, run in runs:
+    if run["error"]:
+        print(f"\n{name}: flashload wrote no report: {run['error']}")
 audit = runs[-1][1]["audit"]
 if audit:
     print(f"\naudit at the end: {'clean' if not audit['problems'] else audit['problems']}, "

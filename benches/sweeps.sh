@@ -11,9 +11,12 @@
 # Redis what one does.
 #
 #   benches/sweeps.sh                   # 10,000 products, 30,000 holds
+#   AGAINST_BIN=../old/target/release benches/sweeps.sh   # that build's runs first
 #
 # SKUS (10000), RESERVES (30000), HOLD (45: seconds, longer than the
 # products' setup, the load and flashload's audits of every product).
+# AGAINST_BIN: another build's release binaries (an earlier revision, say),
+# run the same way first, as the baseline of the same hour.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +27,10 @@ cargo build --release --locked -q -p api-server -p purchase-worker -p flashsale-
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
-# One deployment with $1 workers; writes $results/$1.json.
+# One deployment of the binaries in $2 with $1 workers; writes
+# $results/$3.json.
 sweeps() (
-  workers=$1
+  workers=$1 BIN_DIR=$2 label=$3
   . benches/local-server.sh
   rcli() { redis-cli -u "$redis_url" "$@"; }
   # Calls of every command so far, and of the scripts among them.
@@ -34,14 +38,14 @@ sweeps() (
   metrics=()
   for n in $(seq "$workers"); do
     port=$(free_port)
-    RUST_LOG=warn target/release/purchase-worker --redis-url "$redis_url" --name "sweeper-$n" \
+    RUST_LOG=warn "$BIN_DIR/purchase-worker" --redis-url "$redis_url" --name "sweeper-$n" \
       --metrics-addr "127.0.0.1:$port" >/dev/null &
     extra_pids="${extra_pids:-} $!"
     metrics+=("http://127.0.0.1:$port/metrics")
   done
-  echo "== $workers worker(s): $skus products, $reserves holds of $hold s"
+  echo "== $label: $workers worker(s), $skus products, $reserves holds of $hold s"
   started=$(date +%s.%N)
-  target/release/flashload reserve --target "$grpc_addr" --token bench --setup --skus "$skus" \
+  "$BIN_DIR/flashload" reserve --target "$grpc_addr" --token bench --setup --skus "$skus" \
     --skew uniform --stock 10 --hold-seconds "$hold" --rate $((reserves / 10)) --duration 10s \
     --connections 8 --json "$work/run.json" >/dev/null
   loaded=$(date +%s.%N)
@@ -64,7 +68,7 @@ sweeps() (
   read -r after_all after_scripts < <(calls)
   after=$(date +%s.%N) after_cpu=$(cpu)
   for url in "${metrics[@]}"; do curl -s "$url"; done >"$work/metrics.txt"
-  python3 - "$work/metrics.txt" "$results/$workers.json" "$started" "$loaded" "$before" "$after" \
+  python3 - "$work/metrics.txt" "$results/$label.json" "$started" "$loaded" "$before" "$after" \
     "$before_all" "$after_all" "$before_scripts" "$after_scripts" "$units" "$(expired)" \
     "$before_cpu" "$after_cpu" <<'PY'
 import json, re, sys
@@ -90,28 +94,32 @@ json.dump({
 PY
 )
 
-sweeps 1
-sweeps 3
+if [ -n "${AGAINST_BIN:-}" ]; then
+  sweeps 1 "$AGAINST_BIN" base-1
+  sweeps 3 "$AGAINST_BIN" base-3
+fi
+sweeps 1 target/release this-1
+sweeps 3 target/release this-3
 
-python3 - "$results" <<'PY'
+python3 - "$results" "${AGAINST_BIN:+base}" <<'PY'
 import json, sys
-one, three = (json.load(open(f"{sys.argv[1]}/{n}.json")) for n in (1, 3))
-print()
-print(f"{'':<44}{'1 worker':>14}{'3 workers':>14}{'ratio':>8}")
-rows = [
-    ("sweep_lag_seconds p99 (bucket bound)", "lag_p99_le", lambda v: f"<= {v:g} s"),
-    ("Redis commands/s while holds expire", "commands_per_s", lambda v: f"{v:,.0f}"),
-    ("  of which script calls/s", "scripts_per_s", lambda v: f"{v:,.0f}"),
-    ("Redis commands per unit expired", "commands_per_hold", lambda v: f"{v:.1f}"),
-    ("Redis CPU per unit expired", "redis_us_per_hold", lambda v: f"{v:.1f} µs"),
-    ("units expired / units held", None, None),
-]
-for label, key, fmt in rows:
-    if key is None:
-        cells = [f"{r['expired']:,}/{r['units']:,}" for r in (one, three)]
-        print(f"{label:<44}{cells[0]:>14}{cells[1]:>14}")
-        continue
-    ratio = three[key] / one[key] if one[key] else float("nan")
-    print(f"{label:<44}{fmt(one[key]):>14}{fmt(three[key]):>14}{ratio:>8.2f}")
-print(f"\n(the window: {one['seconds']:.1f} s and {three['seconds']:.1f} s, from the first unit back to a second after the last)")
+for build in ([sys.argv[2]] if sys.argv[2] else []) + ["this"]:
+  one, three = (json.load(open(f"{sys.argv[1]}/{build}-{n}.json")) for n in (1, 3))
+  print(f"\n{'against build' if build == 'base' else 'this build':<44}{'1 worker':>14}{'3 workers':>14}{'ratio':>8}")
+  rows = [
+      ("sweep_lag_seconds p99 (bucket bound)", "lag_p99_le", lambda v: f"<= {v:g} s"),
+      ("Redis commands/s while holds expire", "commands_per_s", lambda v: f"{v:,.0f}"),
+      ("  of which script calls/s", "scripts_per_s", lambda v: f"{v:,.0f}"),
+      ("Redis commands per unit expired", "commands_per_hold", lambda v: f"{v:.1f}"),
+      ("Redis CPU per unit expired", "redis_us_per_hold", lambda v: f"{v:.1f} µs"),
+      ("units expired / units held", None, None),
+  ]
+  for label, key, fmt in rows:
+      if key is None:
+          cells = [f"{r['expired']:,}/{r['units']:,}" for r in (one, three)]
+          print(f"{label:<44}{cells[0]:>14}{cells[1]:>14}")
+          continue
+      ratio = three[key] / one[key] if one[key] else float("nan")
+      print(f"{label:<44}{fmt(one[key]):>14}{fmt(three[key]):>14}{ratio:>8.2f}")
+  print(f"\n(the window: {one['seconds']:.1f} s and {three['seconds']:.1f} s, from the first unit back to a second after the last)")
 PY
