@@ -62,6 +62,10 @@ pub struct LiveOptions {
     /// answer before closing the connection.
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// Holds each watch between reading its snapshot and answering, for
+    /// specs that land a change exactly there.
+    #[cfg(feature = "testing")]
+    pub after_snapshot: Option<crate::testing::WatchGate>,
 }
 
 impl Default for LiveOptions {
@@ -74,6 +78,8 @@ impl Default for LiveOptions {
             ws_read_buffer: 512,
             ping_interval: Duration::from_secs(15),
             ping_timeout: Duration::from_secs(10),
+            #[cfg(feature = "testing")]
+            after_snapshot: None,
         }
     }
 }
@@ -358,13 +364,24 @@ impl Live {
                 return Err(closing());
             }
         }
+        // Join first, then read: a change landing in between reaches the
+        // socket as an event and shows in the snapshot, and the client keeps
+        // the higher version. Read first, a change landing before the join
+        // would reach the room without this socket, and when it was the
+        // product's last change the shopper would keep a stale count.
+        let room = product_room(&sku);
+        socket.join(room.clone());
         match self.app.call("watch", self.app.engine.product(&sku)).await {
             Ok(product) => {
-                socket.join(product_room(&sku));
+                #[cfg(feature = "testing")]
+                if let Some(gate) = &self.options.after_snapshot {
+                    gate.pass(&sku).await;
+                }
                 Ok(product.stock)
             }
             Err(e) => {
                 if added && self.forget(socket, &sku) {
+                    socket.leave(room);
                     self.release_product(&sku);
                 }
                 Err(error_ack(e.reason(), e.to_string()))

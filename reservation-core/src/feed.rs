@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::{Msg, PushInfo, PushKind};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{OnceCell, broadcast, mpsc, oneshot};
 
 use crate::connection::RedisConfig;
 use crate::engine::Engine;
@@ -76,6 +76,10 @@ struct Topic {
     subject: Subject,
     events: broadcast::Sender<Event>,
     watchers: usize,
+    /// Set once Redis has confirmed the subscription. Every watcher waits
+    /// for it, not only the first: a later watcher that returned sooner
+    /// could read a snapshot older than an event the node never heard.
+    subscribed: Arc<OnceCell<()>>,
 }
 
 enum Control {
@@ -125,8 +129,9 @@ impl StockFeed {
         Ok(Self { inner })
     }
 
-    /// Starts watching `sku`. Returns once the subscription is live, so a
-    /// snapshot read after this call is at least as new as any event missed.
+    /// Starts watching `sku`. Returns once the subscription is live, for the
+    /// node's first watcher of `sku` and for every later one, so a snapshot
+    /// read after this call is at least as new as any event missed.
     pub async fn watch(&self, sku: &Sku) -> Result<StockWatch> {
         Ok(StockWatch {
             sku: sku.clone(),
@@ -143,29 +148,36 @@ impl StockFeed {
 
     async fn subscribe(&self, subject: Subject) -> Result<Watch> {
         let channel = subject.channel();
-        let (events, first) = {
+        let (events, subscribed) = {
             let mut topics = self.inner.topics.lock().expect("feed lock");
             let topic = topics.entry(channel.clone()).or_insert_with(|| Topic {
                 subject: subject.clone(),
                 events: broadcast::channel(BUFFER).0,
                 watchers: 0,
+                subscribed: Arc::default(),
             });
             topic.watchers += 1;
-            (topic.events.subscribe(), topic.watchers == 1)
+            (topic.events.subscribe(), topic.subscribed.clone())
         };
+        // Dropped on an error, this counts the watcher out again.
         let watch = Watch {
-            channel: channel.clone(),
+            channel,
             events,
             feed: Arc::downgrade(&self.inner),
         };
-        if first {
-            let (ack, acked) = oneshot::channel();
-            self.inner
-                .control
-                .send(Control::Subscribe(subject, ack))
-                .map_err(|_| feed_stopped())?;
-            acked.await.map_err(|_| feed_stopped())??;
-        }
+        // The first watcher subscribes and the others wait on its answer. A
+        // subscription that failed (or whose watcher went away meanwhile) is
+        // tried again by the next watcher in line.
+        subscribed
+            .get_or_try_init(|| async {
+                let (ack, acked) = oneshot::channel();
+                self.inner
+                    .control
+                    .send(Control::Subscribe(subject, ack))
+                    .map_err(|_| feed_stopped())?;
+                acked.await.map_err(|_| feed_stopped())?
+            })
+            .await?;
         Ok(watch)
     }
 

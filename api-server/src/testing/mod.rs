@@ -3,8 +3,10 @@
 //!
 //! Compiled only with the `testing` feature.
 
+mod gate;
 mod socket;
 
+pub use gate::{StoppedWatch, WatchGate};
 pub use socket::{Received, SocketClient};
 
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@ mod auth;
 mod binary;
 mod browser;
 mod contention;
+mod convergence;
 mod grpc;
 mod http;
 mod identity;

@@ -131,3 +131,36 @@ async fn a_customer_watcher_hears_only_their_own_holds() {
     drop(holds);
     assert_eq!(feed.subscribed_customers(), 0);
 }
+
+#[tokio::test]
+async fn a_later_watcher_returns_only_once_the_nodes_subscription_is_live() {
+    let t = TestEngine::start().await;
+    let tee = t.product("TEE", 10).await;
+    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+
+    // While Redis answers nobody, the first watcher's subscription waits.
+    t.pause_redis(Duration::from_millis(800)).await;
+    let first = tokio::spawn({
+        let (feed, tee) = (feed.clone(), tee.clone());
+        async move { feed.watch(&tee).await }
+    });
+    while feed.subscribed_skus() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = tokio::spawn({
+        let (feed, tee) = (feed.clone(), tee.clone());
+        async move { feed.watch(&tee).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !second.is_finished(),
+        "a second watcher returned before Redis confirmed the subscription: \
+         a snapshot it reads now may miss an event the node never hears"
+    );
+
+    let (_first, _second) = (
+        first.await.unwrap().unwrap(),
+        second.await.unwrap().unwrap(),
+    );
+    assert_eq!(t.stock_subscribers(&tee).await, 1);
+}
