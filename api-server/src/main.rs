@@ -86,6 +86,12 @@ struct Args {
     #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
     hold_retention: Retention,
 
+    /// How long before a HELD hold's deadline its owner gets an "expires
+    /// soon" hold event (0s: never); only holds that live longer get one.
+    /// Every api-server and worker of a deployment should use the same.
+    #[arg(long, env = "FLASHSALE_EXPIRY_NOTICE", default_value = "30s", value_parser = humantime::parse_duration)]
+    expiry_notice: Duration,
+
     /// Most units one reserve may ask for.
     #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
     max_quantity: u32,
@@ -210,6 +216,7 @@ async fn main() -> anyhow::Result<()> {
             purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
             partitions: args.partitions,
             retention: args.hold_retention,
+            expiry_notice: args.expiry_notice,
             ..EngineConfig::default()
         },
         Duration::from_millis(args.redis_wait_ms),

@@ -76,6 +76,12 @@ struct Args {
     #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
     hold_retention: Retention,
 
+    /// How long before a HELD hold's deadline its owner gets an "expires
+    /// soon" hold event (0s: never); only holds that live longer get one.
+    /// Every api-server and worker of a deployment should use the same.
+    #[arg(long, env = "FLASHSALE_EXPIRY_NOTICE", default_value = "30s", value_parser = humantime::parse_duration)]
+    expiry_notice: Duration,
+
     /// How long a worker's hold on its sweep partitions lasts unless renewed:
     /// how long the partitions of a worker that died wait for another (ms).
     #[arg(long, env = "FLASHSALE_SWEEP_LEASE_MS", default_value_t = 5_000)]
@@ -121,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
         partitions: args.partitions,
         retention: args.hold_retention,
+        expiry_notice: args.expiry_notice,
         ..EngineConfig::default()
     };
     if let Some(Command::Upgrade) = args.command {

@@ -15,6 +15,8 @@ pub struct WorkerMetrics {
     pub claimed: Counter,
     pub expired_units: Counter,
     pub requeued: Counter,
+    /// "Expires soon" hold events sent.
+    pub expiry_notices: Counter,
     /// How late a sweep reached a product's earliest deadline, in seconds.
     pub sweep_lag: Histogram,
     /// Sweep partitions this worker holds.
@@ -33,6 +35,7 @@ impl WorkerMetrics {
             claimed: Counter::default(),
             expired_units: Counter::default(),
             requeued: Counter::default(),
+            expiry_notices: Counter::default(),
             // 1 ms to about 16 s.
             sweep_lag: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             partitions_held: Gauge::default(),
@@ -68,6 +71,11 @@ impl WorkerMetrics {
             "requeued",
             "Confirmed holds enqueued again after their purchase deadline",
             metrics.requeued.clone(),
+        );
+        registry.register(
+            "expiry_notices",
+            "Hold events telling a shopper their hold expires soon",
+            metrics.expiry_notices.clone(),
         );
         registry.register(
             "sweep_partitions_held",

@@ -138,6 +138,7 @@ impl Sweeper {
             self.metrics
                 .expired_units
                 .inc_by(swept.expired_units as u64);
+            self.metrics.expiry_notices.inc_by(swept.notices as u64);
             if !swept.requeued.is_empty() {
                 tracing::warn!(%sku, holds = swept.requeued.len(), "enqueued stranded purchases again");
                 self.metrics.requeued.inc_by(swept.requeued.len() as u64);

@@ -2,7 +2,7 @@
 -- available. A hold already past its deadline becomes EXPIRED instead; either
 -- way the units are back, so cancelling an ended hold again is a no-op.
 --
--- KEYS[1..8] as in lib.lua
+-- KEYS[1..9] as in lib.lua
 -- ARGV[1..8] as in lib.lua and holding.lua
 -- ARGV[9] owner's customer id, or '' when the caller may act on any hold
 --

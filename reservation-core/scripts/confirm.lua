@@ -3,7 +3,7 @@
 -- worker must have finished it. A hold past its deadline is expired here and
 -- then, not confirmed, even if no sweeper has reached it yet.
 --
--- KEYS[1..8] as in lib.lua
+-- KEYS[1..9] as in lib.lua
 -- ARGV[1..8] as in lib.lua and holding.lua
 -- ARGV[9]  owner's customer id, or '' when the caller may act on any hold
 -- ARGV[10] purchase timeout, ms

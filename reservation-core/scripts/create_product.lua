@@ -1,6 +1,6 @@
 -- Creates a product with all of its stock available.
 --
--- KEYS[1..8] as in lib.lua (only KEYS[1] is written, and KEYS[8] unlinked)
+-- KEYS[1..9] as in lib.lua (only KEYS[1] is written, and KEYS[8] unlinked)
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7]  name
 -- ARGV[8]  price in cents

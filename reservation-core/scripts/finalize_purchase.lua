@@ -3,7 +3,7 @@
 -- the retention, then the orders stream is its history). Finalizing a
 -- purchased hold again is a no-op, so a purchase job can be retried safely.
 --
--- KEYS[1..8] as in lib.lua
+-- KEYS[1..9] as in lib.lua
 -- ARGV[1..8] as in lib.lua and holding.lua
 --
 -- Returns as holding.lua says.

@@ -1,7 +1,7 @@
 -- Shared prelude, prepended to every state-changing script when it is loaded
 -- (see src/scripts.rs).
 --
--- Every state-changing script of one product gets the same first eight KEYS
+-- Every state-changing script of one product gets the same first nine KEYS
 -- and the same first six ARGV, so all of them share these helpers:
 --
 -- KEYS[1] product       hash: settings, counters, and tallies of ended units
@@ -22,6 +22,10 @@
 --                       nobody any more, and unlinked by every call (freed in
 --                       the background: expiring it could hold Redis for
 --                       tens of ms, freeing a big hash on the spot)
+-- KEYS[9] holders       zset, every score 0: 'customer_id token' for each
+--                       live hold, so a customer's live holds of the product
+--                       are one lexical range, newest first (tokens start
+--                       with their creation time)
 --
 -- ARGV[1] sku
 -- ARGV[2] now, ms since the epoch (the caller's clock decides expiry)
@@ -44,8 +48,8 @@
 -- Scripts first check everything, then write: Lua has no rollback, so a
 -- failed check must leave nothing behind.
 
-local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE, ENDED, ENDED_BEFORE =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local PRODUCT, HOLDS, DUE, CUSTOMERS, PURCHASE_DUE, ENDED, ENDED_BEFORE, HOLDERS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9]
 redis.call('UNLINK', KEYS[8])
 local SKU, NOW_TEXT = ARGV[1], ARGV[2]
 local NOW = tonumber(NOW_TEXT)
@@ -57,23 +61,25 @@ local ENDED_TTL_MS = ARGV[6]
 -- The product's counters, and its settings that scripts read.
 local COUNTERS = { 'total', 'available', 'held', 'sold', 'version', 'reserved', 'holds_made',
   'cancelled', 'expired', 'released' }
+-- `noticed_until`: every due entry with a deadline up to this one has had
+-- its expiry notice (see sweep_product.lua).
 local PRODUCT_FIELDS = { 'per_customer_limit', 'hold_seconds', 'sale_starts_at', 'sale_ends_at',
-  'counts_customers', unpack(COUNTERS) }
+  'counts_customers', 'noticed_until', unpack(COUNTERS) }
 
 -- The product's settings and counters, or nil when it does not exist. The
 -- counters' text as read is kept: commit_product writes back only what changed.
 local function load_product()
   local f = redis.call('HMGET', PRODUCT, unpack(PRODUCT_FIELDS))
-  if not f[6] then
+  if not f[7] then
     return nil
   end
   local product = {
     per_customer_limit = tonumber(f[1]), hold_seconds = tonumber(f[2]),
     sale_starts_at = tonumber(f[3]), sale_ends_at = tonumber(f[4]),
-    counts_customers = f[5] == '1', loaded = {},
+    counts_customers = f[5] == '1', noticed_until = tonumber(f[6] or '0'), loaded = {},
   }
   for i, counter in ipairs(COUNTERS) do
-    local text = f[5 + i] or '0'
+    local text = f[6 + i] or '0'
     product[counter] = tonumber(text)
     product.loaded[counter] = text
   end
@@ -246,12 +252,19 @@ local function give_back_units(units)
   end
 end
 
+-- A hold's entry in the product's holders index.
+local function holder_entry(customer_id, token)
+  return customer_id .. ' ' .. token
+end
+
 -- Writes what ending holds leaves to write: the holds `keys` out of the live
--- set, `records` (key, record pairs) into the current ended hash, units given
--- back to their customers (when the product counts them), and their owners
--- told (`events`, made into messages by `message`).
-local function store_ended(product, keys, records, given_back, events, message)
+-- set and (`holders`, their entries) out of the holders index, `records`
+-- (key, record pairs) into the current ended hash, units given back to their
+-- customers (when the product counts them), and their owners told (`events`,
+-- made into messages by `message`).
+local function store_ended(product, keys, holders, records, given_back, events, message)
   redis.call('HDEL', HOLDS, unpack(keys))
+  redis.call('ZREM', HOLDERS, unpack(holders))
   redis.call('HSET', ENDED, unpack(records))
   redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
   if product.counts_customers then
@@ -269,7 +282,7 @@ local function end_holds(product, entries, state)
   if #entries == 0 then
     return
   end
-  local keys, records, events, given_back = {}, {}, {}, {}
+  local keys, holders, records, events, given_back = {}, {}, {}, {}, {}
   for _, entry in ipairs(entries) do
     local hold = entry.hold
     hold.state = state
@@ -284,11 +297,12 @@ local function end_holds(product, entries, state)
       given_back[hold.customer_id] = (given_back[hold.customer_id] or 0) + hold.quantity
     end
     keys[#keys + 1] = entry.key
+    holders[#holders + 1] = holder_entry(hold.customer_id, token_of(entry.key, hold))
     records[#records + 1] = entry.key
     records[#records + 1] = format_hold(hold)
     events[#events + 1] = { hold.customer_id, entry.key, hold }
   end
-  store_ended(product, keys, records, given_back, events, hold_event_of)
+  store_ended(product, keys, holders, records, given_back, events, hold_event_of)
 end
 
 -- HMGET of any number of fields: Lua hands a command only so many arguments.
@@ -351,13 +365,20 @@ local function find_due_holds(limit)
   return plan
 end
 
+-- The token of a due hold of a plan (see token_of).
+local function due_token(due)
+  if #due.key == 20 then
+    return time_digits(tonumber(due.created)) .. due.key
+  end
+  return due.key
+end
+
 -- The hold event of a hold a plan expired.
 local function expired_event_of(event)
   local due = event[3]
   return string.format(
-    '{"reservation_id":"%s~%s%s","sku":"%s","state":"EXPIRED","quantity":%d,"expires_at_ms":%s,"at_ms":%s}',
-    SKU, #due.key == 20 and time_digits(tonumber(due.created)) or '', due.key, SKU, due.quantity,
-    due.expires, NOW_TEXT)
+    '{"reservation_id":"%s~%s","sku":"%s","state":"EXPIRED","quantity":%d,"expires_at_ms":%s,"at_ms":%s}',
+    SKU, due.token, SKU, due.quantity, due.expires, NOW_TEXT)
 end
 
 -- Carries out a plan of find_due_holds: its holds EXPIRED and out of the
@@ -369,7 +390,7 @@ local function expire_planned(product, plan)
   if #plan.due == 0 then
     return
   end
-  local keys, records, events, given_back = {}, {}, {}, {}
+  local keys, holders, records, events, given_back = {}, {}, {}, {}, {}
   for _, due in ipairs(plan.due) do
     product.available = product.available + due.quantity
     product.held = product.held - due.quantity
@@ -377,12 +398,14 @@ local function expire_planned(product, plan)
     given_back[due.customer_id] = (given_back[due.customer_id] or 0) + due.quantity
     due.record = 'EXPIRED ' .. due.customer_id .. ' ' .. due.quantity .. ' ' .. due.request_id
       .. ' ' .. due.created .. ' ' .. due.expires .. ' ' .. NOW_TEXT
+    due.token = due_token(due)
     keys[#keys + 1] = due.key
+    holders[#holders + 1] = holder_entry(due.customer_id, due.token)
     records[#records + 1] = due.key
     records[#records + 1] = due.record
     events[#events + 1] = { due.customer_id, due.key, due }
   end
-  store_ended(product, keys, records, given_back, events, expired_event_of)
+  store_ended(product, keys, holders, records, given_back, events, expired_event_of)
 end
 
 -- Gives a HELD hold's units back before it is bought: CANCELLED, or EXPIRED
@@ -416,8 +439,26 @@ local function commit_product(product)
   return product.version
 end
 
+-- Whether the product's holds get an expiry notice `lead` ms before their
+-- deadline: only when they live longer than that.
+local function gets_notices(product, lead)
+  return lead > 0 and product.hold_seconds * 1000 > lead
+end
+
+-- When the first due entry not yet noticed wants its expiry notice; nil
+-- when there is none, or the product's holds get none.
+local function next_notice(product, lead)
+  if not gets_notices(product, lead) then
+    return nil
+  end
+  local first = redis.call('ZRANGE', DUE, string.format('(%.0f', product.noticed_until), '+inf',
+    'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')[2]
+  return first and tonumber(first) - lead
+end
+
 -- The earliest deadline of the product's live holds (HELD or CONFIRMED), or
--- nil when it has none: when the sweepers must look at it next.
+-- nil when it has none: when the sweepers must look at it next, unless an
+-- expiry notice comes first (next_notice).
 local function earliest_deadline()
   local due = redis.call('ZRANGE', DUE, 0, 0, 'WITHSCORES')[2]
   local purchase = redis.call('ZRANGE', PURCHASE_DUE, 0, 0, 'WITHSCORES')[2]

@@ -1,7 +1,7 @@
 -- Gives back a confirmed hold whose purchase finally failed:
 -- CONFIRMED -> RELEASED, units back to available. Releasing again is a no-op.
 --
--- KEYS[1..8] as in lib.lua
+-- KEYS[1..9] as in lib.lua
 -- ARGV[1..8] as in lib.lua and holding.lua
 --
 -- Returns as holding.lua says.

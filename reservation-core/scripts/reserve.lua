@@ -10,11 +10,12 @@
 -- one request is in reserving.lua.
 --
 -- This is the hot path of a sale, so the call's writes are batched: one HSET
--- of the new holds, one ZADD, one HSET of the customers' units, and the hold
+-- of the new holds, one ZADD of their due entry and one of their holders
+-- entries, one HSET of the customers' units, and the hold
 -- events go out together (only to customers someone listens for, on a
 -- single node: see lib.lua).
 --
--- KEYS[1..8]   as in lib.lua
+-- KEYS[1..9]   as in lib.lua
 -- ARGV[1..6]   as in lib.lua
 -- ARGV[7]      most due holds to reclaim per request
 -- ARGV[4 + 4i .. 7 + 4i]  request i (from 1): its hold key, customer id,
@@ -22,7 +23,9 @@
 --
 -- Returns {'BATCH', index_deadline, expires_at, answer 1, ..., answer n}:
 -- index_deadline is the new holds' deadline when it is now the product's
--- earliest (the caller must list the product in the sweep index), else 0;
+-- earliest, or the first still to get its expiry notice (the caller must
+-- list the product in the sweep index, at the notice's time when its holds
+-- get one), else 0;
 -- expires_at is the deadline of the holds this call made. Each answer is one of
 --   {'OK', token, available after it}              a new hold
 --   {'REPLAY', token, hold record, available now}  the request's first hold
@@ -83,7 +86,7 @@ local event_head = '{"reservation_id":"' .. SKU .. '~' .. token_head
 local event_middle = '","sku":"' .. SKU .. '","state":"HELD","quantity":'
 local event_tail = ',"expires_at_ms":' .. expires_text .. ',"at_ms":' .. NOW_TEXT .. '}'
 
-local made, new_keys, records, changed, events = {}, {}, {}, {}, {}
+local made, new_keys, records, holders, changed, events = {}, {}, {}, {}, {}, {}
 for i = 1, COUNT do
   local customer, quantity_text, request_id = ARGV[5 + 4 * i], ARGV[6 + 4 * i], ARGV[7 + 4 * i]
   local quantity = tonumber(quantity_text)
@@ -107,6 +110,8 @@ for i = 1, COUNT do
     new_keys[#new_keys + 1] = key
     records[#records + 1] = key
     records[#records + 1] = record
+    holders[#holders + 1] = 0
+    holders[#holders + 1] = holder_entry(customer, token_head .. key)
     events[#events + 1] = { customer, key, quantity_text }
     answer = { 'OK', token_head .. key, product.available }
   end
@@ -117,6 +122,7 @@ if #new_keys > 0 then
   redis.call('HSET', HOLDS, unpack(records))
   local entry = table.concat(new_keys, ',')
   redis.call('ZADD', DUE, expires_text, entry)
+  redis.call('ZADD', HOLDERS, unpack(holders))
   if product.counts_customers then
     local units = {}
     for customer in pairs(changed) do
@@ -125,7 +131,7 @@ if #new_keys > 0 then
     end
     redis.call('HSET', CUSTOMERS, unpack(units))
   end
-  if redis.call('ZRANGE', DUE, 0, 0)[1] == entry then
+  if redis.call('ZRANGE', DUE, 0, 0)[1] == entry or first_to_notice(product, entry) then
     answers[2] = expires_at
   end
   answers[3] = expires_at

@@ -81,6 +81,15 @@ local function grant_units(product, quantity)
   product.holds_made = product.holds_made + 1
 end
 
+-- Whether `entry`, just added, is the product's first due entry still to get
+-- its expiry notice (lib.lua's next_notice): then the sweepers must look at
+-- the product before its deadline.
+local function first_to_notice(product, entry)
+  local first = redis.call('ZRANGE', DUE, string.format('(%.0f', product.noticed_until), '+inf',
+    'BYSCORE', 'LIMIT', 0, 1)[1]
+  return first == entry
+end
+
 -- The record of a new HELD hold made now.
 local function new_hold_record(customer_id, quantity, request_id, expires_at_ms)
   return string.format('HELD %s %d %s %s %.0f %s', customer_id, quantity, request_id, NOW_TEXT,

@@ -2,7 +2,7 @@
 -- available move together; the total never drops below held + sold.
 -- Due holds are reclaimed first, so their units count as available.
 --
--- KEYS[1..8] as in lib.lua
+-- KEYS[1..9] as in lib.lua
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7] delta (non-zero integer)
 -- ARGV[8] most due holds to reclaim in this call

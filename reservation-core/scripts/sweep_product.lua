@@ -8,14 +8,23 @@
 -- moved on are dropped as they come due. The cost follows the due holds, not
 -- the product's history.
 --
--- KEYS[1..8] as in lib.lua
+-- It also sends expiry notices: a `hold` event (state HELD, `expiring`
+-- true) to the owner of each HELD hold `lead` ms before its deadline, once,
+-- for products whose holds live longer than the lead. The product's
+-- `noticed_until` is the deadline up to which every due entry has had its
+-- notices; the sweep index lists the product at the next notice's time when
+-- that comes before its next deadline.
+--
+-- KEYS[1..9] as in lib.lua
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7] most holds to expire in this call
 -- ARGV[8] purchase timeout, ms (a requeued hold's new deadline is now + this)
 -- ARGV[9] most stranded purchases to requeue in this call
+-- ARGV[10] expiry notice lead, ms (0: no notices)
 --
--- Returns {'OK', units returned, earliest deadline left (ms, -1 when none),
---          holds expired n, n expired tokens..., requeued tokens...}
+-- Returns {'OK', units returned, when to look at the product next (its next
+--          deadline or notice, ms; -1 when it has no live holds), holds
+--          expired n, notices sent, n expired tokens..., requeued tokens...}
 -- or {'NOT_FOUND'}.
 
 local product = load_product()
@@ -27,6 +36,78 @@ local plan = find_due_holds(tonumber(ARGV[7]))
 expire_planned(product, plan)
 if #plan.due > 0 then
   commit_product(product)
+end
+
+-- Due entries whose notices one step sends at most.
+local NOTICE_ENTRIES = 16
+local LEAD = tonumber(ARGV[10])
+
+-- The hold event of an expiry notice.
+local function notice_of(event)
+  local hold = event[3]
+  return string.format(
+    '{"reservation_id":"%s~%s","sku":"%s","state":"HELD","quantity":%s,"expires_at_ms":%s,"at_ms":%s,"expiring":true}',
+    SKU, hold.token, SKU, hold.quantity, hold.expires, NOW_TEXT)
+end
+
+-- Sends the notices of the due entries past `noticed_until` whose time has
+-- come, whole deadlines at a time (entries sharing the deadline where the
+-- step stops wait for the next step), and moves `noticed_until` on.
+local function send_notices()
+  local page = redis.call('ZRANGE', DUE, string.format('(%.0f', product.noticed_until),
+    string.format('%.0f', NOW + LEAD), 'BYSCORE', 'LIMIT', 0, NOTICE_ENTRIES + 1, 'WITHSCORES')
+  local entries = {}
+  for i = 1, #page, 2 do
+    entries[#entries + 1] = { page[i], tonumber(page[i + 1]) }
+  end
+  if #entries == 0 then
+    return 0
+  end
+  if #entries > NOTICE_ENTRIES then
+    local cut = entries[NOTICE_ENTRIES + 1][2]
+    local kept = NOTICE_ENTRIES
+    while kept > 0 and entries[kept][2] == cut do
+      kept = kept - 1
+    end
+    if kept == 0 then
+      -- One deadline fills the page: all of its entries go now.
+      entries = {}
+      local same = redis.call('ZRANGE', DUE, cut, cut, 'BYSCORE')
+      for _, entry in ipairs(same) do
+        entries[#entries + 1] = { entry, cut }
+      end
+    else
+      for i = #entries, kept + 1, -1 do
+        entries[i] = nil
+      end
+    end
+  end
+  local keys = {}
+  for _, entry in ipairs(entries) do
+    for key in string.gmatch(entry[1], '[^,]+') do
+      keys[#keys + 1] = key
+    end
+  end
+  local records = hmget(HOLDS, keys)
+  local events = {}
+  for i, key in ipairs(keys) do
+    local customer_id, quantity, created, expires =
+      string.match(records[i] or '', '^HELD (%S+) (%d+) %S+ (%d+) (%d+) %d+$')
+    if customer_id and tonumber(expires) > NOW and tonumber(expires) - tonumber(created) > LEAD then
+      local hold = { quantity = quantity, expires = expires }
+      hold.token = due_token({ key = key, created = created })
+      events[#events + 1] = { customer_id, key, hold }
+    end
+  end
+  publish_hold_events(events, notice_of)
+  product.noticed_until = entries[#entries][2]
+  redis.call('HSET', PRODUCT, 'noticed_until', string.format('%.0f', product.noticed_until))
+  return #events
+end
+
+local notices = 0
+if gets_notices(product, LEAD) then
+  notices = send_notices()
 end
 
 local timeout = tonumber(ARGV[8])
@@ -44,7 +125,12 @@ for _, key in ipairs(redis.call('ZRANGE', PURCHASE_DUE, '-inf', NOW_TEXT, 'BYSCO
   end
 end
 
-local reply = { 'OK', plan.units, earliest_deadline() or -1, #plan.due }
+local next_look = earliest_deadline()
+local notice = next_notice(product, LEAD)
+if notice and (not next_look or notice < next_look) then
+  next_look = notice
+end
+local reply = { 'OK', plan.units, next_look or -1, #plan.due, notices }
 for _, due in ipairs(plan.due) do
   reply[#reply + 1] = token_of(due.key, { created_at_ms = tonumber(due.created) })
 end

@@ -3,7 +3,7 @@
 -- and for good; a first limit is refused once the product granted units
 -- without one, which nobody counted per customer.
 --
--- KEYS[1..8] as in lib.lua (only KEYS[1] is written, and KEYS[8] unlinked)
+-- KEYS[1..9] as in lib.lua (only KEYS[1] is written, and KEYS[8] unlinked)
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7..] field, value pairs; fields are among name, price_cents,
 --           per_customer_limit, hold_seconds, sale_starts_at, sale_ends_at

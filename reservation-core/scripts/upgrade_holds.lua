@@ -7,7 +7,7 @@
 -- key to the hold. Records already converted are skipped, so a step can be
 -- run again after a crash; tallies count each record once.
 --
--- KEYS[1..8] as in lib.lua
+-- KEYS[1..9] as in lib.lua
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7]    ended holds updated before this (ms) are dropped
 -- ARGV[8 + 2(i-1) .. 9 + 2(i-1)]  hold i: its token, and the key its request
@@ -41,6 +41,7 @@ for a = 8, #ARGV, 2 do
     product.reserved = product.reserved + hold.quantity
     if hold.state == 'HELD' or hold.state == 'CONFIRMED' then
       redis.call('HSET', HOLDS, token, format_hold(hold))
+      redis.call('ZADD', HOLDERS, 0, holder_entry(hold.customer_id, token))
     else
       redis.call('HDEL', HOLDS, token)
       if TALLY[hold.state] then

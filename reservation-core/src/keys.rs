@@ -208,6 +208,9 @@ pub struct ProductKeys {
     pub customers: String,
     /// Sorted set: hold key → purchase deadline, for CONFIRMED holds.
     pub purchase_due: String,
+    /// Sorted set, every score 0: `customer token` for each live hold, so a
+    /// customer's live holds of the product are one range, newest first.
+    pub holders: String,
     /// Pub/sub channel of the product's stock events.
     pub stock_channel: String,
 }
@@ -222,6 +225,7 @@ impl ProductKeys {
             due: key("due"),
             customers: key("customers"),
             purchase_due: key("purchase-due"),
+            holders: key("holders"),
             stock_channel: key("stock"),
         }
     }
@@ -232,9 +236,9 @@ impl ProductKeys {
         format!("{PREFIX}:ended:{{{}}}:{period}", self.sku)
     }
 
-    /// The eight keys every state-changing script takes, in script order
+    /// The nine keys every state-changing script takes, in script order
     /// (see `scripts/lib.lua`), for a call made in retention period `period`.
-    pub fn script_keys(&self, period: i64) -> [String; 8] {
+    pub fn script_keys(&self, period: i64) -> [String; 9] {
         [
             self.product.clone(),
             self.holds.clone(),
@@ -244,6 +248,7 @@ impl ProductKeys {
             self.ended(period),
             self.ended(period - 1),
             self.ended(period - 2),
+            self.holders.clone(),
         ]
     }
 
@@ -329,6 +334,14 @@ fn decode_time(digits: &str) -> Option<i64> {
         let digit = ALPHABET.iter().position(|&a| a == b.to_ascii_lowercase())?;
         Some(ms * 32 + digit as i64)
     })
+}
+
+/// Sorted set: sku → when a reserve of the customer's last noted it (ms),
+/// for every product the customer may hold live holds of; see
+/// `Engine::customer_holds`. Under the customer's own hash tag: a
+/// customer's holds span products, and so slots.
+pub fn shopper_products(customer: &CustomerId) -> String {
+    format!("{PREFIX}:shopper:{{{customer}}}")
 }
 
 /// The channel of one customer's hold events.

@@ -66,7 +66,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalescer::{CoalescerConfig, CoalescerStats, ReserveCoalescer};
 pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{
-    AuditReport, Engine, EngineConfig, LAYOUT_VERSION, ProductPage, ProductSweep,
+    AuditReport, Engine, EngineConfig, HoldPage, LAYOUT_VERSION, ProductPage, ProductSweep,
     RawReserveCommand, SweeperRegistration, UpgradeReport,
 };
 pub use error::{Error, Result};

@@ -332,6 +332,10 @@ pub struct HoldEvent {
     pub quantity: u32,
     pub expires_at_ms: i64,
     pub at_ms: i64,
+    /// An "expires soon" notice: the hold is still HELD, and its deadline is
+    /// the engine's `expiry_notice` away. Sent once per hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expiring: bool,
 }
 
 impl HoldEvent {

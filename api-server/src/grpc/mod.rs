@@ -29,6 +29,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 
 pub use inventory::MAX_WATCHED_SKUS;
+pub use reservation::DEFAULT_PAGE_SIZE;
 pub use status::DOMAIN;
 
 use crate::app::App;

@@ -138,4 +138,58 @@ impl ReservationService for ReservationApi {
             .map_err(to_status)?;
         Ok(self.answer(transition.hold))
     }
+
+    async fn list_reservations(
+        &self,
+        request: Request<pb::ListReservationsRequest>,
+    ) -> Answer<pb::ListReservationsResponse> {
+        let r = request.into_inner();
+        let customer = CustomerId::new(r.customer_id).map_err(to_status)?;
+        let sku = (!r.sku.is_empty())
+            .then(|| Sku::new(r.sku))
+            .transpose()
+            .map_err(to_status)?;
+        let after = (!r.page_token.is_empty())
+            .then(|| page_token(&r.page_token))
+            .transpose()?;
+        let page_size = match r.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size => usize::try_from(size).unwrap_or(0),
+        };
+        let page = self
+            .app
+            .call(
+                "list_reservations",
+                self.app
+                    .engine
+                    .customer_holds(&customer, sku.as_ref(), after.as_ref(), page_size),
+            )
+            .await
+            .map_err(to_status)?;
+        let now = self.app.engine.now_ms();
+        Ok(Response::new(pb::ListReservationsResponse {
+            reservations: page
+                .holds
+                .into_iter()
+                .map(|hold| convert::reservation(hold, now))
+                .collect(),
+            next_page_token: page
+                .next_page_token
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        }))
+    }
+}
+
+/// Holds on a page when the caller does not say.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+
+/// A page token is the id of the last hold of the page before.
+fn page_token(token: &str) -> Result<ReservationId, Status> {
+    token.parse().map_err(|_| {
+        to_status(reservation_core::Error::InvalidArgument {
+            field: "page_token",
+            reason: "is not a token this server handed out".into(),
+        })
+    })
 }

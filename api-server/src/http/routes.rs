@@ -24,6 +24,7 @@ pub fn api() -> Router<App> {
         .route("/api/products/{sku}", get(get_product))
         .route("/api/products/{sku}/reservations", post(reserve))
         .route("/api/carts", post(reserve_cart))
+        .route("/api/reservations", get(list_reservations))
         .route(
             "/api/reservations/{id}",
             get(get_reservation).delete(cancel),
@@ -240,6 +241,56 @@ async fn get_reservation(
         return Err(reservation_core::Error::ReservationNotFound(id).into());
     }
     Ok(Json(ReservationJson::new(hold, app.engine.now_ms())))
+}
+
+#[derive(Deserialize)]
+struct HoldsQuery {
+    sku: Option<String>,
+    page_size: Option<usize>,
+    page_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HoldList {
+    /// The shopper's live holds, newest first.
+    reservations: Vec<ReservationJson>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<ReservationId>,
+}
+
+/// The calling shopper's live holds: of one product (`sku`) or of all.
+async fn list_reservations(
+    State(app): State<App>,
+    Customer(customer): Customer,
+    Query(query): Query<HoldsQuery>,
+) -> Answer<HoldList> {
+    let sku = query.sku.map(Sku::new).transpose()?;
+    let after = query
+        .page_token
+        .map(|token| token.parse::<ReservationId>())
+        .transpose()
+        .map_err(|_| reservation_core::Error::InvalidArgument {
+            field: "page_token",
+            reason: "is not a token this server handed out".into(),
+        })?;
+    let page_size = query.page_size.unwrap_or(crate::grpc::DEFAULT_PAGE_SIZE);
+    let page = app
+        .call(
+            "list_reservations",
+            app.engine
+                .customer_holds(&customer, sku.as_ref(), after.as_ref(), page_size),
+        )
+        .await?;
+    let now = app.engine.now_ms();
+    Ok(Json(HoldList {
+        reservations: page
+            .holds
+            .into_iter()
+            .map(|hold| ReservationJson::new(hold, now))
+            .collect(),
+        next_page_token: page.next_page_token,
+    }))
 }
 
 async fn confirm(

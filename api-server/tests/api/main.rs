@@ -14,6 +14,7 @@ mod limits;
 mod live;
 mod resilience;
 mod scale;
+mod shopper_holds;
 
 use flashsale_proto::v1 as pb;
 use tonic::Status;

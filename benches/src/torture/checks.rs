@@ -284,6 +284,8 @@ mod tests {
                 confirmed_holds_not_in_purchase_index: 0,
                 stray_purchase_entries: 0,
                 repeated_request_holds: 0,
+                holders_index_drift: 0,
+                customers_misindexed: 0,
             },
         }
     }

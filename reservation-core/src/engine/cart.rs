@@ -42,6 +42,8 @@ impl Engine {
 
     async fn reserve_checked_cart(&self, cart: &CartRequest) -> Result<Vec<Reservation>> {
         let mut answers: Vec<Option<Reservation>> = vec![None; cart.lines.len()];
+        let skus: Vec<_> = cart.lines.iter().map(|line| line.sku.clone()).collect();
+        self.note_shopper(&cart.customer_id, &skus).await?;
         let slots = self.cart_slots(cart);
         for (done, lines) in slots.iter().enumerate() {
             let (error, undo) = match self.reserve_cart_slot(cart, lines).await {
@@ -140,8 +142,8 @@ impl Engine {
             let answer = reply.take_nested(1 + n)?;
             let index_deadline = answer.int(4)?;
             if index_deadline > 0 {
-                self.index_product(&cart.lines[i].sku, index_deadline)
-                    .await?;
+                let look = self.first_look(index_deadline, self.now_ms());
+                self.index_product(&cart.lines[i].sku, look).await?;
             }
             // A replay carries its hold's own deadline; a new hold's is here.
             let expires_at_ms = if answer.outcome() == "OK" {

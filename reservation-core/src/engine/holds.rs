@@ -57,7 +57,8 @@ impl Engine {
         let too_many = |request: &ReserveRequest| request.quantity.get() > max;
         let keys = ProductKeys::new(sku);
         let salt = self.salt(sku).await?;
-        let mut call = self.product_call(&SCRIPTS.reserve, &keys);
+        let now = self.now_ms();
+        let mut call = self.product_call_at(&SCRIPTS.reserve, &keys, now);
         call.arg(self.config.reclaim_batch);
         let mut sent = 0;
         for request in requests.iter().filter(|r| !too_many(r)) {
@@ -74,13 +75,16 @@ impl Engine {
         let mut reply = if sent == 0 {
             None
         } else {
+            self.note_shoppers(sku, requests.iter().map(|r| &r.customer_id))
+                .await?;
             let reply = self.run(&call).await?;
             if reply.outcome() != "BATCH" {
                 return Err(reply.unexpected_outcome());
             }
             let index_deadline = reply.int(1)?;
             if index_deadline > 0 {
-                self.index_product(sku, index_deadline).await?;
+                self.index_product(sku, self.first_look(index_deadline, now))
+                    .await?;
             }
             Some(reply)
         };

@@ -3,6 +3,7 @@
 //! change is atomic and a process dying between two calls leaks nothing.
 
 mod audit;
+mod audit_report;
 mod baseline;
 mod cart;
 mod holds;
@@ -12,6 +13,7 @@ mod products;
 mod record;
 mod reply;
 mod salts;
+mod shoppers;
 mod sweep;
 mod upgrade;
 
@@ -31,6 +33,7 @@ pub use layout::LAYOUT_VERSION;
 pub use leases::SweeperRegistration;
 pub use products::ProductPage;
 use reply::Reply;
+pub use shoppers::HoldPage;
 pub use sweep::ProductSweep;
 pub use upgrade::UpgradeReport;
 
@@ -52,6 +55,11 @@ pub struct EngineConfig {
     /// How purchase streams and the sweep index are split; the same for
     /// every process of a deployment (checked when the engine connects).
     pub partitions: Partitions,
+    /// How long before a HELD hold's deadline its owner gets an "expires
+    /// soon" hold event (zero: never). Only holds that live longer get one.
+    /// Sweepers send it; api-servers list products in the sweep index for
+    /// it, so every process of a deployment should have the same.
+    pub expiry_notice: Duration,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +70,7 @@ impl Default for EngineConfig {
             purchase_timeout: Duration::from_secs(300),
             reclaim_batch: 64,
             partitions: Partitions::default(),
+            expiry_notice: Duration::from_secs(30),
         }
     }
 }

@@ -32,7 +32,13 @@ pub struct ProductSweep {
     /// Confirmed holds whose purchase deadline had passed, given a new one
     /// and enqueued again.
     pub requeued: Vec<ReservationId>,
-    /// The earliest deadline of the product's live holds afterwards, if any.
+    /// Expiry notices sent (see [`EngineConfig::expiry_notice`]).
+    ///
+    /// [`EngineConfig::expiry_notice`]: super::EngineConfig::expiry_notice
+    pub notices: usize,
+    /// When the product must be looked at next: the earliest deadline of
+    /// its live holds afterwards, or its next expiry notice when that comes
+    /// first; `None` when it has no live holds.
     pub next_deadline_ms: Option<i64>,
 }
 
@@ -56,7 +62,8 @@ impl Engine {
         let mut call = self.product_call(&SCRIPTS.sweep_product, &keys);
         call.arg(batch)
             .arg(self.config.purchase_timeout.as_millis() as u64)
-            .arg(batch);
+            .arg(batch)
+            .arg(self.notice_lead_ms());
         let reply = self.run(&call).await?;
         let sweep = match reply.outcome() {
             "OK" => product_sweep(sku, &reply)?,
@@ -69,6 +76,23 @@ impl Engine {
             self.enqueue_purchase(id).await?;
         }
         Ok(sweep)
+    }
+
+    /// The expiry notice's lead in ms, as scripts take it.
+    fn notice_lead_ms(&self) -> i64 {
+        self.config.expiry_notice.as_millis() as i64
+    }
+
+    /// When the sweepers must look at a product whose first due holds (or
+    /// first holds still to get their notice) a call just made, with
+    /// `deadline_ms`, at `now_ms`: at their notice when they get one.
+    pub(super) fn first_look(&self, deadline_ms: i64, now_ms: i64) -> i64 {
+        let lead = self.notice_lead_ms();
+        if lead > 0 && deadline_ms - now_ms > lead {
+            deadline_ms - lead
+        } else {
+            deadline_ms
+        }
     }
 
     /// Lists `sku` in its partition's sweep index at `deadline_ms`, unless it
@@ -220,7 +244,10 @@ impl Engine {
     pub async fn earliest_deadline(&self, sku: &Sku) -> Result<Option<i64>> {
         let keys = ProductKeys::new(sku);
         let mut call = SCRIPTS.earliest_deadline.prepare_invoke();
-        call.key(&keys.due).key(&keys.purchase_due);
+        call.key(&keys.due)
+            .key(&keys.purchase_due)
+            .key(&keys.product)
+            .arg(self.notice_lead_ms());
         let deadline: i64 = redis::from_redis_value(self.redis.invoke(&call).await?)
             .map_err(|e| Error::Internal(e.to_string()))?;
         Ok((deadline >= 0).then_some(deadline))
@@ -234,7 +261,7 @@ impl Engine {
 
 fn product_sweep(sku: &Sku, reply: &Reply) -> Result<ProductSweep> {
     let expired = reply.int(3)? as usize;
-    let ids = (4..reply.len())
+    let ids = (5..reply.len())
         .map(|i| ReservationId::from_parts(sku, reply.text(i)?))
         .collect::<Result<Vec<_>>>()?;
     if ids.len() < expired {
@@ -245,6 +272,7 @@ fn product_sweep(sku: &Sku, reply: &Reply) -> Result<ProductSweep> {
         expired_units: reply.int(1)?,
         expired: expired.to_vec(),
         requeued: requeued.to_vec(),
+        notices: reply.int(4)? as usize,
         next_deadline_ms: Some(reply.int(2)?).filter(|&ms| ms >= 0),
     })
 }

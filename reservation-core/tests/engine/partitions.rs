@@ -142,7 +142,9 @@ async fn products_with_holds_are_listed_in_their_partitions_index_at_their_deadl
                 .query_async(&mut conn)
                 .await
                 .unwrap();
-            let expected = (partition == home).then(|| t.engine.now_ms() + 600_000);
+            // At the holds' expiry notice, which comes before their deadline.
+            let notice = t.engine.config().expiry_notice.as_millis() as i64;
+            let expected = (partition == home).then(|| t.engine.now_ms() + 600_000 - notice);
             assert_eq!(deadline, expected, "{sku} in {}", partition.sweep_index);
         }
         used.insert(home.index);

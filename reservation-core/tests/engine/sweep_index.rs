@@ -1,6 +1,8 @@
 //! The sweep index lists each product with live holds at its earliest
-//! deadline, so sweepers read only what is due; it is never later than that
-//! deadline, whatever races with a sweep.
+//! deadline (or at its next expiry notice, when that comes first), so
+//! sweepers read only what is due; it is never later than that, whatever
+//! races with a sweep. Holds here are no longer than the notice's lead, so
+//! they get no notice (`notices.rs` specifies those).
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use reservation_core::testing::{TestEngine, reserve};
 #[tokio::test]
 async fn a_product_is_listed_at_its_earliest_deadline_until_it_has_no_live_holds() {
     let t = TestEngine::start().await;
-    let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 60).await;
+    let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 20).await;
     let partition = t.engine.config().partitions.of_product(&sku);
     let start = t.engine.now_ms();
     let first = t
@@ -17,44 +19,44 @@ async fn a_product_is_listed_at_its_earliest_deadline_until_it_has_no_live_holds
         .reserve(&reserve(&sku, "ann", 1, "r1"))
         .await
         .unwrap();
-    t.advance(Duration::from_secs(10));
+    t.advance(Duration::from_secs(5));
     t.engine
         .reserve(&reserve(&sku, "bob", 1, "r2"))
         .await
         .unwrap();
     assert!(
         t.engine
-            .due_products(&partition, start + 59_999, 10)
+            .due_products(&partition, start + 19_999, 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         t.engine
-            .due_products(&partition, start + 60_000, 10)
+            .due_products(&partition, start + 20_000, 10)
             .await
             .unwrap(),
         [(sku.clone(), first.hold.expires_at_ms)]
     );
 
     // Swept at the first deadline, it is listed at the second.
-    t.advance(Duration::from_secs(50));
+    t.advance(Duration::from_secs(15));
     let swept = t.engine.sweep_product(&sku, 10).await.unwrap();
     assert_eq!(swept.expired, [first.hold.id]);
     t.engine
         .relist_swept(&partition, &[(sku.clone(), swept.next_deadline_ms)])
         .await
         .unwrap();
-    assert_eq!(swept.next_deadline_ms, Some(start + 70_000));
+    assert_eq!(swept.next_deadline_ms, Some(start + 25_000));
     assert!(
         t.engine
-            .due_products(&partition, start + 69_999, 10)
+            .due_products(&partition, start + 24_999, 10)
             .await
             .unwrap()
             .is_empty()
     );
 
-    t.advance(Duration::from_secs(10));
+    t.advance(Duration::from_secs(5));
     let swept = t.engine.sweep_product(&sku, 10).await.unwrap();
     t.engine
         .relist_swept(&partition, &[(sku.clone(), swept.next_deadline_ms)])
@@ -90,13 +92,13 @@ async fn a_confirmed_hold_lists_its_product_by_its_purchase_deadline() {
 #[tokio::test]
 async fn a_reserve_that_races_a_sweep_keeps_its_product_listed() {
     let t = TestEngine::start().await;
-    let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 60).await;
+    let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 20).await;
     let partition = t.engine.config().partitions.of_product(&sku);
     t.engine
         .reserve(&reserve(&sku, "ann", 1, "r1"))
         .await
         .unwrap();
-    t.advance(Duration::from_secs(60));
+    t.advance(Duration::from_secs(20));
     // The sweep finds nothing left; before it writes that down, a reserve
     // lists the product with a new hold.
     let swept = t.engine.sweep_product(&sku, 10).await.unwrap();
@@ -122,7 +124,7 @@ async fn a_reserve_that_races_a_sweep_keeps_its_product_listed() {
 #[tokio::test]
 async fn the_catalog_check_lists_a_product_whose_listing_was_lost() {
     let t = TestEngine::start().await;
-    let sku = t.product("TEE", 10).await;
+    let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 20).await;
     let partition = t.engine.config().partitions.of_product(&sku);
     let r = t
         .engine

@@ -1,0 +1,18 @@
+-- Drops products from a shopper's index (src/engine/shoppers.rs) that hold
+-- none of the shopper's live holds, unless a reserve noted the product again
+-- since they were read: a reserve notes its product before it runs, so an
+-- entry whose note is unchanged has no reserve in flight.
+--
+-- KEYS[1] the shopper's products (zset: sku -> when a reserve last noted it)
+-- ARGV[2i - 1], ARGV[2i]  product i: its sku, and its note as read (ms)
+--
+-- Returns the number of products dropped.
+
+local dropped = 0
+for i = 1, #ARGV, 2 do
+  local noted = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if noted and tonumber(noted) == tonumber(ARGV[i + 1]) then
+    dropped = dropped + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return dropped

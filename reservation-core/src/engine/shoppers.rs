@@ -1,0 +1,233 @@
+//! A customer's live holds, across products: what a shopper's page shows
+//! after a reload, and what a merchant reads by customer.
+//!
+//! Within a product the list is exact: the scripts that make and end holds
+//! keep the product's holders index (`scripts/lib.lua`, KEYS[9]) in the same
+//! call. Across products a customer's holds span slots, so no script can
+//! keep one index of them; instead each customer has an index of the
+//! products they may hold live holds of ([`keys::shopper_products`]), and a
+//! reserve notes its product there *before* it runs. So the index never
+//! misses a product with a live hold (a reserve that fails after its note
+//! leaves a product with none, which a read drops); the holds themselves are
+//! always read from the products.
+//!
+//! The index is bounded: a read drops the products that hold none of the
+//! customer's live holds and were not noted for [`Engine::SHOPPER_QUIET_BEFORE_DROP`], and
+//! the whole index expires [`Engine::shopper_index_ttl`] after the
+//! customer's last reserve.
+
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use super::Engine;
+use super::record::decode_hold;
+use crate::error::{Error, Result};
+use crate::keys::{self, ProductKeys};
+use crate::scripts::SCRIPTS;
+use crate::types::{CustomerId, Hold, ReservationId, Sku};
+
+/// Products read at once when a list spans many.
+const CONCURRENT_READS: usize = 16;
+
+/// One page of a customer's live holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoldPage {
+    /// Newest first (by creation time; holds made in the same millisecond by
+    /// their ids).
+    pub holds: Vec<Hold>,
+    /// Where the next page starts, when there may be one.
+    pub next_page_token: Option<ReservationId>,
+}
+
+impl Engine {
+    /// A product noted this recently may have a reserve in flight, which a
+    /// read would not see yet; no reserve call lasts anywhere near this long.
+    pub const SHOPPER_QUIET_BEFORE_DROP: Duration = Duration::from_secs(300);
+
+    /// The most holds one page of [`Engine::customer_holds`] has.
+    pub const MAX_HOLDS_PER_PAGE: usize = 100;
+
+    /// How long a customer's product index outlives their last reserve: at
+    /// least a day, and no less than the retention of ended holds.
+    pub fn shopper_index_ttl(&self) -> Duration {
+        self.config
+            .retention
+            .duration()
+            .max(Duration::from_secs(24 * 3600))
+    }
+
+    /// The customer's live (HELD and CONFIRMED) holds, newest first, of one
+    /// product or of every product; `after` is a page's
+    /// `next_page_token`. A HELD hold past its deadline is expired, swept
+    /// or not, and is left out.
+    pub async fn customer_holds(
+        &self,
+        customer: &CustomerId,
+        sku: Option<&Sku>,
+        after: Option<&ReservationId>,
+        limit: usize,
+    ) -> Result<HoldPage> {
+        if !(1..=Self::MAX_HOLDS_PER_PAGE).contains(&limit) {
+            return Err(Error::InvalidArgument {
+                field: "page_size",
+                reason: format!("must be 1 to {}", Self::MAX_HOLDS_PER_PAGE),
+            });
+        }
+        let products = match sku {
+            Some(sku) => vec![(sku.clone(), None)],
+            None => self.shopper_products(customer).await?,
+        };
+        // One more than a page from each product: when all of them together
+        // have no more than a page, there is no next one.
+        let read: Vec<((Sku, Option<f64>), Vec<Hold>)> = stream::iter(products)
+            .map(|(sku, noted)| async move {
+                let holds = self
+                    .product_holds_of(customer, &sku, after, limit + 1)
+                    .await?;
+                Ok::<_, Error>(((sku, noted), holds))
+            })
+            .buffer_unordered(CONCURRENT_READS)
+            .try_collect()
+            .await?;
+
+        if after.is_none() {
+            let now = self.now_ms() as f64;
+            let quiet = Self::SHOPPER_QUIET_BEFORE_DROP.as_millis() as f64;
+            let idle: Vec<(Sku, f64)> = read
+                .iter()
+                .filter_map(|((sku, noted), holds)| match noted {
+                    Some(noted) if holds.is_empty() && now - noted > quiet => {
+                        Some((sku.clone(), *noted))
+                    }
+                    _ => None,
+                })
+                .collect();
+            self.forget_shopper_products(customer, &idle).await?;
+        }
+
+        let mut holds: Vec<Hold> = read.into_iter().flat_map(|(_, holds)| holds).collect();
+        holds.sort_by(|a, b| page_order(&b.id).cmp(&page_order(&a.id)));
+        let next_page_token = (holds.len() > limit).then(|| holds[limit - 1].id.clone());
+        holds.truncate(limit);
+        let now = self.now_ms();
+        holds.retain(|hold| hold.state_at(now).is_active());
+        Ok(HoldPage {
+            holds,
+            next_page_token,
+        })
+    }
+
+    /// Notes in each customer's index that they are about to reserve `sku`.
+    /// Runs before the reserve: see the module's comment.
+    pub(super) async fn note_shoppers<'c>(
+        &self,
+        sku: &Sku,
+        customers: impl IntoIterator<Item = &'c CustomerId>,
+    ) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        let notes = customers
+            .into_iter()
+            .filter(|customer| seen.insert(*customer))
+            .map(|customer| self.note_shopper(customer, std::slice::from_ref(sku)));
+        futures_util::future::try_join_all(notes).await?;
+        Ok(())
+    }
+
+    /// Notes in the customer's index that they are about to reserve `skus`.
+    pub(super) async fn note_shopper(&self, customer: &CustomerId, skus: &[Sku]) -> Result<()> {
+        let key = keys::shopper_products(customer);
+        let now = self.now_ms();
+        let mut add = redis::cmd("ZADD");
+        add.arg(&key);
+        for sku in skus {
+            add.arg(now).arg(sku.as_str());
+        }
+        let mut expire = redis::cmd("PEXPIRE");
+        expire
+            .arg(&key)
+            .arg(self.shopper_index_ttl().as_millis() as u64);
+        let (added, expiring) = futures_util::join!(
+            self.redis.query::<()>(&add),
+            self.redis.query::<()>(&expire)
+        );
+        added.and(expiring)
+    }
+
+    /// The customer's product index: each product and when it was noted.
+    async fn shopper_products(&self, customer: &CustomerId) -> Result<Vec<(Sku, Option<f64>)>> {
+        let entries: Vec<(String, f64)> = self
+            .redis
+            .query(
+                redis::cmd("ZRANGE")
+                    .arg(keys::shopper_products(customer))
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES"),
+            )
+            .await?;
+        entries
+            .into_iter()
+            .map(|(sku, noted)| {
+                let sku = Sku::new(sku)
+                    .map_err(|e| Error::Internal(format!("a shopper index names {e}")))?;
+                Ok((sku, Some(noted)))
+            })
+            .collect()
+    }
+
+    async fn forget_shopper_products(
+        &self,
+        customer: &CustomerId,
+        idle: &[(Sku, f64)],
+    ) -> Result<()> {
+        if idle.is_empty() {
+            return Ok(());
+        }
+        let mut call = SCRIPTS.forget_shopper_products.prepare_invoke();
+        call.key(keys::shopper_products(customer));
+        for (sku, noted) in idle {
+            call.arg(sku.as_str()).arg(*noted);
+        }
+        self.redis.invoke(&call).await?;
+        Ok(())
+    }
+
+    /// Up to `limit` of the customer's live holds of `sku` that come after
+    /// `after` in page order, newest first.
+    async fn product_holds_of(
+        &self,
+        customer: &CustomerId,
+        sku: &Sku,
+        after: Option<&ReservationId>,
+        limit: usize,
+    ) -> Result<Vec<Hold>> {
+        let keys = ProductKeys::new(sku);
+        let mut call = SCRIPTS.customer_holds.prepare_invoke();
+        call.key(&keys.holders)
+            .key(&keys.holds)
+            .arg(customer.as_str());
+        match after {
+            // Holds with the cursor's own token come after it only in
+            // products that sort after its product.
+            Some(after) => call
+                .arg(after.token())
+                .arg(if sku < after.sku() { "1" } else { "0" }),
+            None => call.arg("-").arg("0"),
+        };
+        call.arg(limit);
+        let found: Vec<(String, Vec<u8>)> =
+            redis::from_redis_value(self.redis.invoke(&call).await?)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        found
+            .into_iter()
+            .map(|(token, record)| decode_hold(&ReservationId::from_parts(sku, &token)?, &record))
+            .collect()
+    }
+}
+
+/// Pages run newest first: by token (which starts with the creation time),
+/// then by product.
+fn page_order(id: &ReservationId) -> (&str, &Sku) {
+    (id.token(), id.sku())
+}
