@@ -4,9 +4,11 @@
 //! Compiled only with the `testing` feature.
 
 mod gate;
+mod process;
 mod socket;
 
 pub use gate::{StoppedWatch, WatchGate};
+pub use process::ServerProcess;
 pub use socket::{Received, SocketClient};
 
 use std::net::SocketAddr;
@@ -90,116 +92,6 @@ impl TestServer {
     }
 }
 
-/// An `api-server` binary running as its own process, stopped when dropped.
-pub struct ServerProcess {
-    pub child: std::process::Child,
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    /// What it printed up to and including the line with its HTTP URL.
-    pub banner: String,
-    /// Everything it printed after the banner, logs included, as it comes.
-    pub printed: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl ServerProcess {
-    /// Starts `binary` (the crate's `CARGO_BIN_EXE_api-server`) on free ports
-    /// with `args`, and waits until it says where it listens.
-    pub fn spawn(binary: &str, args: &[&str]) -> Self {
-        Self::start(binary, args, None)
-    }
-
-    /// As [`ServerProcess::spawn`], logging at `filter` (`RUST_LOG`).
-    pub fn spawn_logging(binary: &str, args: &[&str], filter: &str) -> Self {
-        Self::start(binary, args, Some(filter))
-    }
-
-    fn start(binary: &str, args: &[&str], log: Option<&str>) -> Self {
-        use std::io::{BufRead, BufReader, Read};
-        let http_addr = SocketAddr::from((
-            [127, 0, 0, 1],
-            reservation_core::local_redis::free_port().expect("free port"),
-        ));
-        let grpc_addr = SocketAddr::from((
-            [127, 0, 0, 1],
-            reservation_core::local_redis::free_port().expect("free port"),
-        ));
-        let mut command = std::process::Command::new(binary);
-        if let Some(filter) = log {
-            command.env("RUST_LOG", filter);
-        }
-        let mut child = command
-            .args(args)
-            .args([
-                "--http-addr",
-                &http_addr.to_string(),
-                "--grpc-addr",
-                &grpc_addr.to_string(),
-            ])
-            .env_remove("FLASHSALE_REDIS_URL")
-            .env_remove("FLASHSALE_MERCHANT_TOKENS")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start the api-server binary");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut banner = String::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        // The banner ends with the merchant token line in demo mode, and with
-        // the gRPC line otherwise. Log lines from other tasks may come in
-        // between, so lines are read until the last one is there.
-        let last_line = if args.contains(&"--demo") {
-            "merchant token:"
-        } else {
-            "merchant gRPC:"
-        };
-        while !banner.contains(last_line) && std::time::Instant::now() < deadline {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            banner.push_str(&line);
-        }
-        assert!(
-            banner.contains(&format!("http://{http_addr}/")),
-            "the server did not start:\n{banner}"
-        );
-        // Keep reading: a closed pipe would fail the server's later prints.
-        let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let sink = printed.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0; 4096];
-            while let Ok(read @ 1..) = stdout.read(&mut chunk) {
-                let text = String::from_utf8_lossy(&chunk[..read]);
-                sink.lock().expect("printed lock").push_str(&text);
-            }
-        });
-        Self {
-            child,
-            http_addr,
-            grpc_addr,
-            banner,
-            printed,
-        }
-    }
-
-    /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        self.child.wait().expect("wait for the api-server")
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The Prometheus text of the node whose HTTP listener is `addr`.
 pub async fn metrics_at(http: &reqwest::Client, addr: SocketAddr) -> String {
     http.get(format!("http://{addr}/metrics"))
@@ -232,6 +124,78 @@ pub async fn settled_at(wanted: i64, read: impl AsyncFn() -> i64) -> i64 {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Opens an Engine.IO long-polling session by hand on the node whose HTTP
+/// listener is `addr`, and returns its URL.
+pub async fn polling_session_at(http: &reqwest::Client, addr: SocketAddr) -> String {
+    let open = http
+        .get(format!("http://{addr}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .expect("polling handshake")
+        .text()
+        .await
+        .expect("open packet");
+    let handshake: serde_json::Value =
+        serde_json::from_str(open.trim_start_matches('0')).expect("open packet JSON");
+    let sid = handshake["sid"].as_str().expect("a session id");
+    format!("http://{addr}/socket.io/?EIO=4&transport=polling&sid={sid}")
+}
+
+/// Connects a socket over long-polling to the node whose HTTP listener is
+/// `addr`, and returns its next poll, which the server holds open until it
+/// has something to send (the poll's packets, `\u{1e}`-separated).
+pub async fn held_long_poll(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+) -> tokio::task::JoinHandle<String> {
+    let session = polling_session_at(http, addr).await;
+    let connect = http
+        .post(&session)
+        .body("40")
+        .send()
+        .await
+        .expect("connect");
+    assert!(connect.status().is_success(), "{connect:?}");
+    let poll = |http: reqwest::Client, session: String| async move {
+        let answer = http.get(&session).send().await.expect("poll");
+        answer.text().await.expect("polled packets")
+    };
+    // The first polls answer at once, with the connect answer and maybe a
+    // ping; a poll still unanswered after a while is held.
+    for _ in 0..10 {
+        let next = tokio::spawn(poll(http.clone(), session.clone()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if !next.is_finished() {
+            return next;
+        }
+        let packets = next.await.expect("poll task");
+        if packets.split('\u{1e}').any(|packet| packet == "2") {
+            http.post(&session).body("3").send().await.expect("pong");
+        }
+    }
+    panic!("no poll was held open");
+}
+
+/// A new gRPC channel (its own connection) to the node listening on `addr`.
+pub async fn channel_to(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("valid uri")
+        .connect()
+        .await
+        .expect("connect to the gRPC server")
+}
+
+/// Clients of the node whose gRPC listener is `addr`, on one new channel,
+/// that present `token` (or none).
+pub async fn clients_at(addr: SocketAddr, token: Option<&str>) -> (Inventory, Reservations) {
+    let bearer = Bearer::new(token).expect("a token that fits in a header");
+    let channel = channel_to(addr).await;
+    (
+        InventoryServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        ReservationServiceClient::with_interceptor(channel, bearer),
+    )
 }
 
 /// The stock subscriptions of the node whose HTTP listener is `addr`.
@@ -323,52 +287,25 @@ impl TestServer {
     /// Opens an Engine.IO long-polling session by hand and returns its URL, for
     /// tests that need a client which stops polling or sends raw payloads.
     pub async fn polling_session(&self) -> String {
-        let open = self
-            .http
-            .get(self.url("/socket.io/?EIO=4&transport=polling"))
-            .send()
-            .await
-            .expect("polling handshake")
-            .text()
-            .await
-            .expect("open packet");
-        let handshake: serde_json::Value =
-            serde_json::from_str(open.trim_start_matches('0')).expect("open packet JSON");
-        let sid = handshake["sid"].as_str().expect("a session id");
-        self.url(&format!("/socket.io/?EIO=4&transport=polling&sid={sid}"))
+        polling_session_at(&self.http, self.running().http_addr).await
     }
 
     /// A new gRPC channel (its own connection).
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.grpc_addr()))
-            .expect("valid uri")
-            .connect()
-            .await
-            .expect("connect to the gRPC server")
+        channel_to(self.grpc_addr()).await
     }
 
     pub async fn inventory(&self) -> Inventory {
-        InventoryServiceClient::with_interceptor(
-            self.channel().await,
-            Bearer::new(Some(TOKEN)).expect("a valid token"),
-        )
+        self.clients_with_token(Some(TOKEN)).await.0
     }
 
     pub async fn reservations(&self) -> Reservations {
-        ReservationServiceClient::with_interceptor(
-            self.channel().await,
-            Bearer::new(Some(TOKEN)).expect("a valid token"),
-        )
+        self.clients_with_token(Some(TOKEN)).await.1
     }
 
     /// Clients that present `token` (or none).
     pub async fn clients_with_token(&self, token: Option<&str>) -> (Inventory, Reservations) {
-        let bearer = Bearer::new(token).expect("a token that fits in a header");
-        let channel = self.channel().await;
-        (
-            InventoryServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            ReservationServiceClient::with_interceptor(channel, bearer),
-        )
+        clients_at(self.grpc_addr(), token).await
     }
 
     /// Stops the server gracefully.

@@ -118,6 +118,21 @@ impl SocketClient {
         tokio::time::timeout(timeout, self.read()).await.ok()
     }
 
+    /// Whether the server closes the socket within `limit`; events that come
+    /// first are passed over.
+    pub async fn closed_within(&mut self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while let Some(received) = self
+            .next(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+        {
+            if received == Received::Closed {
+                return true;
+            }
+        }
+        false
+    }
+
     async fn read(&mut self) -> Received {
         loop {
             let Some(text) = self.read_text().await else {
