@@ -1,9 +1,10 @@
-//! What every handler shares: the engine, the reserve path, the stock feed
-//! and the metrics.
+//! What every handler shares: the engine, the reserve path, the stock feed,
+//! the metrics and the node's shutdown signal.
 
 use std::sync::Arc;
 
 use reservation_core::{Engine, ReserveCoalescer, StockFeed};
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::MerchantTokens;
 use crate::identity::Identity;
@@ -23,6 +24,10 @@ pub struct App {
     pub limits: Arc<Limits>,
     /// How shoppers are named on HTTP and Socket.IO.
     pub identity: Identity,
+    /// Cancelled when the node starts to shut down. Calls that would last as
+    /// long as their client (`WatchStock` streams) end themselves on it, so
+    /// that the drain can finish.
+    pub draining: CancellationToken,
 }
 
 impl App {

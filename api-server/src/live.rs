@@ -19,6 +19,10 @@
 //!   queueing without bound. (When even the disconnect packet finds no room,
 //!   the Engine.IO heartbeat closes it: a client that does not read does not
 //!   answer pings either.)
+//! - When the node shuts down every session is closed at the Engine.IO level
+//!   (its close packet, then the transport), which socket.io-client takes for
+//!   a lost connection and reconnects after, through the load balancer to
+//!   another node; a Socket.IO disconnect would tell it not to come back.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -148,8 +152,9 @@ pub(crate) fn detach_head(request: axum::extract::Request) -> axum::extract::Req
     axum::extract::Request::from_parts(parts, body)
 }
 
-/// The Socket.IO layer for the HTTP router.
-pub fn layer(app: App, options: LiveOptions) -> SocketIoLayer {
+/// The Socket.IO layer for the HTTP router, and the handle that closes every
+/// session when the node shuts down ([`SocketIo::close`]).
+pub fn layer(app: App, options: LiveOptions) -> (SocketIoLayer, SocketIo) {
     let (layer, io) = SocketIo::builder()
         .max_buffer_size(options.max_buffer)
         .max_payload(options.max_payload)
@@ -177,7 +182,7 @@ pub fn layer(app: App, options: LiveOptions) -> SocketIoLayer {
         async move { live.connecting(socket, auth.ok()).await }
     };
     io.ns("/", (async || {}).with(set_up));
-    layer
+    (layer, io)
 }
 
 /// Why a connection is refused; the client gets it as `connect_error`.

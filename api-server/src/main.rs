@@ -1,6 +1,9 @@
 //! `api-server`: reads its configuration (flags or `FLASHSALE_*` variables),
-//! connects the engine, serves gRPC and HTTP, and shuts down gracefully on
-//! SIGTERM or Ctrl-C.
+//! connects the engine, serves gRPC and HTTP, and on SIGTERM or Ctrl-C shuts
+//! down within `--shutdown-grace-ms`: it stops accepting, ends `WatchStock`
+//! streams and Socket.IO sessions so their clients go to another node,
+//! answers what is in flight, and exits 0, cutting off what is left once the
+//! grace is over.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -158,6 +161,13 @@ struct Args {
     #[arg(long, env = "FLASHSALE_INSECURE_CUSTOMER_HEADER")]
     insecure_customer_header: bool,
 
+    /// How long (ms) a shutdown (SIGTERM, Ctrl-C) may take: streams and
+    /// sockets are told to go at once, calls in flight are answered, and
+    /// whatever is still open after this is cut off, so that the process
+    /// always exits within it. Keep it below the deployment's kill timeout.
+    #[arg(long, env = "FLASHSALE_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    shutdown_grace_ms: u64,
+
     /// The static web pages to serve.
     #[arg(long, env = "FLASHSALE_WEB_DIR", default_value = "web")]
     web_dir: PathBuf,
@@ -250,6 +260,7 @@ async fn main() -> anyhow::Result<()> {
                 linger: Duration::from_micros(args.reserve_linger_us),
             },
             identity,
+            shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
             limits: LimitOptions {
                 reserves_per_customer: args.reserves_per_customer,
                 reserves_per_address: args.reserves_per_address,
@@ -290,8 +301,12 @@ async fn main() -> anyhow::Result<()> {
     }
 
     signalled.await;
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!(
+        grace_ms = args.shutdown_grace_ms,
+        "shutting down: streams and sockets told to go, finishing requests in flight"
+    );
     server.shutdown().await?;
+    tracing::info!("stopped");
     Ok(())
 }
 

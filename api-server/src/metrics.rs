@@ -1,5 +1,6 @@
 //! The node's Prometheus metrics: requests and their latency per HTTP route and
-//! per RPC, outcomes by reason, Redis errors, stock subscriptions.
+//! per RPC, requests in flight, open `WatchStock` streams, outcomes by reason,
+//! Redis errors, stock subscriptions.
 //!
 //! Each server owns its registry (no global recorder), so several servers can
 //! run in one process, as the tests do.
@@ -31,6 +32,11 @@ pub struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    pub api: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     /// The engine call: reserve, confirm, cancel, restock, ...
     pub operation: &'static str,
@@ -44,6 +50,10 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     outcomes: Family<OutcomeLabels, Counter>,
     redis_errors: Counter,
+    /// Requests being answered, per API; a gRPC stream counts until its
+    /// first answer, and then in `watch_streams`.
+    in_flight: Family<ApiLabels, Gauge>,
+    watch_streams: Gauge,
     pub stock_subscriptions: Gauge,
     /// Socket.IO sockets connected to this node.
     pub sockets: Gauge,
@@ -64,6 +74,8 @@ impl Metrics {
         });
         let outcomes = Family::<OutcomeLabels, Counter>::default();
         let redis_errors = Counter::default();
+        let in_flight = Family::<ApiLabels, Gauge>::default();
+        let watch_streams = Gauge::default();
         let stock_subscriptions = Gauge::default();
         let sockets = Gauge::default();
         let slow_disconnects = Counter::default();
@@ -86,6 +98,16 @@ impl Metrics {
             slow_disconnects.clone(),
         );
         registry.register("requests", "Requests answered", requests.clone());
+        registry.register(
+            "requests_in_flight",
+            "Requests being answered",
+            in_flight.clone(),
+        );
+        registry.register(
+            "watch_streams",
+            "WatchStock streams open",
+            watch_streams.clone(),
+        );
         registry.register(
             "request_duration_seconds",
             "Time to answer a request",
@@ -112,6 +134,8 @@ impl Metrics {
             latency,
             outcomes,
             redis_errors,
+            in_flight,
+            watch_streams,
             stock_subscriptions,
             reserve_calls,
             reserve_requests,
@@ -138,6 +162,25 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a request of `api` in flight until the guard is dropped.
+    pub fn in_flight(&self, api: &'static str) -> Open {
+        Open::on(&self.in_flight.get_or_create(&ApiLabels { api }))
+    }
+
+    /// Requests of `api` in flight now.
+    pub fn in_flight_now(&self, api: &'static str) -> i64 {
+        self.in_flight.get_or_create(&ApiLabels { api }).get()
+    }
+
+    /// Counts an open `WatchStock` stream until the guard is dropped.
+    pub fn watch_stream(&self) -> Open {
+        Open::on(&self.watch_streams)
+    }
+
+    pub fn watch_streams_now(&self) -> i64 {
+        self.watch_streams.get()
+    }
+
     /// Counts one engine call's outcome.
     pub fn outcome<T>(&self, operation: &'static str, result: &reservation_core::Result<T>) {
         let outcome = match result {
@@ -158,5 +201,22 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// One more on a gauge for as long as it lives: a request or stream counts
+/// until it ends, however it ends (answered, cancelled, or dropped).
+pub struct Open(Gauge);
+
+impl Open {
+    fn on(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

@@ -1,14 +1,21 @@
-//! Binds both listeners, runs both servers, and stops them together: on
-//! shutdown each stops accepting, lets what is in flight finish, and returns.
+//! Binds both listeners, runs both servers, and stops them together.
+//!
+//! A shutdown ends within its grace, whatever the clients do: both servers
+//! stop accepting, `WatchStock` streams end with `UNAVAILABLE`, Socket.IO
+//! sessions are closed (their long-polls answered), and the calls and requests
+//! in flight are answered. What is still open when the grace is over is
+//! logged and cut off.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reservation_core::{CoalescerConfig, Engine, ReserveCoalescer, StockFeed};
+use socketioxide::SocketIo;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::auth::MerchantTokens;
@@ -34,13 +41,19 @@ pub struct ServerConfig {
     pub limits: LimitOptions,
     /// How shoppers are named on HTTP and Socket.IO.
     pub identity: Identity,
+    /// Longest a shutdown waits for calls, streams and sockets to finish
+    /// before it cuts them off.
+    pub shutdown_grace: Duration,
 }
 
 /// Both servers, running.
 pub struct RunningServer {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
-    stop: watch::Sender<bool>,
+    draining: CancellationToken,
+    grace: Duration,
+    io: SocketIo,
+    metrics: Arc<Metrics>,
     grpc: JoinHandle<Result<(), tonic::transport::Error>>,
     http: JoinHandle<io::Result<()>>,
 }
@@ -83,22 +96,22 @@ impl RunningServer {
             merchant_tokens: config.merchant_tokens.clone(),
             limits: Arc::new(Limits::new(config.limits.clone())),
             identity: config.identity.clone(),
+            draining: CancellationToken::new(),
         };
-        let (stop, stopped) = watch::channel(false);
-        let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
-            let _ = stopped.wait_for(|&stop| stop).await;
-        };
+        let draining = app.draining.clone();
+        let metrics = app.metrics.clone();
         tokio::spawn(limits::forget_idle_callers(
             Arc::downgrade(&app.limits),
-            until_stopped(stopped.clone()),
+            draining.clone().cancelled_owned(),
         ));
         let grpc = tokio::spawn(grpc::serve(
             grpc_listener,
             app.clone(),
             config.grpc.clone(),
-            until_stopped(stopped.clone()),
+            draining.clone().cancelled_owned(),
         ));
-        let router = http::router(app, &config.http);
+        let (router, io) = http::router(app, &config.http);
+        let stopped = draining.clone().cancelled_owned();
         let http = tokio::spawn(async move {
             // The peer address, for the per-address limits.
             let router = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -106,23 +119,89 @@ impl RunningServer {
             // heavy fan-out it merges a socket's live events into fewer TCP
             // segments, and turning it off doubled the fan-out bench's p99.
             axum::serve(http_listener, router)
-                .with_graceful_shutdown(until_stopped(stopped))
+                .with_graceful_shutdown(stopped)
                 .await
         });
         Ok(Self {
             http_addr,
             grpc_addr,
-            stop,
+            draining,
+            grace: config.shutdown_grace,
+            io,
+            metrics,
             grpc,
             http,
         })
     }
 
-    /// Stops accepting, waits for the requests in flight, and returns.
+    /// Stops accepting, tells streams and sockets to go, waits for the calls
+    /// in flight, and returns. Once the grace is over it logs what is still
+    /// open and returns anyway: the process exiting then ends it.
     pub async fn shutdown(self) -> Result<(), ServeError> {
-        let _ = self.stop.send(true);
-        self.grpc.await??;
-        self.http.await?.map_err(ServeError::Http)?;
-        Ok(())
+        let Self {
+            draining,
+            grace,
+            io,
+            metrics,
+            mut grpc,
+            mut http,
+            ..
+        } = self;
+        draining.cancel();
+        let drained = tokio::time::timeout(grace, async {
+            let servers = async {
+                let (grpc, http) = tokio::join!(&mut grpc, &mut http);
+                grpc??;
+                http?.map_err(ServeError::Http)
+            };
+            tokio::pin!(servers);
+            // Engine.IO's close, not a Socket.IO disconnect: socket.io-client
+            // reconnects after the one and stays away after the other. Its
+            // first poll sends every session the close packet (which answers
+            // the long-polls the HTTP server waits for); after that it waits
+            // for each websocket's task to let go of its queue, which
+            // socketioxide 0.18 sometimes cancels before it does, so only the
+            // servers decide when the drain is over.
+            tokio::select! {
+                biased;
+                () = io.close() => servers.await,
+                result = &mut servers => result,
+            }
+        })
+        .await;
+        match drained {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(
+                    grace_ms = grace.as_millis(),
+                    "the shutdown grace is over: cutting off {}",
+                    still_open(&metrics),
+                );
+                grpc.abort();
+                http.abort();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a drain is still waiting for, in words.
+fn still_open(metrics: &Metrics) -> String {
+    let counts = [
+        (metrics.in_flight_now("grpc"), "gRPC call"),
+        (metrics.watch_streams_now(), "WatchStock stream"),
+        (metrics.in_flight_now("http"), "HTTP request"),
+        (metrics.sockets.get(), "Socket.IO socket"),
+    ];
+    let open: Vec<String> = counts
+        .into_iter()
+        .filter(|&(count, _)| count > 0)
+        .map(|(count, what)| format!("{count} {what}{}", if count == 1 { "" } else { "s" }))
+        .collect();
+    if open.is_empty() {
+        // Connections that are closing but not closed yet, say.
+        "connections still closing".to_owned()
+    } else {
+        open.join(", ")
     }
 }

@@ -1,6 +1,8 @@
 //! When a process of the engine should stop: Ctrl-C, or SIGTERM (what
 //! service managers and container runtimes send). Both binaries stop the
-//! same way: stop taking work, finish what is in hand, exit 0.
+//! same way: stop taking work, finish what is in hand, exit 0. The
+//! api-server also tells the clients that would stay forever (streams,
+//! sockets) to go, and exits within its grace whatever they do.
 
 use std::future::Future;
 

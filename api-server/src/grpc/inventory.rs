@@ -7,17 +7,22 @@ use flashsale_proto::v1 as pb;
 use flashsale_proto::v1::inventory_service_server::InventoryService;
 use futures_util::{Stream, StreamExt, future, stream};
 use reservation_core::{Error, NewProduct, ProductUpdate, Sku};
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, millis};
 use super::status::to_status;
 use crate::app::App;
+use crate::metrics::Open;
 
 /// Hold length of a product created without one.
 const DEFAULT_HOLD_SECONDS: u32 = 600;
 const DEFAULT_PAGE_SIZE: usize = 100;
 /// Most SKUs one WatchStock call may follow.
 pub const MAX_WATCHED_SKUS: usize = 100;
+/// How a `WatchStock` stream ends when its node shuts down (`UNAVAILABLE`,
+/// which clients retry).
+pub const SHUTTING_DOWN: &str = "the server is shutting down; reconnect to another node";
 
 pub struct InventoryApi {
     app: App,
@@ -247,7 +252,33 @@ impl InventoryService for InventoryApi {
         // watches: the node unsubscribes from products nobody watches any more.
         let events = stream::iter(snapshots)
             .chain(changes)
-            .map(|snapshot| Ok(convert::stock_event(snapshot)));
-        Ok(Response::new(Box::pin(events)))
+            .map(|snapshot| Ok(convert::stock_event(snapshot)))
+            .boxed();
+        let open = self.app.metrics.watch_stream();
+        Ok(Response::new(Box::pin(until_draining(
+            events,
+            self.app.draining.clone(),
+            open,
+        ))))
     }
+}
+
+/// `events` until the node starts to shut down, then `UNAVAILABLE` and the
+/// end. A stream otherwise lasts as long as its client, and the server's
+/// graceful shutdown waits for every stream: one open watcher would hold the
+/// process up until it was killed. `open` counts the stream while it lasts.
+fn until_draining<T: Send + 'static>(
+    events: stream::BoxStream<'static, Result<T, Status>>,
+    draining: CancellationToken,
+    open: Open,
+) -> impl Stream<Item = Result<T, Status>> + Send {
+    stream::unfold(Some((events, draining, open)), |state| async move {
+        let (mut events, draining, open) = state?;
+        tokio::select! {
+            // A stream that always has an event ready still ends.
+            biased;
+            () = draining.cancelled() => Some((Err(Status::unavailable(SHUTTING_DOWN)), None)),
+            event = events.next() => event.map(|event| (event, Some((events, draining, open)))),
+        }
+    })
 }

@@ -6,6 +6,10 @@
 //! executed or logged. Reflection and health stay open, as load balancers and
 //! tools expect. A global in-flight cap sheds excess calls with
 //! `RESOURCE_EXHAUSTED` instead of queueing them without bound.
+//!
+//! At shutdown the listener stops accepting, calls in flight are answered,
+//! and `WatchStock` streams end with `UNAVAILABLE` ([`SHUTTING_DOWN`]), which
+//! clients retry, on another node.
 
 mod convert;
 mod inventory;
@@ -28,7 +32,7 @@ use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 
-pub use inventory::MAX_WATCHED_SKUS;
+pub use inventory::{MAX_WATCHED_SKUS, SHUTTING_DOWN};
 pub use reservation::DEFAULT_PAGE_SIZE;
 pub use status::DOMAIN;
 

@@ -1,4 +1,5 @@
-//! A tower layer that counts every gRPC call and times it, by RPC and status.
+//! A tower layer that counts every gRPC call and times it, by RPC and status,
+//! and counts the calls in flight.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -56,9 +57,11 @@ where
         let started = Instant::now();
         let path = request.uri().path().to_owned();
         let metrics = self.metrics.clone();
+        let in_flight = metrics.in_flight("grpc");
         let answer = self.inner.call(request);
         Box::pin(async move {
             let result = answer.await;
+            drop(in_flight);
             // An error answer carries grpc-status in its headers; a successful
             // unary answer carries it in the trailers, after the body.
             let code = match &result {

@@ -26,6 +26,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue, Method};
+use socketioxide::SocketIo;
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
@@ -55,7 +56,9 @@ pub struct HttpOptions {
     pub live: LiveOptions,
 }
 
-pub fn router(app: App, options: &HttpOptions) -> Router {
+/// The HTTP API, the pages and Socket.IO, and the handle that closes the
+/// Socket.IO sessions at shutdown.
+pub fn router(app: App, options: &HttpOptions) -> (Router, SocketIo) {
     let shed = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
             ApiError::new(
@@ -76,7 +79,8 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
             HeaderName::from_static(TOKEN_HEADER),
         ]);
     let web = &options.web_dir;
-    routes::api()
+    let (live, io) = live::layer(app.clone(), options.live.clone());
+    let router = routes::api()
         .merge(admin::api())
         // The pages: the product page and the dashboard are single files that
         // read what they show from the URL and the APIs.
@@ -99,7 +103,7 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         ))
         // Socket.IO answers /socket.io/ itself, before routing and shedding:
         // its connections are long-lived and limited on their own.
-        .layer(live::layer(app.clone(), options.live.clone()))
+        .layer(live)
         // Runs before Socket.IO, which keeps the requests that open sessions.
         .layer(tower::util::MapRequestLayer::new(live::detach_head))
         .layer(axum::middleware::from_fn_with_state(
@@ -107,7 +111,8 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
             live::admit_session,
         ))
         .layer(cors)
-        .with_state(app)
+        .with_state(app);
+    (router, io)
 }
 
 async fn not_found() -> StatusCode {

@@ -1,4 +1,5 @@
-//! Counts every HTTP request and times it, by route template and status.
+//! Counts every HTTP request and times it, by route template and status, and
+//! counts the requests in flight.
 
 use std::time::Instant;
 
@@ -15,7 +16,9 @@ pub async fn record(State(app): State<App>, request: Request, next: Next) -> Res
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "static".to_owned(), |p| p.as_str().to_owned());
+    let in_flight = app.metrics.in_flight("http");
     let response = next.run(request).await;
+    drop(in_flight);
     tracing::debug!(%route, status = response.status().as_u16(), "http request");
     app.metrics.observe_request(
         "http",

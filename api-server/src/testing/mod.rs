@@ -220,6 +220,7 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
             reserves: options.reserves.clone(),
             limits: options.limits.clone(),
             identity: options.identity.clone(),
+            shutdown_grace: Duration::from_secs(10),
             http: HttpOptions {
                 max_in_flight: options.max_in_flight,
                 web_dir: options.web_dir.clone(),

@@ -119,6 +119,19 @@ impl ServerProcess {
         }
     }
 
+    /// Whether the process prints `text` within 5 s (the output is read on a
+    /// thread of its own, so the last lines may land after its exit).
+    pub async fn printed_within_5s(&self, text: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !self.printed.lock().expect("printed lock").contains(text) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(mut self) -> ExitStatus {
         self.send_sigterm();

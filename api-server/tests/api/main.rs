@@ -15,6 +15,7 @@ mod live;
 mod resilience;
 mod scale;
 mod shopper_holds;
+mod shutdown;
 
 use flashsale_proto::v1 as pb;
 use tonic::Status;
