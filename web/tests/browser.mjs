@@ -1,14 +1,15 @@
 // The pages in a real browser: Playwright driving the system's Chromium
 // against a running api-server, purchase worker and Redis.
 //
-// usage: node browser.mjs BASE_URL MERCHANT_TOKEN SKU_A SKU_B SCREENSHOT_DIR
-// SKU_A and SKU_B need a few units, and SKU_A a hold of 2 seconds.
+// usage: node browser.mjs BASE_URL MERCHANT_TOKEN SKU_A SKU_B SKU_C SCREENSHOT_DIR
+// SKU_A and SKU_B need a few units, and SKU_A a hold of 2 seconds; SKU_C a
+// hold of 6 seconds, on a server that sends expiry notices 3 seconds early.
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
-const [base, token, skuA, skuB, shots] = process.argv.slice(2);
+const [base, token, skuA, skuB, skuC, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -17,8 +18,10 @@ const browser = await chromium.launch({
 });
 const summary = {};
 
-async function open(sku, query = "") {
+async function open(sku, query = "", skewMs = 0) {
   const context = await browser.newContext({ viewport: { width: 420, height: 860 } }); // a phone
+  // A shopper whose clock is off: the page must count down on the server's.
+  if (skewMs) await context.clock.setSystemTime(Date.now() + skewMs);
   const page = await context.newPage();
   page.on("pageerror", e => { throw e; });
   await page.goto(`${base}/p/${sku}${query}`);
@@ -73,6 +76,51 @@ const held = await count(a2);
 await a2.locator("#hold-state", { hasText: "expired" }).waitFor({ timeout: 5000 });
 await a2.waitForFunction(n => Number(document.getElementById("available").textContent) === n, held + 1, { timeout: 5000 });
 summary.expired = true;
+
+await reloadsReconnectsAndNotices();
+
+/** A hold survives a reload, a hold event missed offline is caught up on
+ *  reconnect, and "expires soon" shows on the server's clock. */
+async function reloadsReconnectsAndNotices() {
+  // A reload keeps the hold: the page reads the shopper's holds from the server.
+  const c = await open(skuC);
+  await c.locator("#reserve").click();
+  await c.locator("#hold-state", { hasText: "held for you" }).waitFor();
+  await c.reload();
+  await c.locator("#connection", { hasText: "live" }).waitFor();
+  await c.locator("#hold-state", { hasText: "held for you" }).waitFor({ timeout: 2000 });
+  assert.equal(await c.locator("#hold-count").textContent(), "1", "the badge counts the server's holds");
+  assert.match(await c.locator("#hold-countdown").textContent(), /Expires in 0:0[1-6]/);
+  summary.reload_kept_hold = true;
+
+  // "Expires soon" arrives about 3 s before the deadline, as a hold event.
+  await c.locator("#hold-expiring").waitFor({ timeout: 6000 });
+  assert.match(await c.locator("#hold-countdown").textContent(), /Expires in 0:0[0-3]/);
+  summary.expiring_notice = true;
+
+  // A shopper ten minutes ahead of the server still sees the hold count down.
+  const skewed = await open(skuC, "", 10 * 60 * 1000);
+  await skewed.locator("#reserve").click();
+  await skewed.locator("#hold-state", { hasText: "held for you" }).waitFor();
+  assert.match(await skewed.locator("#hold-countdown").textContent(), /Expires in 0:0[1-6]/);
+  summary.server_clock = true;
+
+  // Offline while the worker buys the hold: the reconnect reads it again.
+  const e = await open(skuA);
+  await e.locator("#reserve").click();
+  await e.locator("#hold-state", { hasText: "held for you" }).waitFor();
+  const [id, shopper] = await e.evaluate(() => [hold.id, customer]);
+  await e.evaluate(() => socket.disconnect());
+  const call = (method, path) => fetch(`${base}${path}`, { method, headers: { "x-customer-id": shopper } }).then(r => r.json());
+  await call("POST", `/api/reservations/${id}/confirm`);
+  for (let i = 0; i < 50 && (await call("GET", `/api/reservations/${id}`)).state !== "PURCHASED"; i++) {
+    await e.waitForTimeout(100);
+  }
+  assert.equal(await e.locator("#hold-state").textContent(), "held for you", "the page heard the purchase while offline");
+  await e.evaluate(() => socket.connect());
+  await e.locator("#hold-state", { hasText: "purchased" }).waitFor({ timeout: 3000 });
+  summary.reconnect_reread = true;
+}
 
 // The dashboard: sign in, restock A, and the shopper page shows it live.
 const admin = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();

@@ -27,6 +27,10 @@ use crate::keys::{self, ProductKeys};
 use crate::scripts::SCRIPTS;
 use crate::types::{CustomerId, Hold, ReservationId, Sku};
 
+/// A product of a shopper's index, with when a reserve last noted it (none
+/// when the caller named the product).
+type IndexedProduct = (Sku, Option<f64>);
+
 /// Products read at once when a list spans many.
 const CONCURRENT_READS: usize = 16;
 
@@ -80,7 +84,7 @@ impl Engine {
         };
         // One more than a page from each product: when all of them together
         // have no more than a page, there is no next one.
-        let read: Vec<((Sku, Option<f64>), Vec<Hold>)> = stream::iter(products)
+        let read: Vec<(IndexedProduct, Vec<Hold>)> = stream::iter(products)
             .map(|(sku, noted)| async move {
                 let holds = self
                     .product_holds_of(customer, &sku, after, limit + 1)
@@ -155,7 +159,7 @@ impl Engine {
     }
 
     /// The customer's product index: each product and when it was noted.
-    async fn shopper_products(&self, customer: &CustomerId) -> Result<Vec<(Sku, Option<f64>)>> {
+    async fn shopper_products(&self, customer: &CustomerId) -> Result<Vec<IndexedProduct>> {
         let entries: Vec<(String, f64)> = self
             .redis
             .query(
