@@ -208,6 +208,45 @@ async fn an_open_loop_run_sells_out_exactly_and_corrects_for_waiting() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn holds_that_expire_during_a_run_keep_its_books_exact() {
+    let server = TestServer::start().await;
+    // 300 units in one-second holds over three seconds: the stock runs out,
+    // and reserves take units back from expired holds to grant them again.
+    let run = flashload(
+        &server,
+        "reserve",
+        &[
+            "--setup",
+            "--stock",
+            "300",
+            "--hold-seconds",
+            "1",
+            "--duration",
+            "3s",
+            "--concurrency",
+            "8",
+            "--confirm-fraction",
+            "0.3",
+            "--cancel-fraction",
+            "0.3",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let r = run.report();
+    let product = &r["products"][0];
+    let granted = product["granted_units"].as_i64().unwrap();
+    assert!(
+        granted > 300,
+        "units came back from expired holds and were granted again: {product}"
+    );
+    for name in ["no_oversell", "tallies_match", "audit_clean"] {
+        assert_eq!(run.check(name)["passed"], true, "{name}: {r}");
+    }
+    assert_eq!(r["oversell"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_oversell_behind_the_engines_back_fails_the_run() {
     let server = TestServer::start().await;
     server
