@@ -1,5 +1,5 @@
 // The merchant dashboard: live stock of every product, create, restock,
-// pause and resume, recent orders, and a live chart for one product.
+// schedule, pause and resume, recent orders, and a live chart for one product.
 "use strict";
 
 const $ = id => document.getElementById(id);
@@ -15,12 +15,28 @@ const say = (text, kind = "error") => {
   $("message").className = `message ${kind}`;
 };
 
+/** A countdown: "1:02:03", "4:05", "2d 3:04:05". */
+function clock(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const [d, h, m] = [Math.floor(s / 86400), Math.floor((s % 86400) / 3600), Math.floor((s % 3600) / 60)];
+  const ss = String(s % 60).padStart(2, "0");
+  if (d > 0) return `${d}d ${h}:${String(m).padStart(2, "0")}:${ss}`;
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** Where a product's sale is now, in words. A pause outranks the window. */
 function saleState(p) {
   const now = Date.now();
-  if (p.sale_ends_at_ms && now >= p.sale_ends_at_ms) return "paused";
-  if (p.sale_starts_at_ms && now < p.sale_starts_at_ms) return "not open yet";
+  if (p.paused) return "paused";
+  if (p.sale_ends_at_ms && now >= p.sale_ends_at_ms) return "closed";
+  if (p.sale_starts_at_ms && now < p.sale_starts_at_ms) return `opens in ${clock(p.sale_starts_at_ms - now)}`;
+  if (p.sale_ends_at_ms) return `closes in ${clock(p.sale_ends_at_ms - now)}`;
   return "open";
 }
+
+// A `datetime-local` input's value (local time, to the second) and back.
+const toInput = ms => (ms ? new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 19) : "");
+const fromInput = value => (value ? new Date(value).getTime() : null);
 
 function cell(text, numeric) {
   const td = document.createElement("td");
@@ -54,10 +70,11 @@ function rowOf(p) {
     amount.value = "10";
     amount.setAttribute("aria-label", `Units to add to ${p.sku}`);
     const toggle = button("Pause", () => {
-      const paused = saleState(products.get(p.sku)) === "paused";
-      act(`/api/admin/products/${p.sku}/${paused ? "resume" : "pause"}`);
+      act(`/api/admin/products/${p.sku}/${products.get(p.sku).paused ? "resume" : "pause"}`);
     });
-    actions.append(amount, button("Restock", () => act(`/api/admin/products/${p.sku}/restock`, { delta: Number(amount.value) })),
+    // One request id per click: a retry of a lost answer adds the units once.
+    const restock = () => act(`/api/admin/products/${p.sku}/restock`, { delta: Number(amount.value), request_id: crypto.randomUUID() });
+    actions.append(amount, button("Restock", restock),
       toggle, button("Chart", () => { selected = p.sku; $("chart-sku").textContent = p.sku; drawChart(); }));
     row.append(...cells, actions);
     entry = { row, cells, toggle };
@@ -73,7 +90,14 @@ function render() {
     const state = saleState(p);
     [p.sku, p.name, p.available, p.held, p.sold, p.total, p.version, state]
       .forEach((value, i) => { cells[i].textContent = value; });
-    toggle.textContent = state === "paused" ? "Resume" : "Pause";
+    toggle.textContent = p.paused ? "Resume" : "Pause";
+  }
+  const select = $("schedule-sku");
+  if ([...select.options].map(o => o.value).join() !== sorted.map(p => p.sku).join()) {
+    const chosen = select.value;
+    select.replaceChildren(...sorted.map(p => new Option(p.sku, p.sku)));
+    if (products.has(chosen)) select.value = chosen;
+    else showSchedule();
   }
   // Rows are moved only when products come or go: moving one blurs its input.
   const table = $("products");
@@ -83,13 +107,28 @@ function render() {
   }
 }
 
-async function act(path, body) {
-  try {
-    const product = await admin("POST", path, body);
-    update(product);
-    say("Done.", "ok");
-  } catch (e) {
-    say(e.message);
+/** The schedule form shows the chosen product's window (not while it is
+ * being edited: only when another product is chosen). */
+function showSchedule() {
+  const p = products.get($("schedule-sku").value);
+  $("schedule-starts").value = toInput(p?.sale_starts_at_ms);
+  $("schedule-ends").value = toInput(p?.sale_ends_at_ms);
+}
+
+/** A merchant action. One whose answer was lost (the network, a node going
+ * away) is sent again as it was: a restock carries its request id, and the
+ * others set a state, so a repeat changes nothing more. */
+async function act(path, body, method = "POST", done = "Done.") {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      update(await admin(method, path, body));
+      say(done, "ok");
+      return;
+    } catch (e) {
+      const lost = e instanceof TypeError || e.code === "UNAVAILABLE";
+      if (!lost || attempt === 3) return say(e.message);
+      await new Promise(resolve => setTimeout(resolve, 500 * attempt));
+    }
   }
 }
 
@@ -119,10 +158,23 @@ function update(stock) {
   if (stock.sku === selected) drawChart();
 }
 
-/** Once a second: a point for every product, so quiet seconds show too. */
+/** Once a second: a point for every product, so quiet seconds show too,
+ * and the countdowns move on. */
 function tick() {
   for (const p of products.values()) currentPoint(p.sku, p.available);
+  render();
   if (selected) drawChart();
+}
+
+/** A new version with the same stock is a change of settings (made from
+ * elsewhere, say): stock events do not carry them, so read the product. */
+function onStock(event) {
+  const known = products.get(event.sku);
+  update(event);
+  const same = known && ["available", "held", "sold", "total"].every(k => known[k] === event[k]);
+  if (same && event.version > known.version) {
+    Shop.api("GET", `/api/products/${encodeURIComponent(event.sku)}`).then(update).catch(() => {});
+  }
 }
 
 function drawChart() {
@@ -175,7 +227,7 @@ async function start() {
       socket.timeout(5000).emitWithAck("watch", { sku }).then(s => s && !s.error && update(s)).catch(() => {});
     }
   });
-  socket.on("stock", update);
+  socket.on("stock", onStock);
   loadOrders();
   setInterval(loadOrders, 2000);
   setInterval(tick, 1000);
@@ -198,6 +250,10 @@ $("create").addEventListener("submit", async event => {
   const form = new FormData(event.target);
   const body = Object.fromEntries(form.entries());
   for (const k of ["price_cents", "total", "per_customer_limit", "hold_seconds"]) body[k] = Number(body[k]);
+  for (const k of ["sale_starts_at", "sale_ends_at"]) {
+    body[`${k}_ms`] = fromInput(body[k]);
+    delete body[k];
+  }
   try {
     const product = await admin("POST", "/api/admin/products", body);
     update(product);
@@ -207,6 +263,17 @@ $("create").addEventListener("submit", async event => {
   } catch (e) {
     say(e.message);
   }
+});
+
+$("schedule-sku").addEventListener("change", showSchedule);
+$("schedule").addEventListener("submit", event => {
+  event.preventDefault();
+  const sku = $("schedule-sku").value;
+  // Both bounds, so an emptied one is cleared.
+  act(`/api/admin/products/${encodeURIComponent(sku)}`, {
+    sale_starts_at_ms: fromInput($("schedule-starts").value),
+    sale_ends_at_ms: fromInput($("schedule-ends").value),
+  }, "PATCH", `Saved the schedule of ${sku}.`);
 });
 
 if (token) start().catch(() => sessionStorage.removeItem("merchant-token"));

@@ -51,8 +51,8 @@ function render() {
   $("bar-label").setAttribute("aria-label", `${product.available} of ${product.total} left`);
   const now = serverNow();
   const notYet = product.sale_starts_at_ms && now < product.sale_starts_at_ms;
-  const over = product.sale_ends_at_ms && now >= product.sale_ends_at_ms;
-  $("countdown").textContent = notYet ? `Sale opens in ${Shop.duration(product.sale_starts_at_ms - now)}` : over ? "The sale is closed." : "";
+  const over = product.paused || (product.sale_ends_at_ms && now >= product.sale_ends_at_ms);
+  $("countdown").textContent = product.paused ? "The sale is paused." : notYet ? `Sale opens in ${Shop.duration(product.sale_starts_at_ms - now)}` : over ? "The sale is closed." : "";
   $("product").classList.toggle("soldout", product.available === 0);
   $("reserve").disabled = product.available === 0 || notYet || over;
   $("reserve").textContent = product.available === 0 ? "Sold out" : "Reserve";

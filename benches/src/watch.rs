@@ -336,6 +336,7 @@ pub async fn run(args: WatchArgs) -> Result<bool> {
         let request = pb::RestockRequest {
             sku: skus[sent as usize % skus.len()].clone(),
             delta: if round.is_multiple_of(2) { 1 } else { -1 },
+            request_id: String::new(),
         };
         let mut inventory = merchant.inventory();
         let (recording, failed) = (shared.clone(), failed.clone());

@@ -16,7 +16,8 @@
 --                       reserve: see update_product.lua)
 -- KEYS[5] purchase_due  zset: hold key -> purchase deadline, CONFIRMED holds
 -- KEYS[6] ended         hash: hold key -> record, holds that ended in the
---                       current retention period (src/keys.rs, `Retention`)
+--                       current retention period (src/keys.rs, `Retention`),
+--                       and the records of restocks sent with a request id
 -- KEYS[7] ended_before  the same, for the period before
 -- KEYS[8] ended_gone    the same, for the period before that: read by
 --                       nobody any more, and unlinked by every call (freed in
@@ -44,6 +45,8 @@
 -- A hold record is one line of space-separated fields:
 --   state customer_id quantity request_id created_at_ms expires_at_ms
 --   updated_at_ms [purchase_deadline_ms [purchased_at_ms]]
+-- A restock's record (restock.lua) is `RESTOCK delta request_id at_ms`,
+-- which parse_hold takes for no hold.
 --
 -- Scripts first check everything, then write: Lua has no rollback, so a
 -- failed check must leave nothing behind.
@@ -62,24 +65,30 @@ local ENDED_TTL_MS = ARGV[6]
 local COUNTERS = { 'total', 'available', 'held', 'sold', 'version', 'reserved', 'holds_made',
   'cancelled', 'expired', 'released' }
 -- `noticed_until`: every due entry with a deadline up to this one has had
--- its expiry notice (see sweep_product.lua).
+-- its expiry notice (see sweep_product.lua). `paused`: '1' while the
+-- merchant holds the sale shut, whatever its window says (absent on a
+-- product never paused).
 local PRODUCT_FIELDS = { 'per_customer_limit', 'hold_seconds', 'sale_starts_at', 'sale_ends_at',
-  'counts_customers', 'noticed_until', unpack(COUNTERS) }
+  'counts_customers', 'noticed_until', 'paused', unpack(COUNTERS) }
+-- The counters come after the settings.
+local SETTINGS = #PRODUCT_FIELDS - #COUNTERS
 
--- The product's settings and counters, or nil when it does not exist. The
--- counters' text as read is kept: commit_product writes back only what changed.
+-- The product's settings and counters, or nil when it does not exist (its
+-- first counter, `total`, is written at creation). The counters' text as
+-- read is kept: commit_product writes back only what changed.
 local function load_product()
   local f = redis.call('HMGET', PRODUCT, unpack(PRODUCT_FIELDS))
-  if not f[7] then
+  if not f[SETTINGS + 1] then
     return nil
   end
   local product = {
     per_customer_limit = tonumber(f[1]), hold_seconds = tonumber(f[2]),
     sale_starts_at = tonumber(f[3]), sale_ends_at = tonumber(f[4]),
-    counts_customers = f[5] == '1', noticed_until = tonumber(f[6] or '0'), loaded = {},
+    counts_customers = f[5] == '1', noticed_until = tonumber(f[6] or '0'), paused = f[7] == '1',
+    loaded = {},
   }
   for i, counter in ipairs(COUNTERS) do
-    local text = f[6 + i] or '0'
+    local text = f[SETTINGS + i] or '0'
     product[counter] = tonumber(text)
     product.loaded[counter] = text
   end
@@ -87,7 +96,8 @@ local function load_product()
 end
 
 local function sale_closed(product)
-  return NOW < product.sale_starts_at or (product.sale_ends_at > 0 and NOW >= product.sale_ends_at)
+  return product.paused or NOW < product.sale_starts_at
+    or (product.sale_ends_at > 0 and NOW >= product.sale_ends_at)
 end
 
 local BASE32 = '0123456789abcdefghjkmnpqrstvwxyz'
@@ -418,6 +428,8 @@ end
 -- Writes the counters that changed, bumps the version by one and publishes
 -- one stock event. Every script call that changes the product calls this
 -- exactly once. Numbers become text once, for both the hash and the event.
+-- The event says `paused` only while paused: readers take its absence for
+-- false, and the events of a sale on the go stay as short as they were.
 local function commit_product(product)
   product.version = product.version + 1
   local text, changes = {}, { 'updated_at', NOW_TEXT }
@@ -435,7 +447,8 @@ local function commit_product(product)
   product.loaded = text
   redis.call(PUBLISH_CMD, STOCK_CHANNEL, '{"sku":"' .. SKU .. '","available":' .. text.available
     .. ',"held":' .. text.held .. ',"sold":' .. text.sold .. ',"total":' .. text.total
-    .. ',"version":' .. text.version .. ',"at_ms":' .. NOW_TEXT .. '}')
+    .. ',"version":' .. text.version .. ',"at_ms":' .. NOW_TEXT
+    .. (product.paused and ',"paused":true}' or '}'))
   return product.version
 end
 

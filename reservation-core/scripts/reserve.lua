@@ -32,7 +32,7 @@
 --   {'NOT_FOUND'}
 --   {'IDEMPOTENCY_MISMATCH'}
 --   {'KEY_COLLISION'}                              two request ids, one key
---   {'SALE_CLOSED', sale_starts_at, sale_ends_at}
+--   {'SALE_CLOSED', sale_starts_at, sale_ends_at, 1 when paused else 0}
 --   {'CUSTOMER_LIMIT', limit, units the customer already has}
 --   {'OUT_OF_STOCK', available}
 

@@ -42,7 +42,8 @@ local function decide_reserve(product, prior, prior_key, request_id, customer_id
   end
 
   if sale_closed(product) then
-    return { 'SALE_CLOSED', product.sale_starts_at, product.sale_ends_at }
+    return { 'SALE_CLOSED', product.sale_starts_at, product.sale_ends_at,
+      product.paused and 1 or 0 }
   end
 
   -- Due holds matter only when they would change the answer: when stock is

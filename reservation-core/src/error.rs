@@ -25,11 +25,14 @@ pub enum Error {
         owned: i64,
     },
 
-    #[error("the sale of {sku} is not open now (window {})", window(*.starts_at_ms, *.ends_at_ms))]
+    /// Outside the sale's window, or paused by the merchant (whatever the
+    /// window says: resuming gives the window back its say).
+    #[error("the sale of {sku} is {}", closed_because(*.paused, *.starts_at_ms, *.ends_at_ms))]
     SaleClosed {
         sku: Sku,
         starts_at_ms: Option<i64>,
         ends_at_ms: Option<i64>,
+        paused: bool,
     },
 
     #[error("product {0} does not exist")]
@@ -85,9 +88,14 @@ fn span(length: std::time::Duration) -> String {
     }
 }
 
-fn window(starts: Option<i64>, ends: Option<i64>) -> String {
+fn closed_because(paused: bool, starts: Option<i64>, ends: Option<i64>) -> String {
     let bound = |b: Option<i64>| b.map_or_else(|| "-".to_owned(), |ms| ms.to_string());
-    format!("{}..{} ms", bound(starts), bound(ends))
+    let window = format!("{}..{} ms", bound(starts), bound(ends));
+    if paused {
+        format!("paused by the merchant (window {window})")
+    } else {
+        format!("not open now (window {window})")
+    }
 }
 
 impl Error {

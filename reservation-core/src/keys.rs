@@ -297,22 +297,27 @@ impl<'a> HoldKey<'a> {
     }
 }
 
-/// What kind of request made a hold: a reserve's and a cart line's request
-/// ids live apart, so the two never answer for each other.
+/// What kind of request made a record: a reserve's, a cart line's and a
+/// restock's request ids live apart, so none answers for another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestKind {
     Reserve,
     CartLine,
+    /// Makes no hold: its record is kept in the ended hashes for the
+    /// retention, as an ended hold's is (see `scripts/restock.lua`).
+    Restock,
 }
 
-/// The key of the hold a request makes, within its product: the first 20
-/// hex digits of SHA-1 over the product's salt, the request's kind and its
-/// id. So a request finds its hold with no index of its own, and nobody
-/// without the salt can tell a hold's id from its request id.
+/// The key of the hold a request makes, within its product (for a restock,
+/// the key of its record): the first 20 hex digits of SHA-1 over the
+/// product's salt, the request's kind and its id. So a request finds its
+/// hold with no index of its own, and nobody without the salt can tell a
+/// hold's id from its request id.
 pub fn request_hold_key(salt: &str, kind: RequestKind, request_id: &str) -> String {
     let kind = match kind {
         RequestKind::Reserve => 'r',
         RequestKind::CartLine => 'c',
+        RequestKind::Restock => 's',
     };
     let mut digest = sha1_smol::Sha1::from(format!("{salt}|{kind}|{request_id}"))
         .digest()
@@ -417,6 +422,7 @@ mod tests {
         assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(key, request_hold_key("SALT", RequestKind::Reserve, "r-1"));
         assert_ne!(key, request_hold_key("SALT", RequestKind::CartLine, "r-1"));
+        assert_ne!(key, request_hold_key("SALT", RequestKind::Restock, "r-1"));
         assert_ne!(key, request_hold_key("PEPPER", RequestKind::Reserve, "r-1"));
     }
 

@@ -307,6 +307,11 @@ pub struct StockSnapshot {
     pub version: u64,
     /// When this version was written, ms since the epoch.
     pub at_ms: i64,
+    /// The merchant holds the sale shut (see [`ProductUpdate::paused`]). A
+    /// setting, not stock, but it says whether the units can be had now, so
+    /// live pages and watchers learn of a pause with the version it made.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// What the engine publishes on a product's stock channel after every change.
@@ -355,13 +360,15 @@ pub struct Product {
     pub hold_seconds: u32,
     pub sale_starts_at_ms: Option<i64>,
     pub sale_ends_at_ms: Option<i64>,
+    /// Its stock, and whether the sale is paused (`stock.paused`).
     pub stock: StockSnapshot,
 }
 
 impl Product {
     /// Whether reserves are accepted at `now_ms`.
     pub fn sale_open_at(&self, now_ms: i64) -> bool {
-        self.sale_starts_at_ms.is_none_or(|start| now_ms >= start)
+        !self.stock.paused
+            && self.sale_starts_at_ms.is_none_or(|start| now_ms >= start)
             && self.sale_ends_at_ms.is_none_or(|end| now_ms < end)
     }
 }
@@ -415,9 +422,29 @@ pub struct ProductUpdate {
     pub hold_seconds: Option<u32>,
     pub sale_starts_at_ms: Option<Option<i64>>,
     pub sale_ends_at_ms: Option<Option<i64>>,
+    /// `Some(true)` refuses reserves (as a closed sale) until `Some(false)`.
+    /// It leaves the window alone: a sale paused before its opening time
+    /// and resumed still opens at that time, not at once.
+    pub paused: Option<bool>,
 }
 
 impl ProductUpdate {
+    /// Pauses the sale and changes nothing else.
+    pub fn pause() -> Self {
+        Self {
+            paused: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// Resumes the sale (its window then decides again) and changes nothing else.
+    pub fn resume() -> Self {
+        Self {
+            paused: Some(false),
+            ..Self::default()
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.name.is_none()
             && self.price_cents.is_none()
@@ -425,11 +452,13 @@ impl ProductUpdate {
             && self.hold_seconds.is_none()
             && self.sale_starts_at_ms.is_none()
             && self.sale_ends_at_ms.is_none()
+            && self.paused.is_none()
     }
 
-    /// Checks the update against the product it changes (the sale window is
-    /// checked as it will be after the update).
-    pub(crate) fn validate(&self, current: &Product) -> Result<(), Error> {
+    /// Checks the fields of the update on their own. That the sale window
+    /// will still close after it opens depends on the product as the update
+    /// finds it, so the script checks that.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.is_empty() {
             return Err(invalid("update", "changes nothing"));
         }
@@ -443,8 +472,8 @@ impl ProductUpdate {
             validate_hold_seconds(hold_seconds)?;
         }
         validate_window(
-            self.sale_starts_at_ms.unwrap_or(current.sale_starts_at_ms),
-            self.sale_ends_at_ms.unwrap_or(current.sale_ends_at_ms),
+            self.sale_starts_at_ms.flatten(),
+            self.sale_ends_at_ms.flatten(),
         )
     }
 }

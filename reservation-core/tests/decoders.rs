@@ -92,11 +92,12 @@ proptest! {
     fn a_stock_event_reads_back_as_it_was_written(
         sku in "[A-Za-z0-9._-]{1,64}",
         counts in any::<(i64, i64, i64, i64, u64, i64)>(),
+        paused in any::<bool>(),
     ) {
         let (available, held, sold, total, version, at_ms) = counts;
         let event = StockEvent {
             sku: Sku::new(sku).unwrap(),
-            available, held, sold, total, version, at_ms,
+            available, held, sold, total, version, at_ms, paused,
         };
         prop_assert_eq!(StockEvent::from_json(event.to_json().as_bytes()).unwrap(), event);
     }

@@ -46,6 +46,47 @@ async function colours(page, png) {
   }, png.toString("base64"));
 }
 
+/** The dashboard schedules a sale, pauses and resumes it (the start is
+ * kept), then clears, sets and moves its bounds; its row counts down. */
+async function scheduleFromDashboard(admin, sku) {
+  const local = offsetMs => admin.evaluate(ms => {
+    const d = new Date(Date.now() + ms);
+    return new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  }, offsetMs);
+  const create = admin.getByRole("form", { name: "Create a product" });
+  for (const [name, value] of [["sku", sku], ["name", "Scheduled"], ["price_cents", "500"], ["total", "5"]]) {
+    await create.locator(`[name=${name}]`).fill(value);
+  }
+  await create.locator("[name=sale_starts_at]").fill(await local(3_600_000));
+  await create.getByRole("button", { name: "Create product" }).click();
+  const row = admin.locator(`tr[data-sku="${sku}"]`);
+  const sale = row.locator("td").nth(7);
+  await sale.filter({ hasText: /^opens in (1:00:00|59:\d\d)$/ }).waitFor({ timeout: 3000 });
+  const { sale_starts_at_ms: opens } = await (await fetch(`${base}/api/products/${sku}`)).json();
+  assert.ok(opens > Date.now(), "the start was saved");
+
+  await row.getByRole("button", { name: "Pause" }).click();
+  await sale.filter({ hasText: /^paused$/ }).waitFor({ timeout: 2000 });
+  await row.getByRole("button", { name: "Resume" }).click();
+  await sale.filter({ hasText: /^opens in / }).waitFor({ timeout: 2000 });
+  assert.equal((await (await fetch(`${base}/api/products/${sku}`)).json()).sale_starts_at_ms, opens, "pause and resume kept the start");
+
+  const schedule = admin.getByRole("form", { name: "Schedule a sale" });
+  await schedule.getByLabel("Product").selectOption(sku);
+  assert.notEqual(await schedule.getByLabel("Opens at").inputValue(), "", "the form shows the start");
+  await schedule.getByLabel("Opens at").fill("");
+  await schedule.getByLabel("Closes at").fill(await local(2 * 3_600_000));
+  await schedule.getByRole("button", { name: "Save schedule" }).click();
+  await sale.filter({ hasText: /^closes in (2:00:00|1:59:\d\d)$/ }).waitFor({ timeout: 3000 });
+  await schedule.getByLabel("Closes at").fill("");
+  await schedule.getByRole("button", { name: "Save schedule" }).click();
+  await sale.filter({ hasText: /^open$/ }).waitFor({ timeout: 3000 });
+  await schedule.getByLabel("Opens at").fill(await local(90 * 60_000));
+  await schedule.getByRole("button", { name: "Save schedule" }).click();
+  await sale.filter({ hasText: /^opens in 1:(30:00|29:\d\d)$/ }).waitFor({ timeout: 3000 });
+  return true;
+}
+
 // Two pages on A, one on B; a reserve in one A page moves the other A page.
 const a1 = await open(skuA);
 const a2 = await open(skuA);
@@ -160,6 +201,8 @@ for (let i = 0; i < 12; i++) {
   });
   await admin.waitForTimeout(250);
 }
+
+summary.scheduled = await scheduleFromDashboard(admin, `${skuA}-SALE`);
 
 // Screenshots, checked for content.
 const shopShot = await a1.screenshot({ path: `${shots}/product-page.png`, fullPage: true });

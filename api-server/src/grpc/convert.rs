@@ -63,6 +63,7 @@ pub fn product(p: Product) -> pb::Product {
         hold_seconds: p.hold_seconds,
         sale_starts_at: p.sale_starts_at_ms.map(timestamp),
         sale_ends_at: p.sale_ends_at_ms.map(timestamp),
+        paused: p.stock.paused,
     }
 }
 
@@ -75,6 +76,7 @@ pub fn stock_event(s: StockSnapshot) -> pb::StockEvent {
         total: s.total,
         version: s.version,
         at_ms: s.at_ms,
+        paused: s.paused,
     }
 }
 

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use flashsale_proto::v1 as pb;
 use flashsale_proto::v1::inventory_service_server::InventoryService;
 use futures_util::{Stream, StreamExt, future, stream};
-use reservation_core::{Error, NewProduct, ProductUpdate, Sku};
+use reservation_core::{Error, NewProduct, ProductUpdate, RequestId, Sku};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -117,6 +117,7 @@ impl InventoryService for InventoryApi {
                 r.sale_ends_at.as_ref(),
                 r.clear_sale_ends_at,
             )?,
+            paused: r.paused,
         };
         let product = self
             .app
@@ -132,9 +133,18 @@ impl InventoryService for InventoryApi {
     async fn restock(&self, request: Request<pb::RestockRequest>) -> Answer<pb::Product> {
         let r = request.into_inner();
         let sku = Sku::new(r.sku).map_err(to_status)?;
+        let request_id = (!r.request_id.is_empty())
+            .then(|| RequestId::new(r.request_id))
+            .transpose()
+            .map_err(to_status)?;
         let product = self
             .app
-            .call("restock", self.app.engine.restock(&sku, r.delta))
+            .call(
+                "restock",
+                self.app
+                    .engine
+                    .restock_with_id(&sku, r.delta, request_id.as_ref()),
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::product(product)))

@@ -69,10 +69,12 @@ fn metadata(err: &Error) -> HashMap<String, String> {
             sku,
             starts_at_ms,
             ends_at_ms,
+            paused,
         } => {
             let mut pairs = vec![("sku", sku.to_string())];
             pairs.extend(starts_at_ms.map(|ms| ("sale_starts_at_ms", ms.to_string())));
             pairs.extend(ends_at_ms.map(|ms| ("sale_ends_at_ms", ms.to_string())));
+            pairs.extend(paused.then(|| ("paused", "true".to_owned())));
             pairs
         }
         Error::WrongState { id, state, .. } => {

@@ -62,6 +62,7 @@ async fn shoppers_and_the_merchant_see_stock_live_in_a_browser() {
         "expiring_notice",
         "server_clock",
         "reconnect_reread",
+        "scheduled",
     ] {
         assert_eq!(summary[step], Value::Bool(true), "{step}: {summary}");
     }

@@ -77,6 +77,7 @@ async fn products_are_created_changed_restocked_read_and_listed() {
         .restock(pb::RestockRequest {
             sku: "TEE".into(),
             delta: 5,
+            request_id: String::new(),
         })
         .await
         .unwrap()
@@ -144,6 +145,7 @@ async fn inventory_refusals_carry_their_reason() {
         .restock(pb::RestockRequest {
             sku: "TEE".into(),
             delta: -4,
+            request_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -263,6 +265,7 @@ async fn a_sold_out_product_refuses_new_reserves_replays_old_ones_and_sells_what
         .restock(pb::RestockRequest {
             sku: "HOT".into(),
             delta: 1,
+            request_id: String::new(),
         })
         .await
         .unwrap();

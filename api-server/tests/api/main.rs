@@ -12,6 +12,7 @@ mod identity;
 mod interop;
 mod limits;
 mod live;
+mod merchant;
 mod resilience;
 mod scale;
 mod shopper_holds;

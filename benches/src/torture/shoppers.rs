@@ -58,8 +58,8 @@ pub struct Books {
     pub follow_ups_refused: u64,
     /// Units restocked and acknowledged, by SKU.
     pub restocked: HashMap<String, i64>,
-    /// Units of restocks whose answer was lost (a restock is not idempotent,
-    /// so it is not sent again), by SKU.
+    /// Units of restocks whose answer was lost (sent without a request id,
+    /// so not sent again), by SKU.
     pub restocks_unanswered: HashMap<String, i64>,
 }
 
@@ -283,6 +283,7 @@ pub async fn restocker(shop: Arc<Shop>, every: Duration) {
         let mut call = Request::new(pb::RestockRequest {
             sku: sku.clone(),
             delta,
+            request_id: String::new(),
         });
         call.set_timeout(CALL_TIMEOUT);
         let result = tokio::time::timeout(CALL_TIMEOUT, inventory.restock(call))

@@ -126,9 +126,9 @@ impl Engine {
         let raw: Option<Vec<u8>> = redis::from_redis_value(self.redis.invoke(&call).await?)
             .map_err(|e| Error::Internal(e.to_string()))?;
         // What a layout upgrade left under a request's key points to a
-        // hold; it is no hold itself.
+        // hold, and a restock's record names none: neither is a hold.
         let hold = raw
-            .filter(|raw| !raw.starts_with(b"@"))
+            .filter(|raw| !raw.starts_with(b"@") && !raw.starts_with(b"RESTOCK "))
             .map(|raw| decode_hold(id, &raw))
             .transpose()?;
         match hold {
@@ -339,6 +339,7 @@ pub(super) fn reserve_answer(
             sku: sku.clone(),
             starts_at_ms: Some(reply.int(1)?).filter(|&ms| ms > 0),
             ends_at_ms: Some(reply.int(2)?).filter(|&ms| ms > 0),
+            paused: reply.int(3)? == 1,
         }),
         "CUSTOMER_LIMIT" => Err(Error::CustomerLimit {
             sku: sku.clone(),

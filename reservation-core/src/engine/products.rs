@@ -6,9 +6,9 @@ use futures_util::future::try_join_all;
 
 use super::Engine;
 use crate::error::{Error, Result};
-use crate::keys::{CATALOG, ProductKeys};
+use crate::keys::{CATALOG, ProductKeys, RequestKind};
 use crate::scripts::SCRIPTS;
-use crate::types::{NewProduct, Product, ProductUpdate, Sku, StockSnapshot};
+use crate::types::{NewProduct, Product, ProductUpdate, RequestId, Sku, StockSnapshot};
 
 /// A page of products in SKU order.
 #[derive(Clone, Debug)]
@@ -54,9 +54,12 @@ impl Engine {
     /// A product counts each customer's units from its first per-customer
     /// limit on, so that limit must come before its first reserve (at
     /// creation, say); once counting, it may change freely.
+    ///
+    /// One script call that writes only the fields `update` sets, so two
+    /// updates of different fields (a pause, a new opening time) never undo
+    /// each other, however they interleave.
     pub async fn update_product(&self, sku: &Sku, update: &ProductUpdate) -> Result<Product> {
-        let current = self.product(sku).await?;
-        update.validate(&current)?;
+        update.validate()?;
         let keys = ProductKeys::new(sku);
         let mut call = self.product_call(&SCRIPTS.update_product, &keys);
         let mut set = |field: &str, value: String| {
@@ -80,10 +83,17 @@ impl Engine {
         if let Some(ends) = update.sale_ends_at_ms {
             set("sale_ends_at", ends.unwrap_or(0).to_string());
         }
+        if let Some(paused) = update.paused {
+            set("paused", u8::from(paused).to_string());
+        }
         let reply = self.run(&call).await?;
         match reply.outcome() {
             "OK" => self.product(sku).await,
             "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
+            "WINDOW_INVERTED" => Err(Error::InvalidArgument {
+                field: "sale_ends_at",
+                reason: "must be after sale_starts_at".into(),
+            }),
             "LIMIT_TOO_LATE" => Err(Error::InvalidArgument {
                 field: "per_customer_limit",
                 reason: format!(
@@ -99,26 +109,58 @@ impl Engine {
 
     /// Adds `delta` units (or removes them, when negative) to both total and
     /// available. Removing more than is available is refused: the total never
-    /// drops below what is held and sold.
+    /// drops below what is held and sold. Not safe to retry: see
+    /// [`Engine::restock_with_id`].
     pub async fn restock(&self, sku: &Sku, delta: i64) -> Result<Product> {
+        self.restock_with_id(sku, delta, None).await
+    }
+
+    /// [`Engine::restock`], done at most once per `request_id` within the
+    /// retention: the same id with the same delta again adds nothing and
+    /// answers the product as it is now; with another delta it is
+    /// [`Error::IdempotencyMismatch`]. A refused restock is not remembered.
+    /// Without an id, every call adds.
+    pub async fn restock_with_id(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        request_id: Option<&RequestId>,
+    ) -> Result<Product> {
         if delta == 0 {
             return Err(Error::InvalidArgument {
                 field: "delta",
                 reason: "must not be zero".into(),
             });
         }
+        let key = match request_id {
+            Some(id) => {
+                self.request_hold_key(sku, RequestKind::Restock, id.as_str())
+                    .await?
+            }
+            None => String::new(),
+        };
         let keys = ProductKeys::new(sku);
         let mut call = self.product_call(&SCRIPTS.restock, &keys);
-        call.arg(delta).arg(self.config.reclaim_batch);
+        call.arg(delta)
+            .arg(self.config.reclaim_batch)
+            .arg(key)
+            .arg(request_id.map_or("", RequestId::as_str));
         let reply = self.run(&call).await?;
-        match reply.outcome() {
-            "OK" => self.product(sku).await,
-            "OUT_OF_STOCK" => Err(Error::OutOfStock {
+        match (reply.outcome(), request_id) {
+            ("OK" | "REPLAY", _) => self.product(sku).await,
+            ("IDEMPOTENCY_MISMATCH", Some(id)) => Err(Error::IdempotencyMismatch {
+                request_id: id.clone(),
+            }),
+            ("KEY_COLLISION", Some(id)) => Err(Error::Internal(format!(
+                "restock request_id {id} of {sku} shares its key with another request; \
+                 send it with another request_id"
+            ))),
+            ("OUT_OF_STOCK", _) => Err(Error::OutOfStock {
                 sku: sku.clone(),
                 requested: -delta,
                 available: reply.int(1)?,
             }),
-            "NOT_FOUND" => Err(Error::ProductNotFound(sku.clone())),
+            ("NOT_FOUND", _) => Err(Error::ProductNotFound(sku.clone())),
             _ => Err(reply.unexpected_outcome()),
         }
     }
@@ -199,6 +241,7 @@ fn product_from_fields(sku: &Sku, fields: &HashMap<String, String>) -> Result<Pr
             total: int("total")?,
             version: int("version")? as u64,
             at_ms: int("updated_at")?,
+            paused: fields.get("paused").is_some_and(|v| v == "1"),
         },
     })
 }

@@ -454,13 +454,17 @@ pub fn customer_of(customer: &str) -> CustomerId {
     CustomerId::new(customer).expect("valid test customer")
 }
 
+pub fn request_of(request: &str) -> RequestId {
+    RequestId::new(request).expect("valid test request id")
+}
+
 /// A reserve request; the `request_id` is `request`.
 pub fn reserve(sku: &Sku, customer: &str, quantity: i64, request: &str) -> ReserveRequest {
     ReserveRequest {
         sku: sku.clone(),
         quantity: Quantity::new(quantity).expect("valid test quantity"),
         customer_id: customer_of(customer),
-        request_id: RequestId::new(request).expect("valid test request id"),
+        request_id: request_of(request),
     }
 }
 
@@ -478,7 +482,7 @@ async fn client_pause(mut conn: redis::aio::MultiplexedConnection, duration: Dur
 pub fn cart(customer: &str, request: &str, lines: &[(&Sku, i64)]) -> CartRequest {
     CartRequest {
         customer_id: customer_of(customer),
-        request_id: RequestId::new(request).expect("valid test request id"),
+        request_id: request_of(request),
         lines: lines
             .iter()
             .map(|&(sku, quantity)| {

@@ -9,6 +9,7 @@ mod contention;
 mod events;
 mod feed;
 mod holds;
+mod merchant;
 mod model;
 mod notices;
 mod partitions;
