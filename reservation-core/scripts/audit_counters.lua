@@ -4,12 +4,11 @@
 -- costs the same at any history.
 --
 -- KEYS[1] product, KEYS[2] holds, KEYS[3] due, KEYS[4] customers,
--- KEYS[5] purchase_due, KEYS[6] holders (as lib.lua's KEYS[1..5] and 9)
+-- KEYS[5] purchase_due (as in lib.lua)
 --
 -- Returns {'OK', total, available, held, sold, version, reserved, holds_made,
 --          cancelled, expired, released, counts customers (0 or 1), live
---          holds, due entries, purchase index entries, customers with units,
---          holders index entries}
+--          holds, due entries, purchase index entries, customers with units}
 -- or {'NOT_FOUND'}.
 
 local f = redis.call('HMGET', KEYS[1], 'total', 'available', 'held', 'sold', 'version',
@@ -25,5 +24,4 @@ reply[#reply + 1] = redis.call('HLEN', KEYS[2])
 reply[#reply + 1] = redis.call('ZCARD', KEYS[3])
 reply[#reply + 1] = redis.call('ZCARD', KEYS[5])
 reply[#reply + 1] = redis.call('HLEN', KEYS[4])
-reply[#reply + 1] = redis.call('ZCARD', KEYS[6])
 return reply

@@ -11,19 +11,23 @@
 --
 -- Returns {token 1, record 1, token 2, record 2, ...}.
 
-local customer, start, inclusive, limit = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
--- 'customer_id ' is the prefix of every entry of the customer's, and '!' is
--- the next character after the space: '(customer_id!' is past them all.
-local prefix = customer .. ' '
-local newest = '(' .. customer .. '!'
-if start ~= '-' then
-  newest = (inclusive and '[' or '(') .. prefix .. start
+local start, inclusive, limit = ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
+local listed = redis.call('HGET', KEYS[1], ARGV[1])
+if not listed then
+  return {}
 end
-local entries = redis.call('ZRANGE', KEYS[1], newest, '(' .. prefix, 'BYLEX', 'REV', 'LIMIT', 0,
-  limit)
+-- Tokens start with their creation time: newest first is the greatest first.
+local tokens = {}
+for token in string.gmatch(listed, '%S+') do
+  if start == '-' or token < start or (inclusive and token == start) then
+    tokens[#tokens + 1] = token
+  end
+end
+table.sort(tokens, function(a, b) return a > b end)
+
 local reply = {}
-for _, entry in ipairs(entries) do
-  local token = string.sub(entry, #prefix + 1)
+for i = 1, math.min(limit, #tokens) do
+  local token = tokens[i]
   local key = token
   if #token == 30 then
     key = string.sub(token, 11)

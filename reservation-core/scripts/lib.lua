@@ -23,10 +23,11 @@
 --                       nobody any more, and unlinked by every call (freed in
 --                       the background: expiring it could hold Redis for
 --                       tens of ms, freeing a big hash on the spot)
--- KEYS[9] holders       zset, every score 0: 'customer_id token' for each
---                       live hold, so a customer's live holds of the product
---                       are one lexical range, newest first (tokens start
---                       with their creation time)
+-- KEYS[9] holders       hash: customer id -> the tokens of their live holds
+--                       of the product, space-separated (a hash, not a
+--                       sorted set of all holds: one field per customer
+--                       costs a hash lookup, where a skiplist insert into a
+--                       big set costs a cache miss a level)
 --
 -- ARGV[1] sku
 -- ARGV[2] now, ms since the epoch (the caller's clock decides expiry)
@@ -262,19 +263,83 @@ local function give_back_units(units)
   end
 end
 
--- A hold's entry in the product's holders index.
-local function holder_entry(customer_id, token)
-  return customer_id .. ' ' .. token
+-- Adds `token` to `tokens`, a map of customer -> list of tokens.
+local function add_token(tokens, customer_id, token)
+  local list = tokens[customer_id]
+  if not list then
+    list = {}
+    tokens[customer_id] = list
+  end
+  list[#list + 1] = token
+end
+
+local function customers_of(tokens)
+  local customers = {}
+  for customer in pairs(tokens) do
+    customers[#customers + 1] = customer
+  end
+  return customers
+end
+
+-- Adds new live holds to the holders index: `added` maps each customer to
+-- the tokens of their new holds. Two calls, however many customers.
+local function index_holders(added)
+  local customers = customers_of(added)
+  if #customers == 0 then
+    return
+  end
+  local had = redis.call('HMGET', HOLDERS, unpack(customers))
+  local fields = {}
+  for i, customer in ipairs(customers) do
+    local tokens = table.concat(added[customer], ' ')
+    fields[#fields + 1] = customer
+    fields[#fields + 1] = had[i] and (had[i] .. ' ' .. tokens) or tokens
+  end
+  redis.call('HSET', HOLDERS, unpack(fields))
+end
+
+-- Takes ended holds out of the holders index: `removed` maps each customer
+-- to the tokens of their holds that ended. Three calls at most.
+local function unindex_holders(removed)
+  local customers = customers_of(removed)
+  if #customers == 0 then
+    return
+  end
+  local had = redis.call('HMGET', HOLDERS, unpack(customers))
+  local left, gone = {}, {}
+  for i, customer in ipairs(customers) do
+    -- Spaces around every token, so each is found whole.
+    local value = ' ' .. (had[i] or '') .. ' '
+    for _, token in ipairs(removed[customer]) do
+      local at = string.find(value, ' ' .. token .. ' ', 1, true)
+      if at then
+        value = string.sub(value, 1, at) .. string.sub(value, at + #token + 2)
+      end
+    end
+    value = string.match(value, '^ *(.-) *$')
+    if value == '' then
+      gone[#gone + 1] = customer
+    else
+      left[#left + 1] = customer
+      left[#left + 1] = value
+    end
+  end
+  if #left > 0 then
+    redis.call('HSET', HOLDERS, unpack(left))
+  end
+  if #gone > 0 then
+    redis.call('HDEL', HOLDERS, unpack(gone))
+  end
 end
 
 -- Writes what ending holds leaves to write: the holds `keys` out of the live
--- set and (`holders`, their entries) out of the holders index, `records`
--- (key, record pairs) into the current ended hash, units given back to their
--- customers (when the product counts them), and their owners told (`events`,
--- made into messages by `message`).
+-- set and (`holders`: customer -> tokens) out of the holders index,
+-- `records` (key, record pairs) into the current ended hash, units given
+-- back to their customers (when the product counts them), and their owners
+-- told (`events`, made into messages by `message`).
 local function store_ended(product, keys, holders, records, given_back, events, message)
   redis.call('HDEL', HOLDS, unpack(keys))
-  redis.call('ZREM', HOLDERS, unpack(holders))
+  unindex_holders(holders)
   redis.call('HSET', ENDED, unpack(records))
   redis.call('PEXPIRE', ENDED, ENDED_TTL_MS)
   if product.counts_customers then
@@ -307,7 +372,7 @@ local function end_holds(product, entries, state)
       given_back[hold.customer_id] = (given_back[hold.customer_id] or 0) + hold.quantity
     end
     keys[#keys + 1] = entry.key
-    holders[#holders + 1] = holder_entry(hold.customer_id, token_of(entry.key, hold))
+    add_token(holders, hold.customer_id, token_of(entry.key, hold))
     records[#records + 1] = entry.key
     records[#records + 1] = format_hold(hold)
     events[#events + 1] = { hold.customer_id, entry.key, hold }
@@ -410,7 +475,7 @@ local function expire_planned(product, plan)
       .. ' ' .. due.created .. ' ' .. due.expires .. ' ' .. NOW_TEXT
     due.token = due_token(due)
     keys[#keys + 1] = due.key
-    holders[#holders + 1] = holder_entry(due.customer_id, due.token)
+    add_token(holders, due.customer_id, due.token)
     records[#records + 1] = due.key
     records[#records + 1] = due.record
     events[#events + 1] = { due.customer_id, due.key, due }

@@ -10,8 +10,8 @@
 -- one request is in reserving.lua.
 --
 -- This is the hot path of a sale, so the call's writes are batched: one HSET
--- of the new holds, one ZADD of their due entry and one of their holders
--- entries, one HSET of the customers' units, and the hold
+-- of the new holds, one ZADD of their due entry, one HMGET and one HSET of
+-- their customers' holders entries, one HSET of the customers' units, and the hold
 -- events go out together (only to customers someone listens for, on a
 -- single node: see lib.lua).
 --
@@ -110,8 +110,7 @@ for i = 1, COUNT do
     new_keys[#new_keys + 1] = key
     records[#records + 1] = key
     records[#records + 1] = record
-    holders[#holders + 1] = 0
-    holders[#holders + 1] = holder_entry(customer, token_head .. key)
+    add_token(holders, customer, token_head .. key)
     events[#events + 1] = { customer, key, quantity_text }
     answer = { 'OK', token_head .. key, product.available }
   end
@@ -122,7 +121,7 @@ if #new_keys > 0 then
   redis.call('HSET', HOLDS, unpack(records))
   local entry = table.concat(new_keys, ',')
   redis.call('ZADD', DUE, expires_text, entry)
-  redis.call('ZADD', HOLDERS, unpack(holders))
+  index_holders(holders)
   if product.counts_customers then
     local units = {}
     for customer in pairs(changed) do

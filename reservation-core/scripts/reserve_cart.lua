@@ -53,7 +53,7 @@ for i = 1, LINES do
       redis.call('HINCRBY', CUSTOMERS, CART_CUSTOMER, quantity)
     end
     local hold = parse_hold(record)
-    redis.call('ZADD', HOLDERS, 0, holder_entry(CART_CUSTOMER, token_of(line.key, hold)))
+    index_holders({ [CART_CUSTOMER] = { token_of(line.key, hold) } })
     publish_hold_event(line.key, hold)
     local first = redis.call('ZRANGE', DUE, 0, 0)[1] == line.key
       or first_to_notice(product, line.key)

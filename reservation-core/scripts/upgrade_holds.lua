@@ -41,7 +41,7 @@ for a = 8, #ARGV, 2 do
     product.reserved = product.reserved + hold.quantity
     if hold.state == 'HELD' or hold.state == 'CONFIRMED' then
       redis.call('HSET', HOLDS, token, format_hold(hold))
-      redis.call('ZADD', HOLDERS, 0, holder_entry(hold.customer_id, token))
+      index_holders({ [hold.customer_id] = { token } })
     else
       redis.call('HDEL', HOLDS, token)
       if TALLY[hold.state] then

@@ -219,6 +219,34 @@ impl Connection {
         }
     }
 
+    /// Sends `pipeline`'s commands together (on a Cluster, each to its key's
+    /// node) and fails when any of them fails.
+    pub(crate) async fn pipeline(&self, pipeline: &redis::Pipeline) -> Result<()> {
+        let values = match &self.shared {
+            Shared::Multiplexed(manager) => {
+                manager
+                    .clone()
+                    .req_packed_commands(pipeline, 0, pipeline.len())
+                    .await
+            }
+            Shared::Pooled(pool) => {
+                let mut conn = checkout(pool).await?;
+                conn.req_packed_commands(pipeline, 0, pipeline.len()).await
+            }
+            Shared::Cluster(cluster) => {
+                cluster
+                    .clone()
+                    .req_packed_commands(pipeline, 0, pipeline.len())
+                    .await
+            }
+        }
+        .map_err(Error::from_redis)?;
+        for value in values {
+            value.extract_error().map_err(Error::from_redis)?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T> {
         let value = match &self.shared {
             Shared::Multiplexed(manager) => manager.clone().req_packed_command(cmd).await,

@@ -208,8 +208,8 @@ pub struct ProductKeys {
     pub customers: String,
     /// Sorted set: hold key → purchase deadline, for CONFIRMED holds.
     pub purchase_due: String,
-    /// Sorted set, every score 0: `customer token` for each live hold, so a
-    /// customer's live holds of the product are one range, newest first.
+    /// Hash: customer id → the tokens of their live holds of the product,
+    /// space-separated.
     pub holders: String,
     /// Pub/sub channel of the product's stock events.
     pub stock_channel: String,

@@ -49,7 +49,6 @@ pub(super) struct Counters {
     pub(super) due_entries: i64,
     pub(super) purchase_entries: i64,
     pub(super) customers: i64,
-    pub(super) holders: i64,
 }
 
 /// The live structures, as one walk saw them.
@@ -63,7 +62,7 @@ pub(super) struct Walk {
     pub(super) purchases: HashMap<String, i64>,
     /// Customer → units.
     pub(super) customers: HashMap<String, i64>,
-    /// Customer → entries in the holders index.
+    /// Customer → tokens in the holders index.
     pub(super) holders: HashMap<String, i64>,
 }
 
@@ -91,8 +90,7 @@ impl Engine {
             .key(&keys.holds)
             .key(&keys.due)
             .key(&keys.customers)
-            .key(&keys.purchase_due)
-            .key(&keys.holders);
+            .key(&keys.purchase_due);
         let reply = Reply::parse(self.redis.invoke(&call).await?)?;
         match reply.outcome() {
             "OK" => {
@@ -113,7 +111,6 @@ impl Engine {
                     due_entries: n(13)?,
                     purchase_entries: n(14)?,
                     customers: n(15)?,
-                    holders: n(16)?,
                 })
             }
             "NOT_FOUND" => Err(Error::ProductNotFound(keys.sku.clone())),
@@ -150,9 +147,10 @@ impl Engine {
             .await?
             .into_iter()
             .collect();
-        for (entry, _) in self.range_sorted_set(&keys.holders).await? {
-            let customer = entry.split(' ').next().unwrap_or_default();
-            *walk.holders.entry(customer.to_owned()).or_default() += 1;
+        for (customer, tokens) in self.scan_hash(&keys.holders).await? {
+            let tokens = String::from_utf8_lossy(&tokens).split(' ').count() as i64;
+            walk.holders
+                .insert(String::from_utf8_lossy(&customer).into_owned(), tokens);
         }
         for (customer, units) in self.scan_hash(&keys.customers).await? {
             let units = String::from_utf8_lossy(&units).parse().unwrap_or(0);

@@ -49,12 +49,11 @@ pub struct AuditReport {
     pub stray_purchase_entries: i64,
     /// Live holds made by a `request_id` that another live hold has too.
     pub repeated_request_holds: i64,
-    /// Entries of the holders index (a customer's live holds of the product,
-    /// read after a reload) beyond the live holds, or fewer when negative:
-    /// read with the counters, so checked even when unsettled.
+    /// Tokens in the holders index (a customer's live holds of the product,
+    /// read after a reload) beyond the live holds, or fewer when negative.
     pub holders_index_drift: i64,
-    /// Customers whose entries in the holders index are not as many as
-    /// their live holds.
+    /// Customers whose tokens in the holders index are not as many as their
+    /// live holds.
     pub customers_misindexed: i64,
 }
 
@@ -91,16 +90,16 @@ impl AuditReport {
                 self.reserved, self.held, self.sold, self.cancelled, self.expired, self.released
             ),
         );
-        check(
-            self.holders_index_drift == 0,
-            format!(
-                "the holders index has {} entries more than the live holds",
-                self.holders_index_drift
-            ),
-        );
         if !self.settled {
             return problems;
         }
+        check(
+            self.holders_index_drift == 0,
+            format!(
+                "the holders index has {} holds more than the live set",
+                self.holders_index_drift
+            ),
+        );
         check(
             self.units_in_active_holds == self.held,
             format!(
@@ -143,7 +142,7 @@ impl AuditReport {
             ),
             (
                 self.customers_misindexed,
-                "customers have not as many entries in the holders index as live holds",
+                "customers have not as many holds in the holders index as live ones",
             ),
         ] {
             check(count == 0, format!("{count} {what}"));
@@ -180,7 +179,7 @@ pub(super) fn report(sku: &Sku, c: &Counters, walk: Option<&Walk>) -> AuditRepor
         confirmed_holds_not_in_purchase_index: 0,
         stray_purchase_entries: 0,
         repeated_request_holds: 0,
-        holders_index_drift: c.holders - c.live,
+        holders_index_drift: 0,
         customers_misindexed: 0,
     };
     let Some(walk) = walk else {
@@ -221,6 +220,7 @@ pub(super) fn report(sku: &Sku, c: &Counters, walk: Option<&Walk>) -> AuditRepor
     for (_, customer, _, _, _) in walk.holds.values() {
         *live_holds.entry(customer).or_default() += 1;
     }
+    report.holders_index_drift = walk.holders.values().sum::<i64>() - walk.holds.len() as i64;
     report.customers_misindexed = live_holds
         .iter()
         .filter(|(customer, n)| walk.holders.get(**customer) != Some(*n))

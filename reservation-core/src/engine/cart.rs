@@ -42,8 +42,6 @@ impl Engine {
 
     async fn reserve_checked_cart(&self, cart: &CartRequest) -> Result<Vec<Reservation>> {
         let mut answers: Vec<Option<Reservation>> = vec![None; cart.lines.len()];
-        let skus: Vec<_> = cart.lines.iter().map(|line| line.sku.clone()).collect();
-        self.note_shopper(&cart.customer_id, &skus).await?;
         let slots = self.cart_slots(cart);
         for (done, lines) in slots.iter().enumerate() {
             let (error, undo) = match self.reserve_cart_slot(cart, lines).await {
@@ -61,6 +59,8 @@ impl Engine {
             self.undo_cart(cart, &slots[..undo]).await;
             return Err(error);
         }
+        let skus: Vec<_> = cart.lines.iter().map(|line| line.sku.clone()).collect();
+        self.note_shopper(&cart.customer_id, &skus).await;
         Ok(answers
             .into_iter()
             .map(|answer| answer.expect("every line answered"))

@@ -75,8 +75,6 @@ impl Engine {
         let mut reply = if sent == 0 {
             None
         } else {
-            self.note_shoppers(sku, requests.iter().map(|r| &r.customer_id))
-                .await?;
             let reply = self.run(&call).await?;
             if reply.outcome() != "BATCH" {
                 return Err(reply.unexpected_outcome());
@@ -108,6 +106,11 @@ impl Engine {
             ));
             next += 1;
         }
+        let holders = answers
+            .iter()
+            .filter_map(|answer| answer.as_ref().ok())
+            .map(|reservation| &reservation.hold.customer_id);
+        self.note_shoppers(sku, holders).await;
         Ok(answers)
     }
 

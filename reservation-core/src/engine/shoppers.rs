@@ -5,16 +5,22 @@
 //! keep the product's holders index (`scripts/lib.lua`, KEYS[9]) in the same
 //! call. Across products a customer's holds span slots, so no script can
 //! keep one index of them; instead each customer has an index of the
-//! products they may hold live holds of ([`keys::shopper_products`]), and a
-//! reserve notes its product there *before* it runs. So the index never
-//! misses a product with a live hold (a reserve that fails after its note
-//! leaves a product with none, which a read drops); the holds themselves are
-//! always read from the products.
+//! products they hold live holds of ([`keys::shopper_products`]), and a
+//! reserve notes its product there right after the script granted (or
+//! replayed) a hold; the holds themselves are always read from the products.
+//! Only holds pay for the note: a refusal, the common answer of a sold-out
+//! sale, writes nothing.
+//!
+//! A note lost between the script and its write (the process died, Redis
+//! went away) hides the hold from lists across products, never from its own
+//! product's list, and only until the hold ends or its request is retried
+//! (a replay notes it again): the drift is bounded by a hold's life.
 //!
 //! The index is bounded: a read drops the products that hold none of the
-//! customer's live holds and were not noted for [`Engine::SHOPPER_QUIET_BEFORE_DROP`], and
-//! the whole index expires [`Engine::shopper_index_ttl`] after the
-//! customer's last reserve.
+//! customer's live holds and were not noted for
+//! [`Engine::SHOPPER_QUIET_BEFORE_DROP`] (guarded, so a product noted again
+//! meanwhile stays), and the whole index expires
+//! [`Engine::shopper_index_ttl`] after the customer's last hold.
 
 use std::time::Duration;
 
@@ -45,14 +51,15 @@ pub struct HoldPage {
 }
 
 impl Engine {
-    /// A product noted this recently may have a reserve in flight, which a
-    /// read would not see yet; no reserve call lasts anywhere near this long.
+    /// A product noted this recently may have a reserve in flight, whose
+    /// hold a read would not see yet; no reserve call lasts anywhere near
+    /// this long.
     pub const SHOPPER_QUIET_BEFORE_DROP: Duration = Duration::from_secs(300);
 
     /// The most holds one page of [`Engine::customer_holds`] has.
     pub const MAX_HOLDS_PER_PAGE: usize = 100;
 
-    /// How long a customer's product index outlives their last reserve: at
+    /// How long a customer's product index outlives their last hold: at
     /// least a day, and no less than the retention of ended holds.
     pub fn shopper_index_ttl(&self) -> Duration {
         self.config
@@ -122,40 +129,61 @@ impl Engine {
         })
     }
 
-    /// Notes in each customer's index that they are about to reserve `sku`.
-    /// Runs before the reserve: see the module's comment.
+    /// Notes in each customer's index that they hold live holds of `sku`: in
+    /// one pipeline on a single Redis, one per customer on a Cluster (where
+    /// their indexes live in different slots, which one pipeline cannot
+    /// span). A note that fails is logged and left: see the module's comment.
     pub(super) async fn note_shoppers<'c>(
         &self,
         sku: &Sku,
         customers: impl IntoIterator<Item = &'c CustomerId>,
-    ) -> Result<()> {
+    ) {
         let mut seen = std::collections::HashSet::new();
-        let notes = customers
-            .into_iter()
-            .filter(|customer| seen.insert(*customer))
-            .map(|customer| self.note_shopper(customer, std::slice::from_ref(sku)));
-        futures_util::future::try_join_all(notes).await?;
-        Ok(())
+        let customers = customers.into_iter().filter(|c| seen.insert(*c));
+        let skus = std::slice::from_ref(sku);
+        if self.redis.is_cluster() {
+            let notes = customers.map(|customer| self.note_shopper(customer, skus));
+            futures_util::future::join_all(notes).await;
+        } else {
+            let mut notes = redis::pipe();
+            for customer in customers {
+                self.add_note(&mut notes, customer, skus);
+            }
+            self.send_notes(&notes).await;
+        }
     }
 
-    /// Notes in the customer's index that they are about to reserve `skus`.
-    pub(super) async fn note_shopper(&self, customer: &CustomerId, skus: &[Sku]) -> Result<()> {
+    /// Notes in the customer's index that they hold live holds of `skus`.
+    pub(super) async fn note_shopper(&self, customer: &CustomerId, skus: &[Sku]) {
+        let mut notes = redis::pipe();
+        self.add_note(&mut notes, customer, skus);
+        self.send_notes(&notes).await;
+    }
+
+    fn add_note(&self, notes: &mut redis::Pipeline, customer: &CustomerId, skus: &[Sku]) {
         let key = keys::shopper_products(customer);
         let now = self.now_ms();
-        let mut add = redis::cmd("ZADD");
-        add.arg(&key);
+        let add = notes.cmd("ZADD").arg(&key);
         for sku in skus {
             add.arg(now).arg(sku.as_str());
         }
-        let mut expire = redis::cmd("PEXPIRE");
-        expire
+        notes
+            .cmd("PEXPIRE")
             .arg(&key)
             .arg(self.shopper_index_ttl().as_millis() as u64);
-        let (added, expiring) = futures_util::join!(
-            self.redis.query::<()>(&add),
-            self.redis.query::<()>(&expire)
-        );
-        added.and(expiring)
+    }
+
+    async fn send_notes(&self, notes: &redis::Pipeline) {
+        if notes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.redis.pipeline(notes).await {
+            tracing::warn!(
+                error = %e,
+                "customers' product indexes missed notes: lists across products \
+                 miss their new holds until those end or are retried"
+            );
+        }
     }
 
     /// The customer's product index: each product and when it was noted.

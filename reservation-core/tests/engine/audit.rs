@@ -143,3 +143,41 @@ async fn the_audit_finds_an_ended_hold_left_live_and_a_held_one_that_would_not_e
         );
     }
 }
+
+#[tokio::test]
+async fn a_live_hold_missing_from_its_customers_holders_entry_is_reported() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 10).await;
+    for (customer, request) in [("ann", "r1"), ("ann", "r2"), ("bob", "r3")] {
+        t.engine
+            .reserve(&reserve(&sku, customer, 1, request))
+            .await
+            .unwrap();
+    }
+    assert!(t.engine.audit(&sku).await.unwrap().is_clean());
+
+    // As a script that ended a hold without taking it out would leave it:
+    // ann's entry names one hold fewer than she has.
+    let mut conn = t.raw_connection().await;
+    let holders = ProductKeys::new(&sku).holders;
+    let listed: String = redis::cmd("HGET")
+        .arg(&holders)
+        .arg("ann")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let first = listed.split(' ').next().unwrap().to_owned();
+    let _: i64 = redis::cmd("HSET")
+        .arg(&holders)
+        .arg("ann")
+        .arg(&first)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let report = t.engine.audit(&sku).await.unwrap();
+    assert_eq!(
+        (report.holders_index_drift, report.customers_misindexed),
+        (-1, 1)
+    );
+    assert!(!report.is_clean());
+}

@@ -161,3 +161,84 @@ async fn a_page_size_out_of_range_is_refused() {
         assert_eq!(refused.unwrap_err().reason(), "INVALID_ARGUMENT");
     }
 }
+
+#[tokio::test]
+async fn only_holds_are_noted_and_a_retry_notes_a_lost_note_again() {
+    let t = TestEngine::start().await;
+    let tee = t.product("TEE", 1).await;
+    let ann = customer_of("ann");
+    let noted = |customer: &'static str| {
+        let t = &t;
+        async move {
+            let mut conn = t.raw_connection().await;
+            let products: i64 = redis::cmd("ZCARD")
+                .arg(format!("fs:shopper:{{{customer}}}"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            products
+        }
+    };
+    let held = make_hold(&t, &tee, "ann", "r1").await;
+    let refused = t.engine.reserve(&reserve(&tee, "bob", 1, "r2")).await;
+    assert_eq!(refused.unwrap_err().reason(), "OUT_OF_STOCK");
+    assert_eq!(
+        (noted("ann").await, noted("bob").await),
+        (1, 0),
+        "a refusal, a sold-out sale's common answer, writes no note"
+    );
+
+    // As a process that died between the script and the note leaves it.
+    let mut conn = t.raw_connection().await;
+    let _: i64 = redis::cmd("DEL")
+        .arg("fs:shopper:{ann}")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let page = t.engine.customer_holds(&ann, None, None, 10).await.unwrap();
+    assert!(
+        page.holds.is_empty(),
+        "the lost note hides the hold across products"
+    );
+    let page = t
+        .engine
+        .customer_holds(&ann, Some(&tee), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), [held.to_string()], "never from its own product");
+
+    let replay = t
+        .engine
+        .reserve(&reserve(&tee, "ann", 1, "r1"))
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    let page = t.engine.customer_holds(&ann, None, None, 10).await.unwrap();
+    assert_eq!(ids(&page), [held.to_string()], "the retry noted it again");
+}
+
+#[tokio::test]
+async fn every_customer_of_one_reserve_call_is_noted() {
+    let t = TestEngine::start().await;
+    let tee = t.product("TEE", 100).await;
+    // One call, many customers: on a Cluster their indexes live on many shards.
+    let customers: Vec<String> = (0..20).map(|i| format!("shopper-{i}")).collect();
+    let requests: Vec<_> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, customer)| reserve(&tee, customer, 1, &format!("r{i}")))
+        .collect();
+    let made = t.engine.reserve_many(&requests).await.unwrap();
+    for (customer, made) in customers.iter().zip(made) {
+        let page = t
+            .engine
+            .customer_holds(&customer_of(customer), None, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&page),
+            [made.unwrap().hold.id.to_string()],
+            "{customer}"
+        );
+    }
+}
