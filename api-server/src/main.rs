@@ -332,3 +332,15 @@ async fn seed_demo_products(engine: &Engine) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use reservation_core::testing::{CONFIGURATION_PAGE, check_generated_block, settings_table};
+
+    #[test]
+    fn the_configuration_reference_is_current() {
+        let table = settings_table(&super::Args::command());
+        check_generated_block(CONFIGURATION_PAGE.as_ref(), "api-server", &table);
+    }
+}

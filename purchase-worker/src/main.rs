@@ -226,3 +226,15 @@ async fn upgrade(redis: &RedisConfig, config: EngineConfig) -> anyhow::Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use reservation_core::testing::{CONFIGURATION_PAGE, check_generated_block, settings_table};
+
+    #[test]
+    fn the_configuration_reference_is_current() {
+        let table = settings_table(&super::Args::command());
+        check_generated_block(CONFIGURATION_PAGE.as_ref(), "purchase-worker", &table);
+    }
+}

@@ -15,7 +15,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+mod config_docs;
 mod stats;
+pub use config_docs::{CONFIGURATION_PAGE, check_generated_block, settings_table};
 pub use stats::CommandCalls;
 
 use crate::clock::{Clock, ManualClock, SystemClock};
