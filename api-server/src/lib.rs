@@ -14,10 +14,12 @@ mod app;
 pub mod auth;
 pub mod grpc;
 pub mod http;
+mod http_error;
 pub mod identity;
 pub mod limits;
 pub mod live;
 mod metrics;
+mod peer;
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;

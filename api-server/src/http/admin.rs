@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use reservation_core::{NewProduct, Order, ProductUpdate, RequestId, Sku};
 use serde::{Deserialize, Deserializer};
 
-use super::error::ApiError;
+use super::ApiError;
 use super::routes::ProductJson;
 use crate::app::App;
 

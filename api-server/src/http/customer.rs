@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use reservation_core::CustomerId;
 
-use super::error::ApiError;
+use super::ApiError;
 use crate::app::App;
 use crate::identity::{CUSTOMER_HEADER, Identity, TOKEN_HEADER, Unidentified};
+use crate::peer::peer_address;
 
 /// The calling shopper. Rejects the request with 401 when it names nobody,
 /// or its claim does not hold.
@@ -54,12 +55,4 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(peer_address(&parts.extensions)))
     }
-}
-
-/// The peer address axum's connect info recorded in a request's extensions;
-/// Socket.IO reads it from the request that opened the session.
-pub fn peer_address(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip())
 }

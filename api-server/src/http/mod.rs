@@ -15,7 +15,6 @@
 
 mod admin;
 mod customer;
-mod error;
 mod record;
 mod routes;
 
@@ -34,8 +33,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
-pub use customer::peer_address;
-pub use error::ApiError;
+pub use crate::http_error::ApiError;
 
 use crate::app::App;
 use crate::identity::{CUSTOMER_HEADER, TOKEN_HEADER};

@@ -14,8 +14,8 @@ use reservation_core::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::ApiError;
 use super::customer::{Customer, Peer};
-use super::error::ApiError;
 use crate::app::App;
 
 pub fn api() -> Router<App> {

@@ -1,5 +1,7 @@
 //! HTTP errors: a status code and `{"error": {"code", "message"}}`, where
-//! `code` is the same reason the gRPC API gives.
+//! `code` is the same reason the gRPC API gives. Outside [`crate::http`]
+//! because the live channel's session admission, HTTP middleware in front
+//! of Socket.IO, answers with them too.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
