@@ -99,7 +99,8 @@ fn closed_because(paused: bool, starts: Option<i64>, ends: Option<i64>) -> Strin
 }
 
 impl Error {
-    /// The machine-readable reason, as in the design's wire contract.
+    /// The machine-readable reason both wire APIs give (gRPC's
+    /// `ErrorInfo.reason`, HTTP's `error.code`; see `ARCHITECTURE.md`).
     pub fn reason(&self) -> &'static str {
         match self {
             Self::OutOfStock { .. } => "OUT_OF_STOCK",

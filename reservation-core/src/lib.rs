@@ -10,7 +10,8 @@
 //! script call). It knows nothing of gRPC, HTTP or Socket.IO; the servers
 //! in the other crates are thin layers over it.
 //!
-//! Guarantees, for every product at every instant:
+//! Guarantees, for every product at every instant (`ARCHITECTURE.md` says
+//! which part keeps each):
 //!
 //! 1. `available + held + sold == total`, all four ≥ 0.
 //! 2. Each state change is exactly one script call that checks first and

@@ -1,5 +1,5 @@
 //! Engine errors as gRPC statuses: the code and `google.rpc.ErrorInfo` reason
-//! of the design, plus `google.rpc.BadRequest` for invalid fields, so a client
+//! the `.proto` files promise (see `ARCHITECTURE.md`), plus `google.rpc.BadRequest` for invalid fields, so a client
 //! can branch on the reason without parsing text.
 
 use std::collections::HashMap;
