@@ -1,7 +1,8 @@
 -- Drops products from a shopper's index (src/engine/shoppers.rs) that hold
 -- none of the shopper's live holds, unless a reserve noted the product again
--- since they were read: a reserve notes its product before it runs, so an
--- entry whose note is unchanged has no reserve in flight.
+-- since they were read: a reserve notes its product right after it made (or
+-- replayed) a hold, so a note that changed may stand for a hold the read
+-- did not see.
 --
 -- KEYS[1] the shopper's products (zset: sku -> when a reserve last noted it)
 -- ARGV[2i - 1], ARGV[2i]  product i: its sku, and its note as read (ms)

@@ -22,8 +22,8 @@
 //!    before it answers "sold out".
 //! 5. A `request_id` replayed with the same parameters gets its first hold,
 //!    for at least the retention (a day by default).
-//! 6. Every change bumps the product's `version` and publishes one stock event
-//!    from inside its script.
+//! 6. Every change to a product's stock or settings bumps its `version` and
+//!    publishes one stock event from inside its script.
 //! 7. No call's cost grows with a product's history: an ended hold leaves the
 //!    live set in the script that ends it, and is kept, compact, only for
 //!    the retention.

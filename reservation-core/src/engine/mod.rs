@@ -1,6 +1,8 @@
-//! The engine: the typed API over the Lua scripts. Each public method is one
-//! script call (plus, for a new product, its catalog entry), so each state
-//! change is atomic and a process dying between two calls leaks nothing.
+//! The engine: the typed API over the Lua scripts. Each state change is one
+//! script call, so it is atomic and a process dying between two calls leaks
+//! nothing. What a method writes beyond its script (a new product's catalog
+//! entry, the sweep index, a purchase job, a customer's product index) is
+//! written after it and repaired when lost: see each method.
 
 mod audit;
 mod audit_report;
