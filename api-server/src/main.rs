@@ -152,7 +152,7 @@ struct Args {
     session_opens_per_second: u32,
 
     /// The secret the shop's back-end signs customer tokens with (HMAC-SHA256;
-    /// see the README). With it, shoppers are named by signed tokens only.
+    /// see docs/api.md). With it, shoppers are named by signed tokens only.
     #[arg(long, env = "FLASHSALE_CUSTOMER_TOKEN_SECRET", hide_env_values = true)]
     customer_token_secret: Option<String>,
 

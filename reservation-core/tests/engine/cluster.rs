@@ -184,7 +184,7 @@ async fn a_primary_failing_over_mid_run_costs_a_bounded_outage_and_no_units() {
     assert!(audit.is_clean(), "{:?}", audit.problems());
     assert_eq!(product.stock.available + product.stock.held, 100_000);
     // Replication is asynchronous: holds granted in the last moment before
-    // the crash may be gone (README, "Running at scale"). The rest are kept,
+    // the crash may be gone (docs/operations.md, "Failover"). The rest are kept,
     // each once, however often its request was retried.
     let kept = product.stock.held as usize;
     eprintln!(
