@@ -9,6 +9,7 @@
 //! idempotent scripts.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reservation_core::{Engine, Error, HoldState, PurchaseJob, PurchaseQueue, RedisConfig, Result};
 use tokio::sync::watch;
@@ -50,8 +51,20 @@ impl<S: PurchaseStep> Buyer<S> {
         metrics: &Arc<WorkerMetrics>,
     ) -> Result<Vec<Self>> {
         let mut buyers = Vec::new();
+        // The engine may have connected just before Redis went away again (a
+        // restart, with its data still loading): opening the streams waits
+        // for it as the engine's connect does, instead of ending the worker.
+        let give_up = Instant::now() + config.redis_wait;
         for partition in engine.config().partitions.all() {
-            let queue = PurchaseQueue::connect(redis, partition, config.block).await?;
+            let queue = loop {
+                match PurchaseQueue::connect(redis, partition.clone(), config.block).await {
+                    Err(Error::Unavailable(e)) if Instant::now() < give_up => {
+                        tracing::warn!(error = %e, "Redis cannot answer yet; opening the purchase streams again");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    opened => break opened?,
+                }
+            };
             buyers.push(Self::new(
                 engine.clone(),
                 queue,

@@ -69,6 +69,9 @@ pub struct WorkerConfig {
     pub order_retention: Duration,
     /// How often the streams are trimmed.
     pub trim_interval: Duration,
+    /// How long opening the purchase streams at start waits for a Redis that
+    /// cannot answer yet (restarting, or loading its data).
+    pub redis_wait: Duration,
 }
 
 impl WorkerConfig {
@@ -87,6 +90,7 @@ impl WorkerConfig {
             purchase_retention: Duration::from_secs(3600),
             order_retention: Duration::from_secs(7 * 24 * 3600),
             trim_interval: Duration::from_secs(60),
+            redis_wait: Duration::from_secs(30),
         }
     }
 }

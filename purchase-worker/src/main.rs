@@ -158,6 +158,7 @@ async fn main() -> anyhow::Result<()> {
     config.purchase_retention = args.purchase_retention;
     config.order_retention = args.order_retention;
     config.trim_interval = Duration::from_millis(args.trim_interval_ms);
+    config.redis_wait = Duration::from_millis(args.redis_wait_ms);
     let metrics = WorkerMetrics::new();
 
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)

@@ -1,6 +1,7 @@
 //! The purchase worker's behaviour against a real private Redis: in-process
 //! workers, and the binary as a child process for crashes and shutdown.
 
+mod startup;
 mod sweeping;
 
 use std::collections::HashSet;
