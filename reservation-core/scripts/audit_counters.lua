@@ -6,22 +6,27 @@
 -- KEYS[1] product, KEYS[2] holds, KEYS[3] due, KEYS[4] customers,
 -- KEYS[5] purchase_due (as in lib.lua)
 --
--- Returns {'OK', total, available, held, sold, version, reserved, holds_made,
---          cancelled, expired, released, counts customers (0 or 1), live
---          holds, due entries, purchase index entries, customers with units}
--- or {'NOT_FOUND'}.
+-- Returns {'OK', name, value, name, value, ...} with the fields total,
+-- available, held, sold, version, reserved, holds_made, cancelled, expired,
+-- released, counts_customers (0 or 1), live_holds, due_entries,
+-- purchase_entries and customers (with units), or {'NOT_FOUND'}.
 
-local f = redis.call('HMGET', KEYS[1], 'total', 'available', 'held', 'sold', 'version',
-  'reserved', 'holds_made', 'cancelled', 'expired', 'released', 'counts_customers')
+local FIELDS = { 'total', 'available', 'held', 'sold', 'version', 'reserved', 'holds_made',
+  'cancelled', 'expired', 'released', 'counts_customers' }
+local f = redis.call('HMGET', KEYS[1], unpack(FIELDS))
 if not f[1] then
   return { 'NOT_FOUND' }
 end
 local reply = { 'OK' }
-for i = 1, #f do
-  reply[i + 1] = tonumber(f[i] or '0')
+local function field(name, value)
+  reply[#reply + 1] = name
+  reply[#reply + 1] = value
 end
-reply[#reply + 1] = redis.call('HLEN', KEYS[2])
-reply[#reply + 1] = redis.call('ZCARD', KEYS[3])
-reply[#reply + 1] = redis.call('ZCARD', KEYS[5])
-reply[#reply + 1] = redis.call('HLEN', KEYS[4])
+for i, name in ipairs(FIELDS) do
+  field(name, tonumber(f[i] or '0'))
+end
+field('live_holds', redis.call('HLEN', KEYS[2]))
+field('due_entries', redis.call('ZCARD', KEYS[3]))
+field('purchase_entries', redis.call('ZCARD', KEYS[5]))
+field('customers', redis.call('HLEN', KEYS[4]))
 return reply

@@ -94,23 +94,24 @@ impl Engine {
         let reply = Reply::parse(self.redis.invoke(&call).await?)?;
         match reply.outcome() {
             "OK" => {
-                let n = |i| reply.int(i);
+                let fields = reply.named_ints()?;
+                let n = |name| fields.get(name);
                 Ok(Counters {
-                    total: n(1)?,
-                    available: n(2)?,
-                    held: n(3)?,
-                    sold: n(4)?,
-                    version: n(5)?,
-                    reserved: n(6)?,
-                    holds_made: n(7)?,
-                    cancelled: n(8)?,
-                    expired: n(9)?,
-                    released: n(10)?,
-                    counts_customers: n(11)? == 1,
-                    live: n(12)?,
-                    due_entries: n(13)?,
-                    purchase_entries: n(14)?,
-                    customers: n(15)?,
+                    total: n("total")?,
+                    available: n("available")?,
+                    held: n("held")?,
+                    sold: n("sold")?,
+                    version: n("version")?,
+                    reserved: n("reserved")?,
+                    holds_made: n("holds_made")?,
+                    cancelled: n("cancelled")?,
+                    expired: n("expired")?,
+                    released: n("released")?,
+                    counts_customers: n("counts_customers")? == 1,
+                    live: n("live_holds")?,
+                    due_entries: n("due_entries")?,
+                    purchase_entries: n("purchase_entries")?,
+                    customers: n("customers")?,
                 })
             }
             "NOT_FOUND" => Err(Error::ProductNotFound(keys.sku.clone())),

@@ -1,5 +1,7 @@
 //! Decoding of script replies: an array whose first element names the outcome.
 
+use std::collections::HashMap;
+
 use redis::Value;
 
 use crate::error::{Error, Result};
@@ -62,6 +64,27 @@ impl Reply {
         std::str::from_utf8(bytes).map_err(|e| Error::Internal(e.to_string()))
     }
 
+    /// The elements after the outcome as name, integer pairs: a reply of
+    /// many fields is read by name, so a field moved or added in the script
+    /// cannot be taken for another.
+    pub(super) fn named_ints(&self) -> Result<NamedInts> {
+        if self.len().is_multiple_of(2) {
+            return Err(Error::Internal(format!(
+                "{} reply: {} elements after the outcome are not name, value pairs",
+                self.outcome(),
+                self.len() - 1
+            )));
+        }
+        let mut fields = HashMap::new();
+        for index in (1..self.len()).step_by(2) {
+            fields.insert(self.text(index)?.to_owned(), self.int(index + 1)?);
+        }
+        Ok(NamedInts {
+            outcome: self.outcome().to_owned(),
+            fields,
+        })
+    }
+
     /// An outcome the caller did not expect at this point.
     pub(super) fn unexpected_outcome(&self) -> Error {
         Error::Internal(format!("unexpected script outcome {}", self.outcome()))
@@ -72,5 +95,53 @@ impl Reply {
             "{} reply: element {index} should be {wanted}, got {got:?}",
             self.outcome()
         ))
+    }
+}
+
+/// A reply's integer fields by name (see [`Reply::named_ints`]).
+pub(super) struct NamedInts {
+    outcome: String,
+    fields: HashMap<String, i64>,
+}
+
+impl NamedInts {
+    pub(super) fn get(&self, name: &str) -> Result<i64> {
+        self.fields
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::Internal(format!("{} reply has no field {name}", self.outcome)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::Value;
+
+    use super::Reply;
+
+    fn text(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_named_reply_is_read_by_name_and_a_missing_field_is_an_error() {
+        let reply = Reply::parse(Value::Array(vec![
+            text("OK"),
+            text("held"),
+            Value::Int(3),
+            text("total"),
+            Value::Int(10),
+        ]))
+        .unwrap();
+        let fields = reply.named_ints().unwrap();
+        assert_eq!(
+            (fields.get("total").unwrap(), fields.get("held").unwrap()),
+            (10, 3)
+        );
+        let missing = fields.get("sold").unwrap_err().to_string();
+        assert!(missing.contains("no field sold"), "{missing}");
+
+        let odd = Reply::parse(Value::Array(vec![text("OK"), text("held")])).unwrap();
+        assert!(odd.named_ints().is_err(), "a name without its value");
     }
 }
