@@ -12,7 +12,7 @@ use reservation_core::{Engine, EngineConfig, NewProduct, RedisConfig, Sku};
 use serde::Serialize;
 
 use crate::cli::BaselineArgs;
-use crate::run::run_id;
+use crate::setup::run_id;
 
 /// Enough units that the run never sells out.
 const STOCK: i64 = 1_000_000_000_000;

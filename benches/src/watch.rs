@@ -19,9 +19,10 @@ use serde::Serialize;
 use crate::cli::{TransportArg, WatchArgs};
 use crate::latency::{Latencies, LatencySummary};
 use crate::merchant::Merchant;
+use crate::output::{Results, finish, objectives};
 use crate::progress::Progress;
 use crate::report::{self, Check, PerSecond, Second, Table};
-use crate::run::{Results, finish, objectives, products, run_id};
+use crate::setup::{products, run_id};
 use crate::slo;
 use crate::socket::{SocketClient, Transport};
 

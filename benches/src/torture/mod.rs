@@ -44,9 +44,10 @@ use tokio::sync::watch;
 
 use crate::cli::{OutputArgs, TortureArgs};
 use crate::merchant::Merchant;
+use crate::output::{Results, finish};
 use crate::progress::Progress;
 use crate::report::{Check, Table};
-use crate::run::{Results, finish, run_id};
+use crate::setup::run_id;
 use checks::{Ending, ProductEnd};
 use deployment::{Binaries, Deployment, MERCHANT_TOKEN};
 use shoppers::{Books, Shop};
