@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use reservation_core::keys;
 use reservation_core::testing::{TestEngine, cart, customer_of, reserve};
 use reservation_core::{Engine, HoldPage, ReservationId, Sku};
 
@@ -132,7 +133,7 @@ async fn products_without_live_holds_drop_out_of_a_shoppers_index_once_quiet() {
     let indexed = || async {
         let mut conn = t.raw_connection().await;
         let products: i64 = redis::cmd("ZCARD")
-            .arg("fs:shopper:{ann}")
+            .arg(keys::shopper_products(&customer_of("ann")))
             .query_async(&mut conn)
             .await
             .unwrap();
@@ -172,7 +173,7 @@ async fn only_holds_are_noted_and_a_retry_notes_a_lost_note_again() {
         async move {
             let mut conn = t.raw_connection().await;
             let products: i64 = redis::cmd("ZCARD")
-                .arg(format!("fs:shopper:{{{customer}}}"))
+                .arg(keys::shopper_products(&customer_of(customer)))
                 .query_async(&mut conn)
                 .await
                 .unwrap();
@@ -191,7 +192,7 @@ async fn only_holds_are_noted_and_a_retry_notes_a_lost_note_again() {
     // As a process that died between the script and the note leaves it.
     let mut conn = t.raw_connection().await;
     let _: i64 = redis::cmd("DEL")
-        .arg("fs:shopper:{ann}")
+        .arg(keys::shopper_products(&customer_of("ann")))
         .query_async(&mut conn)
         .await
         .unwrap();
