@@ -1,7 +1,9 @@
 //! The Lua scripts, compiled into the binary from `scripts/*.lua`.
 //!
-//! Every state-changing script gets `scripts/lib.lua` prepended: the shared
-//! KEYS/ARGV layout and helpers; then the shared parts it needs:
+//! Every state-changing script gets the shared prelude prepended:
+//! `scripts/lib.lua` (the KEYS/ARGV layout, products and hold records),
+//! `customer_fields.lua` and `ending.lua` (ending and expiring holds,
+//! committing a change); then the shared parts it needs:
 //! `reserving.lua` (deciding and granting one request), `carts.lua` (the
 //! cart scripts' layout), `holding.lua` (the scripts that move one hold).
 //! `redis::Script` runs a script by its SHA1 and loads it when Redis answers
@@ -11,13 +13,17 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// A state-changing script: `scripts/lib.lua`, then the shared parts it
-/// needs, then its own file, as one chunk (so the parts share lib.lua's
-/// locals).
+/// A state-changing script: the prelude (`scripts/lib.lua`,
+/// `customer_fields.lua`, `ending.lua`), then the shared parts it needs, then
+/// its own file, as one chunk (so the parts share the prelude's locals).
 macro_rules! product_source {
     ($($file:literal),+) => {
         concat!(
             include_str!("../scripts/lib.lua"),
+            "\n",
+            include_str!("../scripts/customer_fields.lua"),
+            "\n",
+            include_str!("../scripts/ending.lua"),
             $("\n", include_str!(concat!("../scripts/", $file))),+
         )
     };
