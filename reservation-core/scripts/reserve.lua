@@ -21,12 +21,14 @@
 -- ARGV[4 + 4i .. 7 + 4i]  request i (from 1): its hold key, customer id,
 --              quantity (>= 1), request id
 --
--- Returns {'BATCH', index_deadline, expires_at, answer 1, ..., answer n}:
--- index_deadline is the new holds' deadline when it is now the product's
--- earliest, or the first still to get its expiry notice (the caller must
--- list the product in the sweep index, at the notice's time when its holds
--- get one), else 0;
--- expires_at is the deadline of the holds this call made. Each answer is one of
+-- Returns {'BATCH', name, value, ...} with the fields
+--   index_deadline  the new holds' deadline when it is now the product's
+--                   earliest, or the first still to get its expiry notice
+--                   (the caller must list the product in the sweep index, at
+--                   the notice's time when its holds get one), else 0
+--   expires_at      the deadline of the holds this call made (0: none)
+--   answers         {answer 1, ..., answer n}, one per request, in order
+-- Each answer is one of
 --   {'OK', token, available after it}              a new hold
 --   {'REPLAY', token, hold record, available now}  the request's first hold
 --   {'NOT_FOUND'}
@@ -39,13 +41,13 @@
 local RECLAIM_LIMIT = tonumber(ARGV[7])
 local COUNT = (#ARGV - 7) / 4
 
-local answers = { 'BATCH', 0, 0 }
+local answers = {}
 local product = load_product()
 if not product then
   for i = 1, COUNT do
-    answers[3 + i] = { 'NOT_FOUND' }
+    answers[i] = { 'NOT_FOUND' }
   end
-  return answers
+  return { 'BATCH', 'index_deadline', 0, 'expires_at', 0, 'answers', answers }
 end
 
 local keys, customers, owned = {}, {}, {}
@@ -114,9 +116,10 @@ for i = 1, COUNT do
     events[#events + 1] = { customer, key, quantity_text }
     answer = { 'OK', token_head .. key, product.available }
   end
-  answers[3 + i] = answer
+  answers[i] = answer
 end
 
+local index_deadline, made_expires_at = 0, 0
 if #new_keys > 0 then
   redis.call('HSET', HOLDS, unpack(records))
   local entry = table.concat(new_keys, ',')
@@ -131,12 +134,13 @@ if #new_keys > 0 then
     redis.call('HSET', CUSTOMERS, unpack(units))
   end
   if redis.call('ZRANGE', DUE, 0, 0)[1] == entry or first_to_notice(product, entry) then
-    answers[2] = expires_at
+    index_deadline = expires_at
   end
-  answers[3] = expires_at
+  made_expires_at = expires_at
   commit_product(product)
   publish_hold_events(events, function(event)
     return event_head .. event[2] .. event_middle .. event[3] .. event_tail
   end)
 end
-return answers
+return { 'BATCH', 'index_deadline', index_deadline, 'expires_at', made_expires_at,
+  'answers', answers }

@@ -6,18 +6,21 @@
 --
 -- KEYS, ARGV  as in carts.lua
 --
--- Returns {'CART', answer 1, ..., answer n} when every line stands, each
---   {'OK', token, available after it, expires_at, index_deadline} or
---   {'REPLAY', token, hold record, available now, 0}
--- (index_deadline as in reserve.lua), or {'REFUSED', line, answer} for the
--- first line refused, the answer as in reserve.lua; nothing was written.
+-- Returns, when every line stands, {'CART', 'lines', {line 1, ..., line n}},
+-- each line {'LINE', name, value, ...} with the fields
+--   answer          {'OK', ...} or {'REPLAY', ...}, as in reserve.lua
+--   expires_at      the new hold's deadline (0 for a replay)
+--   index_deadline  as in reserve.lua, for this line's product (0 for a
+--                   replay)
+-- or, for the first line refused, {'REFUSED', 'line', its number,
+-- 'answer', its answer as in reserve.lua}; nothing was written.
 
 local lines = {}
 for i = 1, LINES do
   local key, quantity = use_line(i)
   local product = load_product()
   if not product then
-    return { 'REFUSED', i, { 'NOT_FOUND' } }
+    return { 'REFUSED', 'line', i, 'answer', { 'NOT_FOUND' } }
   end
   local found, stored_under = find_request_holds({ key })
   local owned = 0
@@ -27,25 +30,24 @@ for i = 1, LINES do
   local answer, plan = decide_reserve(product, found[1], stored_under[1], CART_REQUEST_ID,
     CART_CUSTOMER, quantity, owned, RECLAIM_LIMIT)
   if answer and answer[1] ~= 'REPLAY' then
-    return { 'REFUSED', i, answer }
+    return { 'REFUSED', 'line', i, 'answer', answer }
   end
   lines[i] = { product = product, key = key, answer = answer, plan = plan }
 end
 
-local answers = { 'CART' }
+local answers = {}
 for i = 1, LINES do
   local _, quantity = use_line(i)
   local line = lines[i]
   local answer = line.answer
-  if answer then
-    answer[5] = 0
-  else
+  local expires_at, index_deadline = 0, 0
+  if not answer then
     local product = line.product
     if line.plan then
       expire_planned(product, line.plan)
     end
     grant_units(product, quantity)
-    local expires_at = NOW + product.hold_seconds * 1000
+    expires_at = NOW + product.hold_seconds * 1000
     local record = new_hold_record(CART_CUSTOMER, quantity, CART_REQUEST_ID, expires_at)
     redis.call('HSET', HOLDS, line.key, record)
     redis.call('ZADD', DUE, expires_at, line.key)
@@ -55,11 +57,13 @@ for i = 1, LINES do
     local hold = parse_hold(record)
     index_holders({ [CART_CUSTOMER] = { token_of(line.key, hold) } })
     publish_hold_event(line.key, hold)
-    local first = redis.call('ZRANGE', DUE, 0, 0)[1] == line.key
-      or first_to_notice(product, line.key)
+    if redis.call('ZRANGE', DUE, 0, 0)[1] == line.key or first_to_notice(product, line.key) then
+      index_deadline = expires_at
+    end
     commit_product(product)
-    answer = { 'OK', token_of(line.key, hold), product.available, expires_at, first and expires_at or 0 }
+    answer = { 'OK', token_of(line.key, hold), product.available }
   end
-  answers[i + 1] = answer
+  answers[i] = { 'LINE', 'answer', answer, 'expires_at', expires_at,
+    'index_deadline', index_deadline }
 end
-return answers
+return { 'CART', 'lines', answers }

@@ -22,10 +22,13 @@
 -- ARGV[9] most stranded purchases to requeue in this call
 -- ARGV[10] expiry notice lead, ms (0: no notices)
 --
--- Returns {'OK', units returned, when to look at the product next (its next
---          deadline or notice, ms; -1 when it has no live holds), holds
---          expired n, notices sent, n expired tokens..., requeued tokens...}
--- or {'NOT_FOUND'}.
+-- Returns {'NOT_FOUND'}, or {'OK', name, value, ...} with the fields
+--   expired_units  units the expired holds gave back
+--   next_look      when to look at the product next: its next deadline or
+--                  notice, ms; -1 when it has no live holds
+--   notices        expiry notices sent
+--   expired        the expired holds' tokens, oldest first
+--   requeued       the tokens of the confirmed holds given a new deadline
 
 local product = load_product()
 if not product then
@@ -130,11 +133,9 @@ local notice = next_notice(product, LEAD)
 if notice and (not next_look or notice < next_look) then
   next_look = notice
 end
-local reply = { 'OK', plan.units, next_look or -1, #plan.due, notices }
-for _, due in ipairs(plan.due) do
-  reply[#reply + 1] = token_of(due.key, { created_at_ms = tonumber(due.created) })
+local expired = {}
+for i, due in ipairs(plan.due) do
+  expired[i] = token_of(due.key, { created_at_ms = tonumber(due.created) })
 end
-for _, token in ipairs(requeued) do
-  reply[#reply + 1] = token
-end
-return reply
+return { 'OK', 'expired_units', plan.units, 'next_look', next_look or -1, 'notices', notices,
+  'expired', expired, 'requeued', requeued }

@@ -94,8 +94,8 @@ impl Engine {
         let reply = Reply::parse(self.redis.invoke(&call).await?)?;
         match reply.outcome() {
             "OK" => {
-                let fields = reply.named_ints()?;
-                let n = |name| fields.get(name);
+                let fields = reply.named()?;
+                let n = |name| fields.int(name);
                 Ok(Counters {
                     total: n("total")?,
                     available: n("available")?,

@@ -124,36 +124,50 @@ impl Engine {
         lines: &[usize],
     ) -> Result<Result<Vec<Reservation>>> {
         let call = self.cart_call(&SCRIPTS.reserve_cart, cart, lines).await?;
-        let mut reply = self.run(&call).await?;
+        let reply = self.run(&call).await?;
         match reply.outcome() {
             "CART" => {}
             "REFUSED" => {
-                let line = lines[reply.int(1)? as usize - 1];
-                let answer = reply.take_nested(2)?;
-                return match reserve_answer(&cart.line_request(line), answer, 0) {
+                let mut refused = reply.named()?;
+                let line = refused.int("line")?;
+                let line = usize::try_from(line)
+                    .ok()
+                    .and_then(|line| lines.get(line.checked_sub(1)?))
+                    .ok_or_else(|| {
+                        Error::Internal(format!("REFUSED reply: no line {line} in this call"))
+                    })?;
+                let answer = refused.take_reply("answer")?;
+                return match reserve_answer(&cart.line_request(*line), answer, 0) {
                     Err(refusal) => Ok(Err(refusal)),
                     Ok(_) => Err(Error::Internal("a refused cart line answered OK".into())),
                 };
             }
             _ => return Err(reply.unexpected_outcome()),
         }
+        let answers = reply.named()?.take_replies("lines")?;
+        if answers.len() != lines.len() {
+            return Err(Error::Internal(format!(
+                "CART reply: {} answers to {} lines",
+                answers.len(),
+                lines.len()
+            )));
+        }
         let mut reservations = Vec::with_capacity(lines.len());
-        for (n, &i) in lines.iter().enumerate() {
-            let answer = reply.take_nested(1 + n)?;
-            let index_deadline = answer.int(4)?;
+        for (answer, &i) in answers.into_iter().zip(lines) {
+            if answer.outcome() != "LINE" {
+                return Err(answer.unexpected_outcome());
+            }
+            let mut answer = answer.named()?;
+            let index_deadline = answer.int("index_deadline")?;
             if index_deadline > 0 {
                 let look = self.first_look(index_deadline, self.now_ms());
                 self.index_product(&cart.lines[i].sku, look).await?;
             }
-            // A replay carries its hold's own deadline; a new hold's is here.
-            let expires_at_ms = if answer.outcome() == "OK" {
-                answer.int(3)?
-            } else {
-                0
-            };
+            // A replay carries its hold's own deadline (and has 0 here).
+            let expires_at_ms = answer.int("expires_at")?;
             reservations.push(reserve_answer(
                 &cart.line_request(i),
-                answer,
+                answer.take_reply("answer")?,
                 expires_at_ms,
             )?);
         }

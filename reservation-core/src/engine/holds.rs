@@ -72,23 +72,31 @@ impl Engine {
                 .arg(request.request_id.as_str());
             sent += 1;
         }
-        let mut reply = if sent == 0 {
-            None
+        let (expires_at_ms, mut replies) = if sent == 0 {
+            (0, Vec::new().into_iter())
         } else {
             let reply = self.run(&call).await?;
             if reply.outcome() != "BATCH" {
                 return Err(reply.unexpected_outcome());
             }
-            let index_deadline = reply.int(1)?;
+            let mut batch = reply.named()?;
+            // Listed first: the holds stand whatever the rest of the reply says.
+            let index_deadline = batch.int("index_deadline")?;
             if index_deadline > 0 {
                 self.index_product(sku, self.first_look(index_deadline, now))
                     .await?;
             }
-            Some(reply)
+            let replies = batch.take_replies("answers")?;
+            if replies.len() != sent {
+                return Err(Error::Internal(format!(
+                    "BATCH reply: {} answers to {sent} requests",
+                    replies.len()
+                )));
+            }
+            (batch.int("expires_at")?, replies.into_iter())
         };
 
         let mut answers = Vec::with_capacity(requests.len());
-        let mut next = 0;
         for request in requests {
             if too_many(request) {
                 answers.push(Err(Error::InvalidArgument {
@@ -97,14 +105,8 @@ impl Engine {
                 }));
                 continue;
             }
-            let reply = reply.as_mut().expect("a reply for the requests sent");
-            let expires_at_ms = reply.int(2)?;
-            answers.push(reserve_answer(
-                request,
-                reply.take_nested(3 + next)?,
-                expires_at_ms,
-            ));
-            next += 1;
+            let reply = replies.next().expect("an answer per request sent");
+            answers.push(reserve_answer(request, reply, expires_at_ms));
         }
         let holders = answers
             .iter()

@@ -66,7 +66,7 @@ impl Engine {
             .arg(self.notice_lead_ms());
         let reply = self.run(&call).await?;
         let sweep = match reply.outcome() {
-            "OK" => product_sweep(sku, &reply)?,
+            "OK" => product_sweep(sku, reply)?,
             "NOT_FOUND" => return Err(Error::ProductNotFound(sku.clone())),
             _ => return Err(reply.unexpected_outcome()),
         };
@@ -259,20 +259,20 @@ impl Engine {
     }
 }
 
-fn product_sweep(sku: &Sku, reply: &Reply) -> Result<ProductSweep> {
-    let expired = reply.int(3)? as usize;
-    let ids = (5..reply.len())
-        .map(|i| ReservationId::from_parts(sku, reply.text(i)?))
-        .collect::<Result<Vec<_>>>()?;
-    if ids.len() < expired {
-        return Err(reply.unexpected_outcome());
-    }
-    let (expired, requeued) = ids.split_at(expired);
+fn product_sweep(sku: &Sku, reply: Reply) -> Result<ProductSweep> {
+    let reply = reply.named()?;
+    let ids = |name| {
+        reply
+            .texts(name)?
+            .into_iter()
+            .map(|token| ReservationId::from_parts(sku, token))
+            .collect::<Result<Vec<_>>>()
+    };
     Ok(ProductSweep {
-        expired_units: reply.int(1)?,
-        expired: expired.to_vec(),
-        requeued: requeued.to_vec(),
-        notices: reply.int(4)? as usize,
-        next_deadline_ms: Some(reply.int(2)?).filter(|&ms| ms >= 0),
+        expired_units: reply.int("expired_units")?,
+        expired: ids("expired")?,
+        requeued: ids("requeued")?,
+        notices: reply.int("notices")? as usize,
+        next_deadline_ms: Some(reply.int("next_look")?).filter(|&ms| ms >= 0),
     })
 }
