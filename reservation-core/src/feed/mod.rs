@@ -19,12 +19,14 @@
 //! on the slot's new primary. Each time, the product's watchers get a fresh
 //! snapshot, as after a reconnect.
 //! Customer channels stay plain pub/sub, which every node of a Cluster hears.
+//!
+//! This file keeps the watchers and what both connection tasks share; the
+//! tasks themselves are `single.rs` (one node) and `cluster.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::{OnceCell, broadcast, mpsc, oneshot};
 
 use crate::connection::RedisConfig;
@@ -34,8 +36,10 @@ use crate::keys::{self, ProductKeys};
 use crate::types::{CustomerId, HoldEvent, Sku, StockEvent};
 
 mod cluster;
+mod single;
 
 use cluster::run_cluster;
+use single::{Timeouts, run_single};
 
 /// Events buffered per product before a slow watcher skips ahead.
 const BUFFER: usize = 64;
@@ -127,7 +131,13 @@ impl StockFeed {
                 connect: redis.connect_timeout + redis.response_timeout,
                 answer: redis.response_timeout,
             };
-            tokio::spawn(run(redis.client()?, timeouts, engine, weak, control_rx));
+            tokio::spawn(run_single(
+                redis.client()?,
+                timeouts,
+                engine,
+                weak,
+                control_rx,
+            ));
         }
         Ok(Self { inner })
     }
@@ -264,108 +274,6 @@ impl HoldWatch {
                 return Some(event);
             }
         }
-    }
-}
-
-/// How long the single-node feed waits on Redis. A pub/sub connection has
-/// no response timeout of its own, and a stalled server must not leave a
-/// watcher waiting for its subscription forever.
-#[derive(Clone, Copy)]
-struct Timeouts {
-    connect: Duration,
-    answer: Duration,
-}
-
-/// `call`'s outcome, or a timeout error once `limit` has passed.
-async fn within<T>(
-    limit: Duration,
-    call: impl Future<Output = redis::RedisResult<T>>,
-) -> redis::RedisResult<T> {
-    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
-        Err(redis::RedisError::from(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("Redis did not answer the stock feed within {limit:?}"),
-        )))
-    })
-}
-
-/// The connection task: (re)connects, keeps the subscriptions in step with
-/// the watched products, and hands each event to its product's watchers.
-/// A (un)subscribe Redis does not answer in time ends the connection: the
-/// next one subscribes to exactly what is watched then.
-async fn run(
-    client: redis::Client,
-    timeouts: Timeouts,
-    engine: Engine,
-    inner: Weak<Inner>,
-    mut control: mpsc::UnboundedReceiver<Control>,
-) {
-    let mut reconnecting = false;
-    loop {
-        let pubsub = match within(timeouts.connect, client.get_async_pubsub()).await {
-            Ok(pubsub) => pubsub,
-            Err(e) => {
-                tracing::warn!(error = %e, "stock feed cannot connect to Redis; retrying");
-                fail_waiting(&mut control, &e);
-                if inner.strong_count() == 0 {
-                    return;
-                }
-                tokio::time::sleep(RECONNECT_DELAY).await;
-                continue;
-            }
-        };
-        let (mut sink, mut stream) = pubsub.split();
-        let Some(watched) = inner.upgrade().map(|i| watched_subjects(&i)) else {
-            return;
-        };
-        let mut resubscribed = true;
-        for subject in &watched {
-            resubscribed &= within(timeouts.answer, sink.subscribe(subject.channel()))
-                .await
-                .is_ok();
-        }
-        if !resubscribed {
-            continue;
-        }
-        if reconnecting {
-            tracing::info!(channels = watched.len(), "feed reconnected");
-            send_fresh_snapshots(&engine, &inner, &watched).await;
-        }
-        reconnecting = true;
-
-        loop {
-            tokio::select! {
-                message = stream.next() => {
-                    let Some(message) = message else {
-                        tracing::warn!("stock feed lost its Redis connection; reconnecting");
-                        break;
-                    };
-                    let Some(inner) = inner.upgrade() else {
-                        return;
-                    };
-                    dispatch(&inner, message.get_channel_name(), message.get_payload_bytes());
-                }
-                command = control.recv() => match command {
-                    Some(Control::Subscribe(subject, ack)) => {
-                        let result = within(timeouts.answer, sink.subscribe(subject.channel()))
-                            .await
-                            .map_err(Error::from_redis);
-                        let failed = result.is_err();
-                        let _ = ack.send(result);
-                        if failed {
-                            break;
-                        }
-                    }
-                    Some(Control::Unsubscribe(subject)) => {
-                        if within(timeouts.answer, sink.unsubscribe(subject.channel())).await.is_err() {
-                            break;
-                        }
-                    }
-                    None => return,
-                },
-            }
-        }
-        tokio::time::sleep(RECONNECT_DELAY).await;
     }
 }
 
