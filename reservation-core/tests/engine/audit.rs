@@ -94,33 +94,15 @@ async fn the_audit_finds_an_ended_hold_left_live_and_a_held_one_that_would_not_e
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
     let keys = ProductKeys::new(&sku);
-    let kept = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
-    let lost = t
-        .engine
-        .reserve(&reserve(&sku, "bob", 1, "r2"))
-        .await
-        .unwrap();
-    let mut conn = t.raw_connection().await;
+    let kept = t.reserved(&sku, "ann", 1, "r1").await;
+    let lost = t.reserved(&sku, "bob", 1, "r2").await;
     // Behind the engine's back: one hold marked ended in place, and the
     // other's due entry dropped.
+    let record = t.live_record(&kept.hold.id).await;
     let key = HoldKey::of(&kept.hold.id).key;
-    let record: String = redis::cmd("HGET")
-        .arg(&keys.holds)
-        .arg(key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let _: i64 = redis::cmd("HSET")
-        .arg(&keys.holds)
-        .arg(key)
-        .arg(record.replacen("HELD", "CANCELLED", 1))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    t.put_live_record(&sku, key, &record.replacen("HELD", "CANCELLED", 1))
+        .await;
+    let mut conn = t.raw_connection().await;
     let _: i64 = redis::cmd("ZREM")
         .arg(&keys.due)
         .arg(HoldKey::of(&lost.hold.id).key)
@@ -149,10 +131,7 @@ async fn a_live_hold_missing_from_its_customers_holders_entry_is_reported() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
     for (customer, request) in [("ann", "r1"), ("ann", "r2"), ("bob", "r3")] {
-        t.engine
-            .reserve(&reserve(&sku, customer, 1, request))
-            .await
-            .unwrap();
+        t.reserved(&sku, customer, 1, request).await;
     }
     assert!(t.engine.audit(&sku).await.unwrap().is_clean());
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reservation_core::testing::{TestEngine, cart, reserve};
+use reservation_core::testing::{TestEngine, cart};
 use reservation_core::{CartRequest, Error, HoldState, Sku};
 
 async fn stock(t: &TestEngine, sku: &Sku) -> (i64, i64) {
@@ -113,11 +113,7 @@ async fn a_cart_retried_answers_its_first_holds_and_a_refused_one_can_succeed_la
         .await;
     assert!(matches!(changed, Err(Error::IdempotencyMismatch { .. })));
     // A cart shares no request record with a single reserve of the same id.
-    let single = t
-        .engine
-        .reserve(&reserve(&tee, "ann", 1, "c1"))
-        .await
-        .unwrap();
+    let single = t.reserved(&tee, "ann", 1, "c1").await;
     assert!(!single.replayed);
 
     let refused = t
@@ -144,32 +140,14 @@ async fn cart_holds_expire_like_any_other() {
         .reserve_cart(&cart("ann", "c1", &[(&tee, 2), (&mug, 3)]))
         .await
         .unwrap();
+    // The units one sweep step of a product gives back.
+    let expired_units =
+        async |sku: &Sku| t.engine.sweep_product(sku, 10).await.unwrap().expired_units;
     t.advance(Duration::from_secs(30));
-    assert_eq!(
-        t.engine
-            .sweep_product(&mug, 10)
-            .await
-            .unwrap()
-            .expired_units,
-        3
-    );
-    assert_eq!(
-        t.engine
-            .sweep_product(&tee, 10)
-            .await
-            .unwrap()
-            .expired_units,
-        0
-    );
+    assert_eq!(expired_units(&mug).await, 3);
+    assert_eq!(expired_units(&tee).await, 0);
     t.advance(Duration::from_secs(30));
-    assert_eq!(
-        t.engine
-            .sweep_product(&tee, 10)
-            .await
-            .unwrap()
-            .expired_units,
-        2
-    );
+    assert_eq!(expired_units(&tee).await, 2);
     assert_eq!(stock(&t, &tee).await, (10, 0));
     assert_clean(&t, &[&tee, &mug]).await;
 }

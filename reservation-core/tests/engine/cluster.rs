@@ -29,16 +29,8 @@ async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
     }
 
     for (sku, watch) in skus.iter().zip(&mut watches) {
-        let bought = t
-            .engine
-            .reserve(&reserve(sku, "ann", 2, "a"))
-            .await
-            .unwrap();
-        let lapsed = t
-            .engine
-            .reserve(&reserve(sku, "bob", 3, "b"))
-            .await
-            .unwrap();
+        let bought = t.reserved(sku, "ann", 2, "a").await;
+        let lapsed = t.reserved(sku, "bob", 3, "b").await;
         let event = tokio::time::timeout(Duration::from_secs(5), watch.next())
             .await
             .expect("a stock event from the product's shard")

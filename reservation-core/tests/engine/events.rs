@@ -15,28 +15,13 @@ async fn every_change_publishes_one_stock_event_with_the_next_version() {
     let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 30).await;
     let mut events = t.listen_stock(&sku).await;
 
-    let a = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap()
-        .hold
-        .id;
-    let b = t
-        .engine
-        .reserve(&reserve(&sku, "bob", 1, "r2"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let a = t.reserved(&sku, "ann", 2, "r1").await.hold.id;
+    let b = t.reserved(&sku, "bob", 1, "r2").await.hold.id;
     t.engine.cancel(&b, None).await.unwrap();
     t.engine.confirm(&a, None).await.unwrap(); // stock unchanged: no event
     t.engine.finalize_purchase(&a).await.unwrap();
     t.engine.restock(&sku, 5).await.unwrap();
-    t.engine
-        .reserve(&reserve(&sku, "cyd", 1, "r3"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "cyd", 1, "r3").await;
     t.advance(Duration::from_secs(30));
     t.engine.sweep_product(&sku, 10).await.unwrap();
     // Refused and repeated calls change nothing and publish nothing.
@@ -77,39 +62,15 @@ async fn a_customer_hears_of_every_state_their_holds_take() {
     let mut ann = t.listen_holds("ann").await;
     let mut bob = t.listen_holds("bob").await;
 
-    let bought = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let bought = t.reserved(&sku, "ann", 1, "r1").await.hold.id;
     t.engine.confirm(&bought, None).await.unwrap();
     t.engine.finalize_purchase(&bought).await.unwrap();
-    let cancelled = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r2"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let cancelled = t.reserved(&sku, "ann", 1, "r2").await.hold.id;
     t.engine.cancel(&cancelled, None).await.unwrap();
-    let released = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r3"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let released = t.reserved(&sku, "ann", 1, "r3").await.hold.id;
     t.engine.confirm(&released, None).await.unwrap();
     t.engine.release(&released).await.unwrap();
-    let expired = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r4"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let expired = t.reserved(&sku, "ann", 1, "r4").await.hold.id;
     t.advance(Duration::from_secs(30));
     t.engine.sweep_product(&sku, 10).await.unwrap();
 

@@ -18,14 +18,8 @@ async fn a_watcher_gets_its_products_changes_and_no_others() {
     let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
     let mut watch = feed.watch(&tee).await.unwrap();
 
-    t.engine
-        .reserve(&reserve(&cap, "ann", 1, "r1"))
-        .await
-        .unwrap();
-    t.engine
-        .reserve(&reserve(&tee, "ann", 2, "r2"))
-        .await
-        .unwrap();
+    t.reserved(&cap, "ann", 1, "r1").await;
+    t.reserved(&tee, "ann", 2, "r2").await;
     let event = next(&mut watch).await;
     assert_eq!(
         (event.sku.as_str(), event.available, event.version),
@@ -113,15 +107,8 @@ async fn a_customer_watcher_hears_only_their_own_holds() {
         (1, 0)
     );
 
-    t.engine
-        .reserve(&reserve(&tee, "bob", 1, "r1"))
-        .await
-        .unwrap();
-    let mine = t
-        .engine
-        .reserve(&reserve(&tee, "ann", 2, "r2"))
-        .await
-        .unwrap();
+    t.reserved(&tee, "bob", 1, "r1").await;
+    let mine = t.reserved(&tee, "ann", 2, "r2").await;
     let event = tokio::time::timeout(Duration::from_secs(5), holds.next())
         .await
         .unwrap()

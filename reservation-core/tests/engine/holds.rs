@@ -1,17 +1,13 @@
 use std::time::Duration;
 
-use reservation_core::testing::{TestEngine, customer_of, reserve, sku_of};
+use reservation_core::testing::{TestEngine, customer_of, sku_of};
 use reservation_core::{Error, HoldState, ReservationId};
 
 #[tokio::test]
 async fn confirm_then_finalize_turns_held_units_into_sold_ones() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 3, "r1"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 3, "r1").await;
 
     let confirmed = t.engine.confirm(&r.hold.id, None).await.unwrap();
     assert!(confirmed.changed);
@@ -37,27 +33,9 @@ async fn confirm_then_finalize_turns_held_units_into_sold_ones() {
 async fn every_transition_repeated_is_a_no_op() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let bought = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap()
-        .hold
-        .id;
-    let cancelled = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r2"))
-        .await
-        .unwrap()
-        .hold
-        .id;
-    let released = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r3"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let bought = t.reserved(&sku, "ann", 1, "r1").await.hold.id;
+    let cancelled = t.reserved(&sku, "ann", 1, "r2").await.hold.id;
+    let released = t.reserved(&sku, "ann", 1, "r3").await.hold.id;
 
     assert!(t.engine.confirm(&bought, None).await.unwrap().changed);
     assert!(!t.engine.confirm(&bought, None).await.unwrap().changed);
@@ -85,28 +63,10 @@ async fn every_transition_repeated_is_a_no_op() {
 async fn transitions_from_the_wrong_state_are_refused_and_change_nothing() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let held = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap()
-        .hold
-        .id;
-    let confirmed = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r2"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let held = t.reserved(&sku, "ann", 1, "r1").await.hold.id;
+    let confirmed = t.reserved(&sku, "ann", 1, "r2").await.hold.id;
     t.engine.confirm(&confirmed, None).await.unwrap();
-    let cancelled = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r3"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let cancelled = t.reserved(&sku, "ann", 1, "r3").await.hold.id;
     t.engine.cancel(&cancelled, None).await.unwrap();
     let before = t.engine.product(&sku).await.unwrap().stock;
 
@@ -139,13 +99,7 @@ async fn transitions_from_the_wrong_state_are_refused_and_change_nothing() {
 async fn a_customer_only_finds_their_own_holds() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let id = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let id = t.reserved(&sku, "ann", 1, "r1").await.hold.id;
     let bob = customer_of("bob");
     let err = t.engine.confirm(&id, Some(&bob)).await.unwrap_err();
     assert!(matches!(err, Error::ReservationNotFound(_)), "{err}");
@@ -191,11 +145,7 @@ async fn unknown_reservations_are_not_found() {
 async fn a_hold_past_its_deadline_cannot_be_confirmed_even_before_any_sweep() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 5, |p| p.hold_seconds = 30).await;
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 2, "r1").await;
     t.advance(Duration::from_secs(30));
 
     let stored = t.engine.reservation(&r.hold.id).await.unwrap();
@@ -223,11 +173,7 @@ async fn a_hold_past_its_deadline_cannot_be_confirmed_even_before_any_sweep() {
 async fn a_hold_one_millisecond_before_its_deadline_can_still_be_confirmed() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 5, |p| p.hold_seconds = 30).await;
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 2, "r1").await;
     t.advance(Duration::from_millis(29_999));
     assert!(t.engine.confirm(&r.hold.id, None).await.unwrap().changed);
     // A confirmed hold no longer expires as a hold.
@@ -253,11 +199,7 @@ async fn a_hold_one_millisecond_before_its_deadline_can_still_be_confirmed() {
 async fn cancelling_a_hold_past_its_deadline_expires_it() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 5, |p| p.hold_seconds = 30).await;
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 2, "r1").await;
     t.advance(Duration::from_secs(31));
     let cancelled = t.engine.cancel(&r.hold.id, None).await.unwrap();
     assert_eq!(cancelled.hold.state, HoldState::Expired);
@@ -268,11 +210,7 @@ async fn cancelling_a_hold_past_its_deadline_expires_it() {
 async fn expiry_follows_the_real_clock_too() {
     let t = TestEngine::start_real_time().await;
     let sku = t.product_with("TEE", 5, |p| p.hold_seconds = 1).await;
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 2, "r1").await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let err = t.engine.confirm(&r.hold.id, None).await.unwrap_err();
     assert_eq!(err.reason(), "WRONG_STATE");
@@ -284,17 +222,11 @@ async fn a_sweep_expires_due_holds_in_bounded_batches() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 100, |p| p.hold_seconds = 10).await;
     for i in 0..25 {
-        t.engine
-            .reserve(&reserve(&sku, &format!("c{i}"), 2, &format!("r{i}")))
-            .await
-            .unwrap();
+        t.reserved(&sku, &format!("c{i}"), 2, &format!("r{i}"))
+            .await;
     }
     t.advance(Duration::from_secs(5));
-    let late = t
-        .engine
-        .reserve(&reserve(&sku, "late", 1, "late"))
-        .await
-        .unwrap();
+    let late = t.reserved(&sku, "late", 1, "late").await;
 
     let nothing_due = t.engine.sweep_product(&sku, 10).await.unwrap();
     assert_eq!(nothing_due.expired_units, 0);
@@ -327,10 +259,8 @@ async fn concurrent_sweepers_never_return_a_unit_twice() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 600, |p| p.hold_seconds = 1).await;
     for i in 0..300 {
-        t.engine
-            .reserve(&reserve(&sku, &format!("c{i}"), 2, &format!("r{i}")))
-            .await
-            .unwrap();
+        t.reserved(&sku, &format!("c{i}"), 2, &format!("r{i}"))
+            .await;
     }
     t.advance(Duration::from_secs(1));
     let sweepers: Vec<_> = (0..3)
@@ -363,10 +293,7 @@ async fn concurrent_sweepers_never_return_a_unit_twice() {
 async fn the_audit_reports_drift_it_did_not_cause() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    t.engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 2, "r1").await;
     assert!(t.engine.audit(&sku).await.unwrap().is_clean());
 
     // Someone writes to the product behind the engine's back.
@@ -391,31 +318,13 @@ async fn the_audit_reports_drift_it_did_not_cause() {
 async fn the_audit_reports_a_request_id_that_made_two_live_holds() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let first = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
+    let first = t.reserved(&sku, "ann", 1, "r1").await;
     let report = t.engine.audit(&sku).await.unwrap();
     assert_eq!((report.holds, report.repeated_request_holds), (1, 0));
 
     // A copy of the hold under another key, as a broken dedupe would leave.
-    let mut conn = t.raw_connection().await;
-    let keys = reservation_core::keys::ProductKeys::new(&sku);
-    let key = reservation_core::keys::HoldKey::of(&first.hold.id).key;
-    let record: String = redis::cmd("HGET")
-        .arg(&keys.holds)
-        .arg(key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let _: i64 = redis::cmd("HSET")
-        .arg(&keys.holds)
-        .arg("COPY")
-        .arg(record)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let record = t.live_record(&first.hold.id).await;
+    t.put_live_record(&sku, "COPY", &record).await;
     let report = t.engine.audit(&sku).await.unwrap();
     assert_eq!((report.live_holds, report.repeated_request_holds), (2, 1));
     assert!(

@@ -7,33 +7,27 @@ use std::time::Duration;
 
 use reservation_core::keys::ProductKeys;
 use reservation_core::testing::{TestEngine, cart, drain, request_of, reserve, sku_of};
-use reservation_core::{ConnectionMode, Error, ProductUpdate, StockEvent};
+use reservation_core::{ConnectionMode, Error, Product, ProductUpdate, Result, Sku, StockEvent};
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// A restock of `delta` units sent with `request` as its request id.
+async fn restock_with_id(t: &TestEngine, sku: &Sku, delta: i64, request: &str) -> Result<Product> {
+    t.engine
+        .restock_with_id(sku, delta, Some(&request_of(request)))
+        .await
+}
 
 #[tokio::test]
 async fn a_restock_retried_with_its_request_id_adds_once() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let first = t
-        .engine
-        .restock_with_id(&sku, 5, Some(&request_of("s1")))
-        .await
-        .unwrap()
-        .stock;
+    let first = restock_with_id(&t, &sku, 5, "s1").await.unwrap().stock;
     assert_eq!((first.total, first.available, first.version), (15, 15, 2));
-    t.engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 2, "r1").await;
 
-    let again = t
-        .engine
-        .restock_with_id(&sku, 5, Some(&request_of("s1")))
-        .await
-        .unwrap()
-        .stock;
+    let again = restock_with_id(&t, &sku, 5, "s1").await.unwrap().stock;
     // Nothing added, no new version: the product as it is now.
     assert_eq!((again.total, again.available, again.version), (15, 13, 3));
 
@@ -71,16 +65,9 @@ async fn the_same_restock_sent_twenty_times_at_once_adds_once() {
 async fn a_restock_request_id_sent_with_another_delta_is_refused() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    t.engine
-        .restock_with_id(&sku, 5, Some(&request_of("s1")))
-        .await
-        .unwrap();
+    restock_with_id(&t, &sku, 5, "s1").await.unwrap();
     for delta in [6, -5] {
-        let err = t
-            .engine
-            .restock_with_id(&sku, delta, Some(&request_of("s1")))
-            .await
-            .unwrap_err();
+        let err = restock_with_id(&t, &sku, delta, "s1").await.unwrap_err();
         assert!(matches!(err, Error::IdempotencyMismatch { .. }), "{err}");
         assert_eq!(err.reason(), "IDEMPOTENCY_MISMATCH");
     }
@@ -91,25 +78,14 @@ async fn a_restock_request_id_sent_with_another_delta_is_refused() {
 async fn a_refused_restock_is_not_remembered() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let err = t
-        .engine
-        .restock_with_id(&sku, -20, Some(&request_of("s1")))
-        .await
-        .unwrap_err();
+    let err = restock_with_id(&t, &sku, -20, "s1").await.unwrap_err();
     assert_eq!(err.reason(), "OUT_OF_STOCK");
     t.engine.restock(&sku, 15).await.unwrap();
     // The retry finds no record of the refusal, and goes through now.
-    let s = t
-        .engine
-        .restock_with_id(&sku, -20, Some(&request_of("s1")))
-        .await
-        .unwrap()
-        .stock;
+    let s = restock_with_id(&t, &sku, -20, "s1").await.unwrap().stock;
     assert_eq!((s.total, s.available), (5, 5));
 
-    let err = t
-        .engine
-        .restock_with_id(&sku_of("NOPE"), 5, Some(&request_of("s2")))
+    let err = restock_with_id(&t, &sku_of("NOPE"), 5, "s2")
         .await
         .unwrap_err();
     assert!(matches!(err, Error::ProductNotFound(_)), "{err}");
@@ -119,22 +95,10 @@ async fn a_refused_restock_is_not_remembered() {
 async fn reserve_and_restock_request_ids_never_answer_for_each_other() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    t.engine
-        .reserve(&reserve(&sku, "ann", 1, "same"))
-        .await
-        .unwrap();
-    let s = t
-        .engine
-        .restock_with_id(&sku, 3, Some(&request_of("same")))
-        .await
-        .unwrap()
-        .stock;
+    t.reserved(&sku, "ann", 1, "same").await;
+    let s = restock_with_id(&t, &sku, 3, "same").await.unwrap().stock;
     assert_eq!((s.total, s.held), (13, 1));
-    let replay = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "same"))
-        .await
-        .unwrap();
+    let replay = t.reserved(&sku, "ann", 1, "same").await;
     assert!(replay.replayed);
 }
 
@@ -144,8 +108,7 @@ async fn a_restock_request_id_is_kept_for_the_retention_then_forgotten() {
     let sku = t.product("TEE", 10).await;
     let keys = ProductKeys::new(&sku);
     let restock = async || {
-        t.engine
-            .restock_with_id(&sku, 5, Some(&request_of("s1")))
+        restock_with_id(&t, &sku, 5, "s1")
             .await
             .unwrap()
             .stock
@@ -221,10 +184,7 @@ async fn a_paused_sale_refuses_every_reserve_until_it_is_resumed() {
         .await
         .unwrap();
     assert!(!resumed.stock.paused);
-    t.engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 1, "r1").await;
     assert_eq!(t.engine.product(&sku).await.unwrap().stock.held, 1);
 }
 
@@ -266,10 +226,7 @@ async fn a_sale_paused_before_it_opens_opens_on_time_once_resumed() {
         "{err}"
     );
     t.advance(HOUR);
-    t.engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 1, "r1").await;
 
     // A pause that outlasts the start keeps the sale shut past it.
     t.engine

@@ -36,12 +36,7 @@ async fn a_held_hold_gets_one_notice_its_lead_before_the_deadline() {
     let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 120).await;
     let partition = t.engine.config().partitions.of_product(&sku);
     let mut ann = t.listen_holds("ann").await;
-    let held = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap()
-        .hold;
+    let held = t.reserved(&sku, "ann", 2, "r1").await.hold;
     drain(&mut ann).await;
     let notice_at = held.expires_at_ms - lead(&t).as_millis() as i64;
     assert_eq!(
@@ -115,10 +110,7 @@ async fn holds_confirmed_cancelled_or_too_short_for_the_lead_get_no_notice() {
         .cancel(&cancelled.unwrap().hold.id, None)
         .await
         .unwrap();
-    t.engine
-        .reserve(&reserve(&short, "ann", 1, "r3"))
-        .await
-        .unwrap();
+    t.reserved(&short, "ann", 1, "r3").await;
     drain(&mut ann).await;
 
     t.advance(Duration::from_secs(100));
@@ -135,10 +127,7 @@ async fn every_hold_of_many_calls_due_at_once_gets_exactly_one_notice() {
     // Forty calls, a millisecond apart: more due entries than one step
     // takes, some sharing a deadline.
     for i in 0..40 {
-        t.engine
-            .reserve(&reserve(&sku, "ann", 1, &format!("r{i}")))
-            .await
-            .unwrap();
+        t.reserved(&sku, "ann", 1, &format!("r{i}")).await;
         if i % 3 != 0 {
             t.advance(Duration::from_millis(1));
         }

@@ -5,16 +5,12 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use reservation_core::keys::Partitions;
-use reservation_core::testing::{TestEngine, reserve};
+use reservation_core::testing::TestEngine;
 use reservation_core::{Engine, EngineConfig, Error, PurchaseQueue, ReservationId, Sku};
 
 /// Customer `cN`'s confirmed hold of one unit, made by request `rN`.
 async fn confirmed_hold(t: &TestEngine, sku: &Sku, n: usize) -> ReservationId {
-    let r = t
-        .engine
-        .reserve(&reserve(sku, &format!("c{n}"), 1, &format!("r{n}")))
-        .await
-        .unwrap();
+    let r = t.reserved(sku, &format!("c{n}"), 1, &format!("r{n}")).await;
     t.engine.confirm(&r.hold.id, None).await.unwrap();
     r.hold.id
 }
@@ -116,10 +112,7 @@ async fn products_with_holds_are_listed_in_their_partitions_index_at_their_deadl
     let mut skus = Vec::new();
     for n in 0..12 {
         let sku = t.product(&format!("SKU-{n}"), 10).await;
-        t.engine
-            .reserve(&reserve(&sku, "ann", 1, "r"))
-            .await
-            .unwrap();
+        t.reserved(&sku, "ann", 1, "r").await;
         skus.push(sku);
     }
     let listed: HashSet<_> = t

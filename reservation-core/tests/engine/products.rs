@@ -116,17 +116,10 @@ async fn restock_moves_total_and_available_together() {
 async fn restock_never_takes_the_total_below_held_plus_sold() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let held = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 4, "r1"))
-        .await
-        .unwrap();
+    let held = t.reserved(&sku, "ann", 4, "r1").await;
     t.engine.confirm(&held.hold.id, None).await.unwrap();
     t.engine.finalize_purchase(&held.hold.id).await.unwrap();
-    t.engine
-        .reserve(&reserve(&sku, "bob", 3, "r2"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "bob", 3, "r2").await;
     // 4 sold + 3 held: only 3 units can be removed.
     let err = t.engine.restock(&sku, -4).await.unwrap_err();
     assert!(
@@ -186,10 +179,7 @@ async fn a_first_per_customer_limit_comes_before_the_first_reserve() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
     let keys = reservation_core::keys::ProductKeys::new(&sku);
-    t.engine
-        .reserve(&reserve(&sku, "ann", 3, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 3, "r1").await;
     // Without a limit nobody's units are counted...
     let mut conn = t.raw_connection().await;
     let counted: bool = redis::cmd("EXISTS")
@@ -220,10 +210,7 @@ async fn a_first_per_customer_limit_comes_before_the_first_reserve() {
     let limited = t
         .product_with("CAP", 10, |p| p.per_customer_limit = 2)
         .await;
-    t.engine
-        .reserve(&reserve(&limited, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&limited, "ann", 2, "r1").await;
     let raised = ProductUpdate {
         per_customer_limit: Some(3),
         ..Default::default()

@@ -8,11 +8,7 @@ use reservation_core::{Error, HoldState, Quantity};
 async fn a_reserve_holds_units_until_the_products_hold_deadline() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 10, |p| p.hold_seconds = 90).await;
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 3, "r1"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 3, "r1").await;
     assert_eq!(r.available, 7);
     assert!(!r.replayed);
     assert_eq!(r.hold.state, HoldState::Held);
@@ -95,17 +91,10 @@ async fn the_customer_limit_counts_active_and_purchased_holds() {
     let sku = t
         .product_with("TEE", 100, |p| p.per_customer_limit = 3)
         .await;
-    let first = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let first = t.reserved(&sku, "ann", 2, "r1").await;
     t.engine.confirm(&first.hold.id, None).await.unwrap();
     t.engine.finalize_purchase(&first.hold.id).await.unwrap();
-    t.engine
-        .reserve(&reserve(&sku, "ann", 1, "r2"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 1, "r2").await;
 
     let err = t
         .engine
@@ -139,11 +128,7 @@ async fn units_given_back_no_longer_count_against_the_limit() {
     let sku = t
         .product_with("TEE", 100, |p| p.per_customer_limit = 2)
         .await;
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 2, "r1").await;
     t.engine.cancel(&r.hold.id, None).await.unwrap();
     assert!(
         t.engine
@@ -199,20 +184,9 @@ async fn the_sale_is_closed_before_it_starts_and_after_it_ends() {
 async fn a_replayed_request_gets_the_first_answer() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let first = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
-    t.engine
-        .reserve(&reserve(&sku, "bob", 1, "r2"))
-        .await
-        .unwrap();
-    let again = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let first = t.reserved(&sku, "ann", 2, "r1").await;
+    t.reserved(&sku, "bob", 1, "r2").await;
+    let again = t.reserved(&sku, "ann", 2, "r1").await;
     assert!(again.replayed);
     assert_eq!(again.hold, first.hold);
     // What is available now, after bob's reserve too.
@@ -225,10 +199,7 @@ async fn a_replayed_request_gets_the_first_answer() {
 async fn a_request_id_reused_with_other_parameters_is_refused() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    t.engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 2, "r1").await;
     for (customer, quantity) in [("ann", 3), ("bob", 2)] {
         let err = t
             .engine
@@ -269,11 +240,7 @@ async fn the_same_request_sent_fifty_times_at_once_makes_one_hold() {
 async fn a_reserve_reclaims_due_holds_instead_of_saying_sold_out() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 2, |p| p.hold_seconds = 60).await;
-    let old = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let old = t.reserved(&sku, "ann", 2, "r1").await;
     let err = t
         .engine
         .reserve(&reserve(&sku, "bob", 1, "r2"))
@@ -283,11 +250,7 @@ async fn a_reserve_reclaims_due_holds_instead_of_saying_sold_out() {
 
     t.advance(Duration::from_secs(60));
     // No sweeper has run: the reserve itself returns the expired units.
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "bob", 1, "r3"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "bob", 1, "r3").await;
     assert_eq!(r.available, 1);
     let old = t.engine.reservation(&old.hold.id).await.unwrap();
     assert_eq!(old.state, HoldState::Expired);
@@ -305,16 +268,9 @@ async fn reclaimed_holds_of_the_same_customer_free_their_limit() {
             p.per_customer_limit = 2;
         })
         .await;
-    t.engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "ann", 2, "r1").await;
     t.advance(Duration::from_secs(30));
-    let r = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r2"))
-        .await
-        .unwrap();
+    let r = t.reserved(&sku, "ann", 2, "r2").await;
     assert_eq!(r.available, 8);
     assert!(t.engine.audit(&sku).await.unwrap().is_clean());
 }

@@ -26,11 +26,7 @@ async fn every_way_a_hold_ends_takes_it_out_of_the_live_set_and_keeps_it_readabl
     let keys = ProductKeys::new(&sku);
     let mut ids = Vec::new();
     for n in 0..4 {
-        let r = t
-            .engine
-            .reserve(&reserve(&sku, "ann", 1, &format!("r{n}")))
-            .await
-            .unwrap();
+        let r = t.reserved(&sku, "ann", 1, &format!("r{n}")).await;
         ids.push(r.hold.id);
     }
     assert_eq!(live_holds(&t, &keys).await, 4);
@@ -71,20 +67,12 @@ async fn every_way_a_hold_ends_takes_it_out_of_the_live_set_and_keeps_it_readabl
 async fn an_ended_hold_is_answered_for_the_retention_then_ages_out() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 10).await;
-    let made = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let made = t.reserved(&sku, "ann", 2, "r1").await;
     t.engine.cancel(&made.hold.id, None).await.unwrap();
 
     // A retry a day later still gets its first hold, as it is now.
     t.advance(DAY - Duration::from_secs(1));
-    let retry = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let retry = t.reserved(&sku, "ann", 2, "r1").await;
     assert!(retry.replayed);
     assert_eq!(retry.hold.id, made.hold.id);
     assert_eq!(retry.hold.state, HoldState::Cancelled);
@@ -104,11 +92,7 @@ async fn an_ended_hold_is_answered_for_the_retention_then_ages_out() {
         Err(Error::ReservationAgedOut { .. })
     ));
     // And the request id is free: the same request makes a new hold.
-    let again = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 2, "r1"))
-        .await
-        .unwrap();
+    let again = t.reserved(&sku, "ann", 2, "r1").await;
     assert!(!again.replayed);
     assert_ne!(again.hold.id, made.hold.id);
     // An id no hold ever had, made now, is simply not found.
@@ -133,11 +117,7 @@ async fn a_periods_ended_holds_go_with_its_hash_freed_by_the_next_call_after_it_
     .await;
     let sku = t.product("TEE", 10).await;
     let keys = ProductKeys::new(&sku);
-    let made = t
-        .engine
-        .reserve(&reserve(&sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
+    let made = t.reserved(&sku, "ann", 1, "r1").await;
     t.engine.cancel(&made.hold.id, None).await.unwrap();
     let period = second.period(t.engine.now_ms());
     let mut conn = t.raw_connection().await;
@@ -156,10 +136,7 @@ async fn a_periods_ended_holds_go_with_its_hash_freed_by_the_next_call_after_it_
     while second.period(t.engine.now_ms()) < period + 2 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    t.engine
-        .reserve(&reserve(&sku, "bob", 1, "r2"))
-        .await
-        .unwrap();
+    t.reserved(&sku, "bob", 1, "r2").await;
     let exists: bool = redis::cmd("EXISTS")
         .arg(keys.ended(period))
         .query_async(&mut conn)
@@ -215,10 +192,8 @@ async fn an_ended_hold_costs_under_300_bytes() {
     assert!(per_hold < 300, "an ended hold takes {per_hold} bytes");
     // One of them, as stored: a line, not a document.
     let seventh = t
-        .engine
-        .reserve(&reserve(&sku, "fl-0a1b2c3d-c7", 1, "fl-0a1b2c3d-r7"))
-        .await
-        .unwrap();
+        .reserved(&sku, "fl-0a1b2c3d-c7", 1, "fl-0a1b2c3d-r7")
+        .await;
     assert!(seventh.replayed);
     let key = HoldKey::of(&seventh.hold.id).key;
     let record: String = redis::cmd("HGET")

@@ -12,13 +12,7 @@ fn ids(page: &HoldPage) -> Vec<String> {
 }
 
 async fn make_hold(t: &TestEngine, sku: &Sku, customer: &str, request: &str) -> ReservationId {
-    let hold = t
-        .engine
-        .reserve(&reserve(sku, customer, 1, request))
-        .await
-        .unwrap()
-        .hold
-        .id;
+    let hold = t.reserved(sku, customer, 1, request).await.hold.id;
     // Tokens start with the creation time: one hold per millisecond keeps the
     // expected order the order of making.
     t.advance(Duration::from_millis(1));
@@ -208,11 +202,7 @@ async fn only_holds_are_noted_and_a_retry_notes_a_lost_note_again() {
         .unwrap();
     assert_eq!(ids(&page), [held.to_string()], "never from its own product");
 
-    let replay = t
-        .engine
-        .reserve(&reserve(&tee, "ann", 1, "r1"))
-        .await
-        .unwrap();
+    let replay = t.reserved(&tee, "ann", 1, "r1").await;
     assert!(replay.replayed);
     let page = t.engine.customer_holds(&ann, None, None, 10).await.unwrap();
     assert_eq!(ids(&page), [held.to_string()], "the retry noted it again");
