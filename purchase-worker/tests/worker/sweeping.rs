@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use purchase_worker::testing::{RunningWorkers, quick_config};
 use purchase_worker::{AcceptAll, Sweeper, WorkerMetrics};
-use reservation_core::testing::{TestEngine, reserve};
+use reservation_core::testing::TestEngine;
 
 use super::{eventually, real_time, spawn_worker_with};
 
@@ -19,10 +19,8 @@ async fn three_sweepers_return_five_thousand_expired_holds_exactly_once() {
     let t = TestEngine::start().await;
     let sku = t.product_with("TEE", 10_000, |p| p.hold_seconds = 1).await;
     for i in 0..5_000 {
-        t.engine
-            .reserve(&reserve(&sku, &format!("c{i}"), 2, &format!("r{i}")))
-            .await
-            .unwrap();
+        t.reserved(&sku, &format!("c{i}"), 2, &format!("r{i}"))
+            .await;
     }
     t.advance(Duration::from_secs(1));
     let workers = RunningWorkers::start(&t, Arc::new(AcceptAll), 0, 3, quick_config("s")).await;
@@ -90,10 +88,7 @@ async fn two_workers_share_the_partitions_and_the_survivor_takes_over_a_dead_one
         let sku = t
             .product_with(&format!("P-{n}"), 10, |p| p.hold_seconds = 1)
             .await;
-        t.engine
-            .reserve(&reserve(&sku, "cyd", 2, "r"))
-            .await
-            .unwrap();
+        t.reserved(&sku, "cyd", 2, "r").await;
         skus.push(sku);
         let covered: std::collections::HashSet<_> = skus
             .iter()
@@ -134,16 +129,10 @@ async fn a_pass_reads_only_the_products_that_are_due() {
         let sku = t
             .product_with(&format!("LATER-{n}"), 10, |p| p.hold_seconds = 3_600)
             .await;
-        t.engine
-            .reserve(&reserve(&sku, "ann", 1, "r"))
-            .await
-            .unwrap();
+        t.reserved(&sku, "ann", 1, "r").await;
     }
     let due = t.product_with("NOW", 10, |p| p.hold_seconds = 60).await;
-    t.engine
-        .reserve(&reserve(&due, "bob", 3, "r"))
-        .await
-        .unwrap();
+    t.reserved(&due, "bob", 3, "r").await;
     t.advance(Duration::from_secs(60));
 
     let sweeper = Sweeper::new(t.engine.clone(), quick_config("solo"), WorkerMetrics::new());
