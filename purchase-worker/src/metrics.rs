@@ -5,7 +5,7 @@ use std::sync::Arc;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 pub struct WorkerMetrics {
     registry: Registry,
@@ -28,73 +28,56 @@ pub struct WorkerMetrics {
 impl WorkerMetrics {
     pub fn new() -> Arc<Self> {
         let mut registry = Registry::with_prefix("flashsale_worker");
-        let metrics = Self {
-            jobs_done: Counter::default(),
-            retries: Counter::default(),
-            dead_lettered: Counter::default(),
-            claimed: Counter::default(),
-            expired_units: Counter::default(),
-            requeued: Counter::default(),
-            expiry_notices: Counter::default(),
-            // 1 ms to about 16 s.
-            sweep_lag: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
-            partitions_held: Gauge::default(),
-            stream_entries_trimmed: Counter::default(),
-            registry: Registry::default(),
-        };
-        registry.register(
-            "purchases",
-            "Purchase jobs finished",
-            metrics.jobs_done.clone(),
-        );
-        registry.register(
-            "purchase_retries",
-            "Purchase step retries",
-            metrics.retries.clone(),
-        );
-        registry.register(
+        // Registered in this order, which is the exposition's order.
+        let mut counter =
+            |name: &str, help: &str| registered(&mut registry, name, help, Counter::default());
+        let jobs_done = counter("purchases", "Purchase jobs finished");
+        let retries = counter("purchase_retries", "Purchase step retries");
+        let dead_lettered = counter(
             "dead_lettered",
             "Purchase jobs that failed for good; their holds were released",
-            metrics.dead_lettered.clone(),
         );
-        registry.register(
-            "claimed",
-            "Jobs taken over from idle consumers",
-            metrics.claimed.clone(),
-        );
-        registry.register(
-            "expired_units",
-            "Units returned from expired holds",
-            metrics.expired_units.clone(),
-        );
-        registry.register(
+        let claimed = counter("claimed", "Jobs taken over from idle consumers");
+        let expired_units = counter("expired_units", "Units returned from expired holds");
+        let requeued = counter(
             "requeued",
             "Confirmed holds enqueued again after their purchase deadline",
-            metrics.requeued.clone(),
         );
-        registry.register(
+        let expiry_notices = counter(
             "expiry_notices",
             "Hold events telling a shopper their hold expires soon",
-            metrics.expiry_notices.clone(),
         );
-        registry.register(
+        let partitions_held = registered(
+            &mut registry,
             "sweep_partitions_held",
             "Sweep partitions this worker holds",
-            metrics.partitions_held.clone(),
+            Gauge::default(),
         );
-        registry.register(
+        let stream_entries_trimmed = registered(
+            &mut registry,
             "stream_entries_trimmed",
             "Stream entries trimmed past their retention",
-            metrics.stream_entries_trimmed.clone(),
+            Counter::default(),
         );
-        registry.register(
+        let sweep_lag = registered(
+            &mut registry,
             "sweep_lag_seconds",
             "How late sweeps reach a product's earliest deadline",
-            metrics.sweep_lag.clone(),
+            // 1 ms to about 16 s.
+            Histogram::new(exponential_buckets(0.001, 2.0, 15)),
         );
         Arc::new(Self {
             registry,
-            ..metrics
+            jobs_done,
+            retries,
+            dead_lettered,
+            claimed,
+            expired_units,
+            requeued,
+            expiry_notices,
+            sweep_lag,
+            partitions_held,
+            stream_entries_trimmed,
         })
     }
 
@@ -105,4 +88,11 @@ impl WorkerMetrics {
             .expect("writing to a String cannot fail");
         out
     }
+}
+
+/// Registers `metric` under `name` and gives it back: the registry keeps one
+/// handle, the worker updates the other.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
