@@ -5,11 +5,9 @@
 
 mod gate;
 mod process;
-mod socket;
 
 pub use gate::{StoppedWatch, WatchGate};
 pub use process::ServerProcess;
-pub use socket::{Received, SocketClient};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,8 +1,9 @@
 //! Outside demo mode a shopper is named by a token the shop signs, not by a
 //! bare header: forged, expired or missing tokens name nobody.
 
-use api_server::testing::{ServerOptions, SocketClient, TestServer};
+use api_server::testing::{ServerOptions, TestServer};
 use api_server::{CustomerTokens, Identity};
+use flashsale_benches::socket::{SocketClient, SocketError};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -91,20 +92,24 @@ async fn a_signed_token_names_the_shopper_and_nothing_else_does() {
 async fn a_socket_is_named_by_its_token_and_refused_for_a_forged_one() {
     let s = signed_server().await;
     let later = s.t.engine.now_ms() + 3_600_000;
-    SocketClient::connect(
+    SocketClient::websocket(
         s.http_addr(),
-        Some(json!({"token": token_for("ann", later)})),
+        Some(&json!({"token": token_for("ann", later)})),
     )
     .await
     .expect("a signed token connects");
     let forged = token_for("ann", later).replacen("ann", "bob", 1);
-    let refused = SocketClient::connect(s.http_addr(), Some(json!({"token": forged})))
+    let refused = SocketClient::websocket(s.http_addr(), Some(&json!({"token": forged})))
         .await
         .err()
         .expect("a forged token is refused");
-    assert!(refused.contains("signature"), "{refused}");
+    assert!(
+        matches!(&refused, SocketError::Refused(data)
+            if data["message"].as_str().is_some_and(|m| m.contains("signature"))),
+        "{refused}"
+    );
     // A bare customer id names nobody here; watching stock needs no name.
-    SocketClient::connect(s.http_addr(), Some(json!({"customer_id": "ann"})))
+    SocketClient::websocket(s.http_addr(), Some(&json!({"customer_id": "ann"})))
         .await
         .expect("an anonymous watcher connects");
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use api_server::LimitOptions;
-use api_server::testing::{ServerOptions, SocketClient, TestServer};
+use api_server::testing::{ServerOptions, TestServer};
+use flashsale_benches::socket::{SocketClient, SocketError};
 use flashsale_proto::v1 as pb;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -32,15 +33,22 @@ fn reserve(customer: &str, request: &str, quantity: i64) -> pb::ReserveRequest {
     }
 }
 
+/// Whether `error` is the server refusing the socket with a message that
+/// says `why`.
+fn refused_for(error: &SocketError, why: &str) -> bool {
+    matches!(error, SocketError::Refused(data)
+        if data["message"].as_str().is_some_and(|message| message.contains(why)))
+}
+
 /// Connects a socket, waiting up to 5 s for `place` to be given back; only
 /// the per-address cap may refuse meanwhile.
 async fn connect_once_a_place_is_free(s: &TestServer, place: &str) -> SocketClient {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        match SocketClient::connect(s.http_addr(), None).await {
+        match SocketClient::websocket(s.http_addr(), None).await {
             Ok(socket) => return socket,
             Err(e) if tokio::time::Instant::now() < deadline => {
-                assert!(e.contains("already holds"), "{e}");
+                assert!(refused_for(&e, "already holds"), "{e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) => panic!("{place} never came back: {e}"),
@@ -133,13 +141,16 @@ async fn sockets_are_capped_per_address_and_a_freed_place_can_be_taken() {
         ..LimitOptions::unlimited()
     })
     .await;
-    let first = SocketClient::connect(s.http_addr(), None).await.unwrap();
-    let _second = SocketClient::connect(s.http_addr(), None).await.unwrap();
-    let refused = SocketClient::connect(s.http_addr(), None)
+    let first = SocketClient::websocket(s.http_addr(), None).await.unwrap();
+    let _second = SocketClient::websocket(s.http_addr(), None).await.unwrap();
+    let refused = SocketClient::websocket(s.http_addr(), None)
         .await
         .err()
         .unwrap();
-    assert!(refused.contains("already holds 2 sockets"), "{refused}");
+    assert!(
+        refused_for(&refused, "already holds 2 sockets"),
+        "{refused}"
+    );
 
     drop(first);
     connect_once_a_place_is_free(&s, "the freed place").await;

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
-use api_server::testing::{Received, ServerOptions, SocketClient, TestServer};
+use api_server::testing::{ServerOptions, TestServer};
+use flashsale_benches::socket::{ACK_LIMIT, Received, SocketClient};
 use flashsale_proto::v1 as pb;
 use reservation_core::testing::TestOptions;
 use serde_json::json;
@@ -248,7 +249,7 @@ async fn a_stalled_redis_bounds_every_path_and_a_retry_finds_the_one_hold() {
     let s = TestServer::start().await;
     s.t.product("TEE", 10).await;
     let mut reservations = s.reservations().await;
-    let mut watcher = SocketClient::connect(s.http_addr(), None).await.unwrap();
+    let mut watcher = SocketClient::websocket(s.http_addr(), None).await.unwrap();
     s.t.pause_redis(Duration::from_secs(5)).await;
 
     // No caller sets a deadline: the server's own bound on Redis ends each.
@@ -262,7 +263,7 @@ async fn a_stalled_redis_bounds_every_path_and_a_retry_finds_the_one_hold() {
             .json(&json!({"quantity": 1, "request_id": "h1"}))
             .send(),
         s.http.get(s.url("/api/products/TEE")).send(),
-        watcher.emit_with_ack("watch", &watch_tee),
+        watcher.emit_with_ack_within("watch", watch_tee.clone(), ACK_LIMIT),
     );
     let took = started.elapsed();
     assert!(took < Duration::from_secs(4), "answered after {took:?}");
@@ -291,13 +292,16 @@ async fn a_stalled_redis_bounds_every_path_and_a_retry_finds_the_one_hold() {
 
     // The feed dropped the connection whose subscribe stalled; watching works
     // again, on exactly one subscription.
-    let snapshot = watcher.emit_with_ack("watch", &watch_tee).await.unwrap();
+    let snapshot = watcher
+        .emit_with_ack_within("watch", watch_tee, ACK_LIMIT)
+        .await
+        .unwrap();
     assert_eq!(snapshot["available"], retried.available, "{snapshot}");
     assert_eq!(s.stock_subscriptions().await, 1);
     reservations.reserve(reserve("r2")).await.unwrap();
-    let event = watcher.next(Duration::from_secs(2)).await;
+    let event = watcher.next_within(Duration::from_secs(2)).await;
     assert!(
-        matches!(event, Some(Received::Event(ref name, _)) if name == "stock"),
+        matches!(event, Some(Received::Event(ref event)) if event.name == "stock"),
         "{event:?}"
     );
 }

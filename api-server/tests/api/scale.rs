@@ -4,9 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use api_server::testing::{
-    Received, ServerOptions, ServerProcess, SocketClient, TestServer, stock_subscriptions_at,
-};
+use api_server::testing::{ServerOptions, ServerProcess, TestServer, stock_subscriptions_at};
+use flashsale_benches::socket::{ACK_LIMIT, Event, Received, SocketClient};
 use flashsale_proto::v1 as pb;
 use purchase_worker::AcceptAll;
 use purchase_worker::testing::{RunningWorkers, quick_config};
@@ -20,9 +19,9 @@ async fn stock_event(watcher: &mut SocketClient, sku: &str, wanted: impl Fn(&Val
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match watcher.next(left).await {
-            Some(Received::Event(name, event))
-                if name == "stock" && event["sku"] == sku && wanted(&event) =>
+        match watcher.next_within(left).await {
+            Some(Received::Event(Event { name, data, .. }))
+                if name == "stock" && data["sku"] == sku && wanted(&data) =>
             {
                 return;
             }
@@ -33,8 +32,10 @@ async fn stock_event(watcher: &mut SocketClient, sku: &str, wanted: impl Fn(&Val
 }
 
 async fn watch(watcher: &mut SocketClient, sku: &str) {
-    let ack = watcher.emit_with_ack("watch", &json!({ "sku": sku })).await;
-    assert!(ack.is_some_and(|a| a.get("error").is_none()), "watch {sku}");
+    let ack = watcher
+        .emit_with_ack_within("watch", json!({ "sku": sku }), ACK_LIMIT)
+        .await;
+    assert!(ack.is_ok_and(|a| a.get("error").is_none()), "watch {sku}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,10 +72,12 @@ async fn two_nodes_and_two_workers_on_a_cluster_serve_one_sale() {
         RunningWorkers::start(&s.t, Arc::new(AcceptAll), 2, 2, quick_config("scale")).await;
 
     // Node B watches two products, node A the third.
-    let mut on_b = SocketClient::connect(node_b.http_addr, None).await.unwrap();
+    let mut on_b = SocketClient::websocket(node_b.http_addr, None)
+        .await
+        .unwrap();
     watch(&mut on_b, &skus[0]).await;
     watch(&mut on_b, &skus[1]).await;
-    let mut on_a = SocketClient::connect(node_a, None).await.unwrap();
+    let mut on_a = SocketClient::websocket(node_a, None).await.unwrap();
     watch(&mut on_a, &skus[2]).await;
 
     // Reserved and confirmed through node A's gRPC API: node B's watcher sees

@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use api_server::testing::{
-    ServerProcess, SocketClient, TOKEN, TestServer, clients_at, gauge_at, held_long_poll,
-    settled_at,
+    ServerProcess, TOKEN, TestServer, clients_at, gauge_at, held_long_poll, settled_at,
 };
+use flashsale_benches::socket::SocketClient;
 use flashsale_proto::v1 as pb;
 use tokio::io::AsyncWriteExt;
 use tonic::Code;
@@ -35,7 +35,7 @@ async fn sigterm_ends_streams_and_sockets_and_the_binary_exits_well_within_its_g
     let snapshot = stream.message().await.unwrap().expect("the snapshot");
     assert_eq!(snapshot.available, 100);
 
-    let mut websocket = SocketClient::watching(node.http_addr, "TEE").await;
+    let mut websocket = SocketClient::watching(node.http_addr, "TEE").await.unwrap();
 
     let http = &redis.http;
     let long_poll = held_long_poll(http, node.http_addr).await;
