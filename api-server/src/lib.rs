@@ -27,7 +27,7 @@ pub mod testing;
 pub use auth::MerchantTokens;
 pub use grpc::GrpcOptions;
 pub use http::HttpOptions;
-pub use identity::{CustomerTokens, Identity};
+pub use identity::{CustomerTokens, Identity, JwtOptions, ShopJwts, ShopTokens};
 pub use limits::LimitOptions;
 pub use live::LiveOptions;
 pub use server::{RunningServer, ServeError, ServerConfig};

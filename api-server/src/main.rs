@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use api_server::{
-    CustomerTokens, GrpcOptions, HttpOptions, Identity, LimitOptions, LiveOptions, MerchantTokens,
-    RunningServer, ServerConfig,
+    CustomerTokens, GrpcOptions, HttpOptions, Identity, JwtOptions, LimitOptions, LiveOptions,
+    MerchantTokens, RunningServer, ServerConfig, ShopJwts, ShopTokens,
 };
 use clap::Parser;
 use reservation_core::keys::{Partitions, Retention};
@@ -156,6 +156,36 @@ struct Args {
     #[arg(long, env = "FLASHSALE_CUSTOMER_TOKEN_SECRET", hide_env_values = true)]
     customer_token_secret: Option<String>,
 
+    /// The secret the shop signs its shoppers' JWTs with, for HS256 tokens
+    /// (`sub` names the customer). Alongside --customer-token-secret, either
+    /// kind of token names a shopper.
+    #[arg(long, env = "FLASHSALE_JWT_HS256_SECRET", hide_env_values = true)]
+    jwt_hs256_secret: Option<String>,
+
+    /// A JWKS file with the public keys the shop signs its shoppers' JWTs
+    /// with (RS256, ES256, …); read again when it changes.
+    #[arg(long, env = "FLASHSALE_JWT_JWKS_FILE")]
+    jwt_jwks_file: Option<PathBuf>,
+
+    /// Comma-separated `aud` values a shopper's JWT must carry one of; none:
+    /// `aud` is not checked.
+    #[arg(long, env = "FLASHSALE_JWT_AUDIENCE", value_delimiter = ',')]
+    jwt_audience: Vec<String>,
+
+    /// Comma-separated `iss` values a shopper's JWT must come from; none:
+    /// `iss` is not checked.
+    #[arg(long, env = "FLASHSALE_JWT_ISSUER", value_delimiter = ',')]
+    jwt_issuer: Vec<String>,
+
+    /// How far the shop's clock may be off when a JWT's `exp` and `nbf` are
+    /// checked.
+    #[arg(long, env = "FLASHSALE_JWT_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    jwt_leeway: Duration,
+
+    /// How often the JWKS file is looked at for new keys.
+    #[arg(long, env = "FLASHSALE_JWT_JWKS_REFRESH", default_value = "30s", value_parser = humantime::parse_duration)]
+    jwt_jwks_refresh: Duration,
+
     /// Take the bare X-Customer-Id header (or cookie) as the shopper, as in
     /// demo mode: only behind a gateway that sets it and strips clients' own.
     #[arg(long, env = "FLASHSALE_INSECURE_CUSTOMER_HEADER")]
@@ -193,16 +223,35 @@ async fn main() -> anyhow::Result<()> {
     )
     .context("read the merchant token file")?;
 
+    let jwt_options = JwtOptions {
+        hs256_secret: args
+            .jwt_hs256_secret
+            .as_ref()
+            .map(|s| s.as_bytes().to_vec()),
+        jwks_file: args.jwt_jwks_file.clone(),
+        audiences: args.jwt_audience.clone(),
+        issuers: args.jwt_issuer.clone(),
+        leeway: args.jwt_leeway,
+    };
+    let jwts = if jwt_options.is_configured() {
+        Some(ShopJwts::load(jwt_options).context("load the shop's JWT keys")?)
+    } else {
+        None
+    };
+    let customer_tokens = args
+        .customer_token_secret
+        .as_ref()
+        .map(|secret| CustomerTokens::new(secret.as_bytes()));
     let identity = match (
-        &args.customer_token_secret,
+        ShopTokens::new(customer_tokens, jwts.clone()),
         args.insecure_customer_header || args.demo,
     ) {
-        (Some(secret), _) => Identity::Signed(CustomerTokens::new(secret.as_bytes())),
+        (Some(tokens), _) => Identity::Signed(tokens),
         (None, true) => Identity::Trusted,
         (None, false) => bail!(
-            "set FLASHSALE_CUSTOMER_TOKEN_SECRET (or --customer-token-secret) so shoppers are \
-             named by signed tokens, or --insecure-customer-header behind a gateway that sets \
-             X-Customer-Id, or run with --demo"
+            "name shoppers by tokens the shop signs: set FLASHSALE_CUSTOMER_TOKEN_SECRET, or \
+             FLASHSALE_JWT_HS256_SECRET or FLASHSALE_JWT_JWKS_FILE for the shop's JWTs; or \
+             --insecure-customer-header behind a gateway that sets X-Customer-Id, or --demo"
         ),
     };
 
@@ -300,6 +349,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if let Some(jwts) = jwts {
+        // It holds nothing to drain: it ends with the process.
+        tokio::spawn(jwts.keep_keys_current(args.jwt_jwks_refresh));
+    }
     signalled.await;
     tracing::info!(
         grace_ms = args.shutdown_grace_ms,

@@ -11,7 +11,7 @@ const SHOP_SECRET: &[u8] = b"the shop's secret";
 
 async fn signed_server() -> TestServer {
     let s = TestServer::start_with(ServerOptions {
-        identity: Identity::Signed(CustomerTokens::new(SHOP_SECRET)),
+        identity: Identity::Signed(CustomerTokens::new(SHOP_SECRET).into()),
         ..ServerOptions::default()
     })
     .await;

@@ -10,6 +10,7 @@ mod grpc;
 mod http;
 mod identity;
 mod interop;
+mod jwt;
 mod limits;
 mod live;
 mod merchant;

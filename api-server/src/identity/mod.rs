@@ -1,24 +1,25 @@
 //! Who the shopper is, on HTTP and Socket.IO.
 //!
-//! In production a shopper is named by a signed token that the shop's own
-//! back-end issues to the signed-in shopper: `CUSTOMER~EXPIRES_MS~SIGNATURE`,
-//! where the signature is HMAC-SHA256 over `CUSTOMER~EXPIRES_MS` with the
-//! secret the shop and the engine share, in unpadded URL-safe base64. `~` is
-//! not in the customer id alphabet, so the parts cannot be confused. The
-//! token comes in the `X-Customer-Token` header, the `flashsale_token` cookie
-//! or a socket's connect `auth.token`.
+//! In production a shopper is named by a token that the shop's own back-end
+//! issues to the signed-in shopper: the engine's own customer token
+//! ([`CustomerTokens`]), or the shop's JWT ([`ShopJwts`]), or either where
+//! both are configured. The token comes in the `X-Customer-Token` header,
+//! the `flashsale_token` cookie or a socket's connect `auth.token`. A token
+//! with a `~` is the engine's own (JWTs never hold one); any other is a JWT.
 //!
 //! In demo mode, or behind a gateway trusted to set it
 //! (`--insecure-customer-header`), the bare `X-Customer-Id` header or
 //! `flashsale_customer` cookie names the shopper instead.
 
+mod jwt;
+mod tokens;
+
+pub use jwt::{JwtError, JwtOptions, JwtSetupError, ShopJwts};
+pub use tokens::CustomerTokens;
+
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use reservation_core::CustomerId;
-use sha2::Sha256;
 
 pub const CUSTOMER_HEADER: &str = "x-customer-id";
 pub const CUSTOMER_COOKIE: &str = "flashsale_customer";
@@ -30,8 +31,57 @@ pub const TOKEN_COOKIE: &str = "flashsale_token";
 pub enum Identity {
     /// The bare header or cookie: demo mode, or a trusted gateway sets it.
     Trusted,
-    /// A token signed with the shop's secret.
-    Signed(CustomerTokens),
+    /// A token the shop signed.
+    Signed(ShopTokens),
+}
+
+/// The kinds of token a node takes from the shop; at least one is set.
+#[derive(Clone, Debug)]
+pub struct ShopTokens {
+    customer_tokens: Option<CustomerTokens>,
+    jwts: Option<ShopJwts>,
+}
+
+impl ShopTokens {
+    /// The engine's own tokens, the shop's JWTs, or both; `None` when
+    /// neither is given.
+    pub fn new(customer_tokens: Option<CustomerTokens>, jwts: Option<ShopJwts>) -> Option<Self> {
+        (customer_tokens.is_some() || jwts.is_some()).then_some(Self {
+            customer_tokens,
+            jwts,
+        })
+    }
+
+    /// The customer `token` names, if a configured kind of token vouches
+    /// for it at `now_ms`.
+    pub fn verify(&self, token: &str, now_ms: i64) -> Result<CustomerId, Unidentified> {
+        match (token.contains('~'), &self.customer_tokens, &self.jwts) {
+            (true, Some(tokens), _) => tokens.verify(token, now_ms),
+            (false, _, Some(jwts)) => jwts.verify(token, now_ms),
+            (true, None, _) => Err(Unidentified::UnexpectedKind(
+                "this server takes the shop's JWTs, not customer tokens",
+            )),
+            (false, _, None) => Err(Unidentified::MalformedToken),
+        }
+    }
+}
+
+impl From<CustomerTokens> for ShopTokens {
+    fn from(tokens: CustomerTokens) -> Self {
+        Self {
+            customer_tokens: Some(tokens),
+            jwts: None,
+        }
+    }
+}
+
+impl From<ShopJwts> for ShopTokens {
+    fn from(jwts: ShopJwts) -> Self {
+        Self {
+            customer_tokens: None,
+            jwts: Some(jwts),
+        }
+    }
 }
 
 /// What a Socket.IO client may send in its connect `auth`.
@@ -52,6 +102,10 @@ pub enum Unidentified {
     BadSignature,
     #[error("the customer token expired at {at_ms} ms")]
     Expired { at_ms: i64 },
+    #[error("{0}")]
+    UnexpectedKind(&'static str),
+    #[error("the shop's token is refused: {0}")]
+    Jwt(#[from] JwtError),
 }
 
 impl Identity {
@@ -101,89 +155,6 @@ fn header_or_cookie(headers: &HeaderMap, header: &str, cookie: &str) -> Option<S
             .find(|(name, _)| *name == cookie)
             .map(|(_, value)| value.to_owned())
     })
-}
-
-/// Issues and checks customer tokens with the shop's secret.
-#[derive(Clone)]
-pub struct CustomerTokens {
-    key: Hmac<Sha256>,
-}
-
-/// The secret never shows, in logs or anywhere else.
-impl std::fmt::Debug for CustomerTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CustomerTokens(..)")
-    }
-}
-
-impl CustomerTokens {
-    pub fn new(secret: &[u8]) -> Self {
-        Self {
-            key: Hmac::new_from_slice(secret).expect("HMAC takes a key of any length"),
-        }
-    }
-
-    /// A token naming `customer` until `expires_at_ms`, as the shop's
-    /// back-end would issue it.
-    pub fn issue(&self, customer: &CustomerId, expires_at_ms: i64) -> String {
-        let claim = format!("{customer}~{expires_at_ms}");
-        let signature = URL_SAFE_NO_PAD.encode(self.sign(&claim).finalize().into_bytes());
-        format!("{claim}~{signature}")
-    }
-
-    /// The customer a token names, if its signature holds and it has not
-    /// expired. The signature is compared in constant time.
-    pub fn verify(&self, token: &str, now_ms: i64) -> Result<CustomerId, Unidentified> {
-        let (claim, signature) = token.rsplit_once('~').ok_or(Unidentified::MalformedToken)?;
-        let (customer, expires) = claim.split_once('~').ok_or(Unidentified::MalformedToken)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| Unidentified::MalformedToken)?;
-        self.sign(claim)
-            .verify_slice(&signature)
-            .map_err(|_| Unidentified::BadSignature)?;
-        let at_ms: i64 = expires.parse().map_err(|_| Unidentified::MalformedToken)?;
-        if at_ms <= now_ms {
-            return Err(Unidentified::Expired { at_ms });
-        }
-        CustomerId::new(customer).map_err(|e| Unidentified::InvalidCustomer(e.to_string()))
-    }
-
-    fn sign(&self, claim: &str) -> Hmac<Sha256> {
-        let mut mac = self.key.clone();
-        mac.update(claim.as_bytes());
-        mac
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_token_names_its_customer_until_it_expires_and_not_once_touched() {
-        let tokens = CustomerTokens::new(b"shop secret");
-        let ann = CustomerId::new("ann@shop.example").unwrap();
-        let token = tokens.issue(&ann, 2_000);
-        assert_eq!(tokens.verify(&token, 1_999), Ok(ann.clone()));
-        assert_eq!(
-            tokens.verify(&token, 2_000),
-            Err(Unidentified::Expired { at_ms: 2_000 })
-        );
-
-        let forged = token.replacen("ann@shop.example", "bob@shop.example", 1);
-        assert_eq!(tokens.verify(&forged, 0), Err(Unidentified::BadSignature));
-        let extended = token.replacen("~2000~", "~9999~", 1);
-        assert_eq!(tokens.verify(&extended, 0), Err(Unidentified::BadSignature));
-        let other_shop = CustomerTokens::new(b"another secret");
-        assert_eq!(
-            other_shop.verify(&token, 0),
-            Err(Unidentified::BadSignature)
-        );
-        for malformed in ["", "ann", "ann~2000", "ann~2000~!!", "~~"] {
-            assert!(tokens.verify(malformed, 0).is_err(), "{malformed:?}");
-        }
-    }
 }
 
 #[cfg(test)]
