@@ -12,22 +12,28 @@
 //!   restocks;
 //! - Socket.IO watchers, half on long-polling, follow every product and
 //!   connect again whenever they are cut off ([`watchers`]);
-//! - faults land at random moments ([`deployment`]): one worker is SIGKILLed
-//!   and restarted again and again, the api-server is SIGKILLed and
-//!   restarted once, and Redis is SIGKILLed and restarted once (on a
-//!   Cluster: a primary is failed over, then killed and restarted).
+//! - faults land at random moments ([`faults`], done by [`deployment`]): one
+//!   worker is SIGKILLed and restarted again and again, the api-server is
+//!   SIGKILLed and restarted once, and Redis is SIGKILLed and restarted once
+//!   (on a Cluster: a primary is failed over, then killed and restarted).
 //!
 //! Then it waits for every hold to finish (expire, or be bought) and checks
 //! ([`checks`]): no oversell, no leaked unit, every audit clean, one hold per
 //! `request_id`, every confirmed hold bought or released exactly once,
 //! restocks accounted for, every watcher on its product's final version.
+//! The [`report`] holds what comes out.
 //!
 //! The same `--seed` plans the same faults at the same moments.
 
 mod checks;
 mod deployment;
+mod faults;
+mod report;
 mod shoppers;
 mod watchers;
+
+pub use faults::FaultDone;
+pub use report::TortureReport;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,118 +42,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use futures_util::{StreamExt, TryStreamExt};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use reservation_core::{Engine, HoldState, ReservationId, Sku};
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::cli::{OutputArgs, TortureArgs};
 use crate::merchant::Merchant;
 use crate::output::{Results, finish};
 use crate::progress::Progress;
-use crate::report::{Check, Table};
 use crate::setup::run_id;
 use checks::{Ending, ProductEnd};
 use deployment::{Binaries, Deployment, MERCHANT_TOKEN};
-use shoppers::{Books, Shop};
+use faults::{inject_faults, plan_faults};
+use report::tables;
+use shoppers::Shop;
 use watchers::Watchers;
 
 /// How long, after the load stops, every hold gets to finish: its hold
 /// time, a purchase deadline and a claim of a killed worker's jobs, with room.
 const SETTLE: Duration = Duration::from_secs(40);
-
-/// A fault and when it lands, from the start of the run.
-#[derive(Clone, Debug)]
-enum Fault {
-    /// SIGKILL purchase worker 0, restart it after `down`.
-    KillWorker {
-        down: Duration,
-    },
-    RestartApiServer,
-    /// Restart Redis, or fail a primary over on a Cluster.
-    Redis,
-}
-
-/// A fault as it happened.
-#[derive(Clone, Debug, Serialize)]
-pub struct FaultDone {
-    pub at_seconds: f64,
-    pub what: String,
-}
-
-/// Everything a run reports, as `--json` writes it.
-#[derive(Serialize)]
-pub struct TortureReport<'a> {
-    pub seed: u64,
-    pub seconds: f64,
-    pub cluster: bool,
-    pub books: &'a Books,
-    pub faults: &'a [FaultDone],
-    pub watcher_reconnects: u64,
-    pub orders: usize,
-    pub checks: &'a [Check],
-}
-
-/// Where each fault of a run of `length` lands: the worker every ten
-/// seconds or so, the api-server in the second quarter, Redis in the third.
-fn plan_faults(length: Duration, rng: &mut StdRng) -> Vec<(Duration, Fault)> {
-    let kills = (length.as_secs() / 10).max(2);
-    let mut plan: Vec<(Duration, Fault)> = (0..kills)
-        .map(|i| {
-            let at = length.mul_f64((i as f64 + rng.random_range(0.1..0.6)) / kills as f64);
-            let down = Duration::from_millis(rng.random_range(200..2_000));
-            (at, Fault::KillWorker { down })
-        })
-        .collect();
-    plan.push((
-        length.mul_f64(rng.random_range(0.25..0.45)),
-        Fault::RestartApiServer,
-    ));
-    plan.push((length.mul_f64(rng.random_range(0.55..0.75)), Fault::Redis));
-    plan.sort_by_key(|(at, _)| *at);
-    plan
-}
-
-/// Does each fault of `plan` at its moment; returns the deployment and what
-/// was done. A fault due while an earlier one still runs follows it.
-async fn inject_faults(
-    mut deployment: Deployment,
-    plan: Vec<(Duration, Fault)>,
-    start: Instant,
-    hot_sku: String,
-    done: Arc<std::sync::Mutex<Vec<FaultDone>>>,
-) -> (Deployment, Result<()>) {
-    let result = async {
-        for (at, fault) in plan {
-            tokio::time::sleep_until((start + at).into()).await;
-            deployment.check_alive()?;
-            let at_seconds = start.elapsed().as_secs_f64();
-            let what = match fault {
-                Fault::KillWorker { down } => {
-                    deployment.kill_worker(0)?;
-                    tokio::time::sleep(down).await;
-                    deployment.restart_worker(0)?;
-                    format!(
-                        "purchase worker 0 killed (SIGKILL), restarted {} ms later",
-                        down.as_millis()
-                    )
-                }
-                Fault::RestartApiServer => {
-                    deployment.restart_api_server().await?;
-                    "api-server killed (SIGKILL) and restarted".to_owned()
-                }
-                Fault::Redis => deployment.fault_redis(&hot_sku).await?,
-            };
-            done.lock()
-                .expect("the faults' lock is never poisoned")
-                .push(FaultDone { at_seconds, what });
-        }
-        Ok(())
-    }
-    .await;
-    (deployment, result)
-}
 
 pub async fn run(args: TortureArgs) -> Result<bool> {
     let length = args
@@ -404,60 +318,4 @@ async fn hold_states(
         .buffer_unordered(32)
         .try_collect()
         .await
-}
-
-fn tables(report: &TortureReport<'_>, products: &[ProductEnd]) -> Vec<Table> {
-    let books = report.books;
-    let mut load = Table::new("load held", &["figure", "value"]);
-    for (figure, value) in [
-        ("calls sent, retries included", books.calls.to_string()),
-        ("holds granted", books.holds.len().to_string()),
-        (
-            "reserves refused (out of stock…)",
-            books.refused.to_string(),
-        ),
-        (
-            "retries answered with the first hold",
-            books.replays.to_string(),
-        ),
-        ("holds confirmed", books.confirmed.len().to_string()),
-        ("holds cancelled", books.cancelled.len().to_string()),
-        ("orders (at least once)", report.orders.to_string()),
-        (
-            "answers lost to faults, sent again",
-            books.lost_answers.values().sum::<u64>().to_string(),
-        ),
-        ("calls never answered", books.unresolved.to_string()),
-        ("watcher reconnects", report.watcher_reconnects.to_string()),
-    ] {
-        load.row(vec![figure.to_owned(), value]);
-    }
-    let mut faults = Table::new("faults injected", &["at", "fault"]);
-    for fault in report.faults {
-        faults.row(vec![
-            format!("{:.1} s", fault.at_seconds),
-            fault.what.clone(),
-        ]);
-    }
-    let mut books_table = Table::new(
-        "books at the end",
-        &["product", "total", "available", "held", "sold", "holds"],
-    );
-    for p in products {
-        let a = &p.audit;
-        books_table.row(
-            [
-                &p.sku as &dyn std::fmt::Display,
-                &a.total,
-                &a.available,
-                &a.held,
-                &a.sold,
-                &a.holds,
-            ]
-            .iter()
-            .map(|cell| cell.to_string())
-            .collect(),
-        );
-    }
-    vec![load, faults, books_table]
 }
