@@ -60,11 +60,18 @@ history() (
   # From the first line ("… on SKU"): the report is not written when the
   # run's own audit fails (layout 1's takes longer than a call may).
   sku=$(cat "$work/flashload.out" "$work/flashload.err" | awk '/^flashload reserve:/ { print $NF; exit }')
-  product="fs:product:{$sku}"
-  for _ in $(seq 600); do
-    [ "$(rcli hget "$product" held)" = 0 ] && break
-    sleep 0.5
-  done
+  # Up to 5 minutes for every hold to end: until the product holds no unit,
+  # read through the shoppers' API (the Redis layout is the engine's own).
+  python3 - "http://$http_addr/api/products/$sku" <<'PY'
+import json, sys, time, urllib.request
+for _ in range(600):
+    try:
+        if json.load(urllib.request.urlopen(sys.argv[1], timeout=5))["held"] == 0:
+            break
+    except (OSError, ValueError):
+        pass
+    time.sleep(0.5)
+PY
   ended=$(memory)
   if [ "$flavour" = new ]; then
     "$BIN_DIR/flashload" audit --target "$grpc_addr" --token bench --sku "$sku" >"$work/audit.json"
