@@ -20,8 +20,7 @@ struct Run {
 
 /// Runs `flashload COMMAND --json FILE ARGS…` against `server`'s gRPC port.
 async fn flashload(server: &TestServer, command: &str, args: &[&str]) -> Run {
-    let dir = std::env::temp_dir().join(format!("flashload-test-{}", rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("flashload-test");
     let json = dir.join("run.json");
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_flashload"));
     cmd.arg(command);
@@ -53,15 +52,32 @@ async fn flashload(server: &TestServer, command: &str, args: &[&str]) -> Run {
     run
 }
 
-fn rand_suffix() -> String {
-    format!(
-        "{}-{}",
+/// As `flashload`, for a run that must exit 0.
+async fn passing(server: &TestServer, command: &str, args: &[&str]) -> Run {
+    let run = flashload(server, command, args).await;
+    run.assert_exit(0);
+    run
+}
+
+/// `flashload reserve --setup ARGS…` on products it makes on a server of
+/// its own; the run must exit 0.
+async fn reserve_with_setup(args: &[&str]) -> Run {
+    let server = TestServer::start().await;
+    passing(&server, "reserve", &[&["--setup"], args].concat()).await
+}
+
+/// A fresh folder named `prefix-…` in the temporary folder, for one run's files.
+fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos()
-    )
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 impl Run {
@@ -86,38 +102,48 @@ impl Run {
     fn outcome(&self, name: &str) -> u64 {
         self.report()["outcomes"][name].as_u64().unwrap()
     }
+
+    /// Asserts the exit status, showing what flashload printed when it differs.
+    fn assert_exit(&self, code: i32) {
+        assert_eq!(self.code, Some(code), "{}\n{}", self.stdout, self.stderr);
+    }
+
+    /// Asserts that each of the checks `names` passed.
+    fn assert_checks_passed(&self, names: &[&str]) {
+        for name in names {
+            assert_eq!(
+                self.check(name)["passed"],
+                true,
+                "{name}: {}",
+                self.report()
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_closed_loop_run_reports_every_figure_and_its_books_agree() {
-    let server = TestServer::start().await;
-    let run = flashload(
-        &server,
-        "reserve",
-        &[
-            "--setup",
-            "--stock",
-            "100000",
-            "--skus",
-            "2",
-            "--warmup",
-            "300ms",
-            "--duration",
-            "2s",
-            "--concurrency",
-            "8",
-            "--quantity",
-            "1-2",
-            "--retry-fraction",
-            "0.1",
-            "--confirm-fraction",
-            "0.2",
-            "--cancel-fraction",
-            "0.2",
-        ],
-    )
+    let run = reserve_with_setup(&[
+        "--stock",
+        "100000",
+        "--skus",
+        "2",
+        "--warmup",
+        "300ms",
+        "--duration",
+        "2s",
+        "--concurrency",
+        "8",
+        "--quantity",
+        "1-2",
+        "--retry-fraction",
+        "0.1",
+        "--confirm-fraction",
+        "0.2",
+        "--cancel-fraction",
+        "0.2",
+    ])
     .await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let r = run.report();
     assert_eq!(r["command"], "reserve");
     assert_eq!(r["model"], "closed");
@@ -153,14 +179,12 @@ async fn a_closed_loop_run_reports_every_figure_and_its_books_agree() {
         assert!(r["follow_ups"][flow]["calls"].as_u64().unwrap() > 0, "{r}");
     }
 
-    for name in [
+    run.assert_checks_passed(&[
         "no_oversell",
         "tallies_match",
         "one_hold_per_request_id",
         "audit_clean",
-    ] {
-        assert_eq!(run.check(name)["passed"], true, "{name}: {r}");
-    }
+    ]);
     let product = &r["products"][0];
     let server_units =
         product["server"]["held"].as_i64().unwrap() + product["server"]["sold"].as_i64().unwrap();
@@ -172,27 +196,20 @@ async fn a_closed_loop_run_reports_every_figure_and_its_books_agree() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_open_loop_run_sells_out_exactly_and_corrects_for_waiting() {
-    let server = TestServer::start().await;
-    let run = flashload(
-        &server,
-        "reserve",
-        &[
-            "--setup",
-            "--stock",
-            "100",
-            "--duration",
-            "2s",
-            "--rate",
-            "300",
-            "--slo",
-            "oversell==0,errors<1%",
-            // As benches/reserve-ratio.sh runs its open loop.
-            "--threads",
-            "1",
-        ],
-    )
+    let run = reserve_with_setup(&[
+        "--stock",
+        "100",
+        "--duration",
+        "2s",
+        "--rate",
+        "300",
+        "--slo",
+        "oversell==0,errors<1%",
+        // As benches/reserve-ratio.sh runs its open loop.
+        "--threads",
+        "1",
+    ])
     .await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let r = run.report();
     assert_eq!(r["model"], "open");
     assert_eq!(r["target_rate"], 300.0);
@@ -209,30 +226,23 @@ async fn an_open_loop_run_sells_out_exactly_and_corrects_for_waiting() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn holds_that_expire_during_a_run_keep_its_books_exact() {
-    let server = TestServer::start().await;
     // 300 units in one-second holds over three seconds: the stock runs out,
     // and reserves take units back from expired holds to grant them again.
-    let run = flashload(
-        &server,
-        "reserve",
-        &[
-            "--setup",
-            "--stock",
-            "300",
-            "--hold-seconds",
-            "1",
-            "--duration",
-            "3s",
-            "--concurrency",
-            "8",
-            "--confirm-fraction",
-            "0.3",
-            "--cancel-fraction",
-            "0.3",
-        ],
-    )
+    let run = reserve_with_setup(&[
+        "--stock",
+        "300",
+        "--hold-seconds",
+        "1",
+        "--duration",
+        "3s",
+        "--concurrency",
+        "8",
+        "--confirm-fraction",
+        "0.3",
+        "--cancel-fraction",
+        "0.3",
+    ])
     .await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let r = run.report();
     let product = &r["products"][0];
     let granted = product["granted_units"].as_i64().unwrap();
@@ -240,9 +250,7 @@ async fn holds_that_expire_during_a_run_keep_its_books_exact() {
         granted > 300,
         "units came back from expired holds and were granted again: {product}"
     );
-    for name in ["no_oversell", "tallies_match", "audit_clean"] {
-        assert_eq!(run.check(name)["passed"], true, "{name}: {r}");
-    }
+    run.assert_checks_passed(&["no_oversell", "tallies_match", "audit_clean"]);
     assert_eq!(r["oversell"], 0);
 }
 
@@ -271,7 +279,7 @@ async fn an_oversell_behind_the_engines_back_fails_the_run() {
         &["--sku", "RIGGED", "--duration", "1s", "--concurrency", "4"],
     )
     .await;
-    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    run.assert_exit(1);
     let r = run.report();
     assert_eq!(r["passed"], false);
     assert!(r["oversell"].as_i64().unwrap() > 0, "{r}");
@@ -302,14 +310,14 @@ async fn a_missed_objective_fails_the_run_and_a_malformed_one_is_refused() {
         &[&base[..], &["p99<1us,oversell==0,p42<1ms"]].concat(),
     )
     .await;
-    assert_eq!(impossible.code, Some(1), "{}", impossible.stderr);
+    impossible.assert_exit(1);
     let slo = impossible.report()["slo"].as_array().unwrap().clone();
     let passed: Vec<_> = slo.iter().map(|v| v["passed"].as_bool().unwrap()).collect();
     assert_eq!(passed, [false, true, false], "{slo:?}");
     assert_eq!(slo[2]["actual"], Value::Null, "an unknown figure fails");
 
     let malformed = flashload(&server, "reserve", &[&base[..], &["p99 5ms"]].concat()).await;
-    assert_eq!(malformed.code, Some(2));
+    malformed.assert_exit(2);
     assert!(
         malformed.stderr.contains("no comparison"),
         "{}",
@@ -321,7 +329,7 @@ async fn a_missed_objective_fails_the_run_and_a_malformed_one_is_refused() {
 async fn watch_times_every_event_and_every_client_converges() {
     let server = TestServer::start().await;
     let http = server.http_addr().to_string();
-    let run = flashload(
+    let run = passing(
         &server,
         "watch",
         &[
@@ -345,7 +353,6 @@ async fn watch_times_every_event_and_every_client_converges() {
         ],
     )
     .await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let r = run.report();
     assert_eq!(r["command"], "watch");
     assert_eq!(
@@ -367,13 +374,12 @@ async fn watch_times_every_event_and_every_client_converges() {
 async fn the_baseline_runs_the_reserve_script_through_redis_benchmark() {
     let server = TestServer::start().await;
     let url = server.t.redis.url();
-    let run = flashload(
+    let run = passing(
         &server,
         "baseline",
         &["--redis-url", &url, "--requests", "3000", "--clients", "10"],
     )
     .await;
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let r = run.report();
     assert!(r["achieved_rate"].as_f64().unwrap() > 0.0, "{r}");
     assert_eq!(r["units_reserved"], 3000, "every request reserved a unit");
@@ -385,25 +391,17 @@ async fn the_baseline_runs_the_reserve_script_through_redis_benchmark() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_html_report_is_one_self_contained_page_with_plots() {
-    let server = TestServer::start().await;
-    let dir = std::env::temp_dir().join(format!("flashload-html-{}", rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("flashload-html");
     let page: PathBuf = dir.join("report.html");
-    let run = flashload(
-        &server,
-        "reserve",
-        &[
-            "--setup",
-            "--duration",
-            "1s",
-            "--concurrency",
-            "2",
-            "--html",
-            page.to_str().unwrap(),
-        ],
-    )
+    reserve_with_setup(&[
+        "--duration",
+        "1s",
+        "--concurrency",
+        "2",
+        "--html",
+        page.to_str().unwrap(),
+    ])
     .await;
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
     let html = std::fs::read_to_string(&page).unwrap();
     for part in [
         "<svg",
