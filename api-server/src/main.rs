@@ -18,7 +18,7 @@ use clap::Parser;
 use reservation_core::keys::{Partitions, Retention};
 use reservation_core::local_redis::LocalRedis;
 use reservation_core::{
-    CoalescerConfig, Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed,
+    CoalescerConfig, Engine, EngineConfig, NewProduct, RedisConfig, RedisTlsArgs, Sku, StockFeed,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -28,9 +28,10 @@ use tracing_subscriber::EnvFilter;
     about = "The flash-sale reservation engine's gRPC and HTTP server"
 )]
 struct Args {
-    /// Redis to use: redis://host:port, or a comma-separated list of Redis
-    /// Cluster seed nodes. Required unless --demo.
-    #[arg(long, env = "FLASHSALE_REDIS_URL")]
+    /// Redis to use: redis://[user:password@]host:port (rediss:// for TLS),
+    /// or a comma-separated list of Redis Cluster seed nodes. Required unless
+    /// --demo.
+    #[arg(long, env = "FLASHSALE_REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
 
     /// How long (ms) to wait at start for a Redis that cannot answer yet
@@ -41,6 +42,9 @@ struct Args {
     /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
     #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
     redis_cluster: bool,
+
+    #[command(flatten)]
+    redis_tls: RedisTlsArgs,
 
     /// Where shoppers' HTTP API, /metrics, /healthz and the web pages listen.
     #[arg(long, env = "FLASHSALE_HTTP_ADDR", default_value = "127.0.0.1:8080")]
@@ -267,7 +271,9 @@ async fn main() -> anyhow::Result<()> {
         (None, false) => bail!("set FLASHSALE_REDIS_URL (or --redis-url), or run with --demo"),
     };
 
-    let redis = RedisConfig::new(&redis_url).with_cluster(args.redis_cluster);
+    let redis = RedisConfig::new(&redis_url)
+        .with_cluster(args.redis_cluster)
+        .with_tls(args.redis_tls.tls());
     let engine = Engine::connect_patiently(
         &redis,
         EngineConfig {
@@ -281,7 +287,7 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_millis(args.redis_wait_ms),
     )
     .await
-    .with_context(|| format!("connect to Redis at {redis_url}"))?;
+    .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;
     let feed = StockFeed::start(&redis, engine.clone())?;
 
     let mut demo_token = None;
@@ -337,7 +343,7 @@ async fn main() -> anyhow::Result<()> {
         feed,
     )
     .await?;
-    tracing::info!(redis = %redis_url, http = %server.http_addr, grpc = %server.grpc_addr, "serving");
+    tracing::info!(redis = %redis.redacted_url(), http = %server.http_addr, grpc = %server.grpc_addr, "serving");
     println!("shop and JSON API: http://{}/", server.http_addr);
     println!("metrics:           http://{}/metrics", server.http_addr);
     println!("merchant gRPC:     {} (reflection on)", server.grpc_addr);

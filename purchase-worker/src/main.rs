@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use purchase_worker::{AcceptAll, Buyer, Sweeper, WorkerConfig, WorkerMetrics};
 use reservation_core::keys::{Partitions, Retention};
-use reservation_core::{Engine, EngineConfig, RedisConfig, SystemClock};
+use reservation_core::{Engine, EngineConfig, RedisConfig, RedisTlsArgs, SystemClock};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
@@ -25,9 +25,9 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// Redis to use: redis://host:port, or a comma-separated list of Redis
-    /// Cluster seed nodes.
-    #[arg(long, env = "FLASHSALE_REDIS_URL")]
+    /// Redis to use: redis://[user:password@]host:port (rediss:// for TLS),
+    /// or a comma-separated list of Redis Cluster seed nodes.
+    #[arg(long, env = "FLASHSALE_REDIS_URL", hide_env_values = true)]
     redis_url: String,
 
     /// How long (ms) to wait at start for a Redis that cannot answer yet
@@ -38,6 +38,9 @@ struct Args {
     /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
     #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
     redis_cluster: bool,
+
+    #[command(flatten)]
+    redis_tls: RedisTlsArgs,
 
     /// Where /metrics is served.
     #[arg(long, env = "FLASHSALE_METRICS_ADDR", default_value = "127.0.0.1:9091")]
@@ -122,7 +125,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let redis = RedisConfig::new(&args.redis_url).with_cluster(args.redis_cluster);
+    let redis = RedisConfig::new(&args.redis_url)
+        .with_cluster(args.redis_cluster)
+        .with_tls(args.redis_tls.tls());
     let engine_config = EngineConfig {
         purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
         partitions: args.partitions,
@@ -145,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_millis(args.redis_wait_ms),
     )
     .await
-    .with_context(|| format!("connect to Redis at {}", args.redis_url))?;
+    .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;
 
     let mut config = WorkerConfig::new(
         args.name

@@ -81,7 +81,7 @@ impl RunningWorkers {
             };
             let partitions = Buyer::for_every_partition(
                 &engine,
-                &t.redis.config(),
+                &t.redis_config(),
                 step.clone(),
                 &config,
                 &metrics,

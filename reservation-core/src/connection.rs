@@ -9,137 +9,14 @@
 //! MOVED and ASK followed, the slot map refreshed after a failover. A script
 //! that a new primary does not know is loaded again on NOSCRIPT.
 //!
-//! Every connection turns Nagle's algorithm off, which the redis crate leaves
-//! on. Calls are small writes, and with it a call written while an earlier
-//! one's bytes are still unacknowledged waits for that acknowledgement: on a
-//! pipelined connection the second call in flight would wait for the first
-//! one's answer.
-
-use std::time::Duration;
+//! Where Redis is, and how to reach it (TLS, Nagle), is [`RedisConfig`]'s.
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
-use redis::io::tcp::TcpSettings;
-use redis::{Cmd, FromRedisValue, IntoConnectionInfo, PushInfo, ScriptInvocation, Value};
-use tokio::sync::mpsc;
+use redis::{AsyncConnectionConfig, Cmd, FromRedisValue, ScriptInvocation, Value};
 
 use crate::error::{Error, Result};
-
-/// Which connection strategy to use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnectionMode {
-    /// One connection shared by every call, commands pipelined on it.
-    Multiplexed,
-    /// A pool of up to `size` connections, one per call in flight.
-    Pooled { size: usize },
-}
-
-/// Where Redis is and how to reach it.
-#[derive(Clone, Debug)]
-pub struct RedisConfig {
-    /// `redis://host:port[/db]`, or on Redis Cluster a comma-separated list
-    /// of seed nodes (`redis://a:7000,redis://b:7000`).
-    pub url: String,
-    /// Talk to a Redis Cluster. Set by [`RedisConfig::new`] when `url` lists
-    /// more than one node; a single seed needs [`RedisConfig::with_cluster`].
-    pub cluster: bool,
-    /// Single node only: Cluster always multiplexes, one connection per shard.
-    pub mode: ConnectionMode,
-    /// How long to wait for a connection (new, or from the pool).
-    pub connect_timeout: Duration,
-    /// How long to wait for an answer to one call.
-    pub response_timeout: Duration,
-}
-
-impl RedisConfig {
-    pub fn new(url: impl Into<String>) -> Self {
-        let url = url.into();
-        Self {
-            cluster: url.contains(','),
-            url,
-            mode: ConnectionMode::Multiplexed,
-            connect_timeout: Duration::from_secs(1),
-            response_timeout: Duration::from_secs(2),
-        }
-    }
-
-    pub fn with_mode(mut self, mode: ConnectionMode) -> Self {
-        self.mode = mode;
-        self
-    }
-
-    /// With `cluster`, the URL is a Redis Cluster node even when it names
-    /// only one (a list of nodes is a Cluster either way).
-    pub fn with_cluster(mut self, cluster: bool) -> Self {
-        self.cluster |= cluster;
-        self
-    }
-
-    /// The nodes `url` names, one URL each.
-    pub fn nodes(&self) -> Vec<&str> {
-        self.url
-            .split(',')
-            .map(str::trim)
-            .filter(|node| !node.is_empty())
-            .collect()
-    }
-
-    /// A client for the Cluster's seed nodes; `response_timeout` bounds each
-    /// call.
-    pub(crate) fn cluster_client(&self, response_timeout: Duration) -> Result<ClusterClient> {
-        self.cluster_builder(response_timeout)
-            .build()
-            .map_err(invalid_url)
-    }
-
-    /// A Cluster client whose connections hand pub/sub messages (RESP3
-    /// pushes) to `pushes`, and subscribe again by themselves after a
-    /// failover or a slot move.
-    pub(crate) fn cluster_subscriber(
-        &self,
-        pushes: mpsc::UnboundedSender<PushInfo>,
-    ) -> Result<ClusterClient> {
-        self.cluster_builder(self.response_timeout)
-            .use_protocol(redis::ProtocolVersion::RESP3)
-            .push_sender(pushes)
-            .build()
-            .map_err(invalid_url)
-    }
-
-    fn cluster_builder(&self, response_timeout: Duration) -> ClusterClientBuilder {
-        ClusterClient::builder(self.nodes())
-            .tcp_settings(tcp_settings())
-            .connection_timeout(self.connect_timeout)
-            .response_timeout(response_timeout)
-            .retries(2)
-    }
-
-    pub(crate) fn client(&self) -> Result<redis::Client> {
-        redis::Client::open(self.connection_info()?).map_err(invalid_url)
-    }
-
-    /// A single node's address and settings.
-    fn connection_info(&self) -> Result<redis::ConnectionInfo> {
-        Ok(self
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(invalid_url)?
-            .set_tcp_settings(tcp_settings()))
-    }
-}
-
-fn tcp_settings() -> TcpSettings {
-    TcpSettings::default().set_nodelay(true)
-}
-
-fn invalid_url(e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument {
-        field: "redis_url",
-        reason: e.to_string(),
-    }
-}
+use crate::redis_config::{ConnectionMode, RedisConfig, invalid_url};
 
 #[derive(Clone)]
 pub(crate) struct Connection {
@@ -175,8 +52,16 @@ impl Connection {
                 Shared::Multiplexed(manager)
             }
             (false, ConnectionMode::Pooled { size }) => {
-                let manager =
-                    deadpool_redis::Manager::new(config.connection_info()?).map_err(invalid_url)?;
+                // Each pooled connection keeps the configured timeouts, not
+                // the redis crate's own (a 500 ms answer, a 1 s connect).
+                let timeouts = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(config.connect_timeout))
+                    .set_response_timeout(Some(config.response_timeout));
+                let manager = deadpool_redis::Manager::new_with_config(
+                    config.client()?.get_connection_info().clone(),
+                    timeouts,
+                )
+                .map_err(invalid_url)?;
                 let pool = deadpool_redis::Pool::builder(manager)
                     .max_size(size.max(1))
                     .wait_timeout(Some(config.connect_timeout))

@@ -56,6 +56,9 @@ pub mod keys;
 mod local_cluster;
 pub mod local_redis;
 pub mod purchases;
+#[cfg(feature = "cli")]
+mod redis_args;
+mod redis_config;
 mod scripts;
 pub mod shutdown;
 mod stream_retention;
@@ -65,7 +68,6 @@ pub mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalescer::{CoalescerConfig, CoalescerStats, ReserveCoalescer};
-pub use connection::{ConnectionMode, RedisConfig};
 pub use engine::{
     AuditReport, Engine, EngineConfig, HoldPage, LAYOUT_VERSION, ProductPage, ProductSweep,
     RawReserveCommand, SweeperRegistration, UpgradeReport,
@@ -73,6 +75,9 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};
+#[cfg(feature = "cli")]
+pub use redis_args::RedisTlsArgs;
+pub use redis_config::{ConnectionMode, RedisConfig, RedisTls};
 pub use scripts::script_hashes;
 pub use types::{
     CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::local_redis::{LocalRedis, LocalRedisOptions};
+use crate::local_redis::{LocalRedis, LocalRedisOptions, LocalTls};
 
 /// The shape of a private Cluster.
 #[derive(Clone, Debug)]
@@ -23,6 +23,12 @@ pub struct LocalClusterOptions {
     pub cli: PathBuf,
     /// How long to wait for every slot to be served.
     pub startup_timeout: Duration,
+    /// Every node also listens for TLS, and the nodes speak TLS to each
+    /// other: see [`LocalCluster::tls_url`].
+    pub tls: Option<LocalTls>,
+    /// Every node keeps its ACL users in a file (see
+    /// [`LocalRedisOptions::acl_file`]).
+    pub acl_file: bool,
 }
 
 impl Default for LocalClusterOptions {
@@ -34,6 +40,8 @@ impl Default for LocalClusterOptions {
             cli: std::env::var_os("FLASHSALE_REDIS_CLI")
                 .map_or_else(|| PathBuf::from("redis-cli"), PathBuf::from),
             startup_timeout: Duration::from_secs(30),
+            tls: None,
+            acl_file: false,
         }
     }
 }
@@ -58,6 +66,8 @@ impl LocalCluster {
         let node_options = LocalRedisOptions {
             append_only: options.append_only,
             cluster_node: true,
+            tls: options.tls.clone(),
+            acl_file: options.acl_file,
             ..LocalRedisOptions::default()
         };
         // Joining fresh nodes has failed, rarely, among a loaded machine's
@@ -94,6 +104,15 @@ impl LocalCluster {
             .map(LocalRedis::url)
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// The seed list over TLS, when started with it.
+    pub fn tls_url(&self) -> Option<String> {
+        self.nodes
+            .iter()
+            .map(LocalRedis::tls_url)
+            .collect::<Option<Vec<_>>>()
+            .map(|urls| urls.join(","))
     }
 
     pub fn nodes(&self) -> &[LocalRedis] {
@@ -152,7 +171,14 @@ impl LocalCluster {
         let (from_id, to_id) = (id(from)?, id(to)?);
         self.cli(to, &["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id])?;
         self.cli(from, &["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id])?;
-        let to_port = to.to_string();
+        // Nodes that speak TLS to each other migrate over TLS too.
+        let to_port = self
+            .nodes
+            .iter()
+            .find(|node| node.port() == to)
+            .and_then(LocalRedis::tls_port)
+            .unwrap_or(to)
+            .to_string();
         loop {
             let keys = self.cli(from, &["CLUSTER", "GETKEYSINSLOT", &slot, "100"])?;
             let keys: Vec<&str> = keys.lines().filter(|key| !key.is_empty()).collect();

@@ -35,6 +35,23 @@ pub struct LocalRedisOptions {
     /// Start as a Cluster node (`--cluster-enabled yes`), on a port whose
     /// Cluster bus port (port + 10000) is free too.
     pub cluster_node: bool,
+    /// Also listen for TLS on a port of its own (the plain port stays, for
+    /// the harness): see [`LocalRedis::tls_url`].
+    pub tls: Option<LocalTls>,
+    /// Keep ACL users in a file in the server's directory: `ACL SAVE`
+    /// writes it, and a restart reads it back.
+    pub acl_file: bool,
+}
+
+/// A private Redis's TLS: its certificate and the CA its clients' certificates
+/// must come from, as PEM files. A Cluster's nodes also speak TLS to each other.
+#[derive(Clone, Debug)]
+pub struct LocalTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca_file: PathBuf,
+    /// Refuse clients without a certificate from the CA.
+    pub require_client_cert: bool,
 }
 
 impl Default for LocalRedisOptions {
@@ -46,6 +63,8 @@ impl Default for LocalRedisOptions {
             fsync_every_write: false,
             startup_timeout: Duration::from_secs(10),
             cluster_node: false,
+            tls: None,
+            acl_file: false,
         }
     }
 }
@@ -54,6 +73,7 @@ impl Default for LocalRedisOptions {
 pub struct LocalRedis {
     options: LocalRedisOptions,
     port: u16,
+    tls_port: Option<u16>,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -74,9 +94,14 @@ impl LocalRedis {
             } else {
                 free_port()?
             };
+            let tls_port = match options.tls {
+                Some(_) => Some(free_port()?),
+                None => None,
+            };
             let mut redis = Self {
                 options: options.clone(),
                 port,
+                tls_port,
                 dir: tempfile::Builder::new()
                     .prefix("flashsale-redis-")
                     .tempdir()?,
@@ -99,6 +124,17 @@ impl LocalRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// The TLS port, when started with TLS.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT`, when started with TLS.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port
+            .map(|port| format!("rediss://127.0.0.1:{port}"))
+    }
+
     /// Kills the server at once, as a crash would.
     pub fn kill(&mut self) -> io::Result<()> {
         if let Some(mut child) = self.child.take() {
@@ -116,6 +152,11 @@ impl LocalRedis {
     }
 
     fn spawn(&mut self) -> io::Result<()> {
+        let acl_file = self.dir.path().join("users.acl");
+        if self.options.acl_file && !acl_file.exists() {
+            // Redis refuses to start on an ACL file that is not there.
+            std::fs::write(&acl_file, "")?;
+        }
         let mut child = Command::new(&self.options.binary)
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--daemonize", "no", "--protected-mode", "yes"])
@@ -152,6 +193,12 @@ impl LocalRedis {
             } else {
                 &[]
             })
+            .args(self.tls_args())
+            .args(if self.options.acl_file {
+                vec!["--aclfile".into(), acl_file.into_os_string()]
+            } else {
+                Vec::new()
+            })
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())
@@ -186,6 +233,43 @@ impl LocalRedis {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl LocalRedis {
+    fn tls_args(&self) -> Vec<std::ffi::OsString> {
+        let (Some(tls), Some(tls_port)) = (&self.options.tls, self.tls_port) else {
+            return Vec::new();
+        };
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--tls-port".into(),
+            tls_port.to_string().into(),
+            "--tls-cert-file".into(),
+            tls.cert_file.clone().into(),
+            "--tls-key-file".into(),
+            tls.key_file.clone().into(),
+            "--tls-ca-cert-file".into(),
+            tls.ca_file.clone().into(),
+            "--tls-auth-clients".into(),
+            if tls.require_client_cert { "yes" } else { "no" }.into(),
+        ];
+        if self.options.cluster_node {
+            // The bus stays on port + 10000 (with TLS it would otherwise
+            // follow the TLS port), and nodes announce their TLS port to TLS
+            // clients and their plain one to the harness.
+            args.extend(
+                [
+                    "--tls-cluster".to_owned(),
+                    "yes".to_owned(),
+                    "--tls-replication".to_owned(),
+                    "yes".to_owned(),
+                    "--cluster-port".to_owned(),
+                    (self.port + 10_000).to_string(),
+                ]
+                .map(Into::into),
+            );
+        }
+        args
     }
 }
 

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 
-use crate::connection::{Connection, RedisConfig};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::keys::{DEAD_PURCHASES, PURCHASE_GROUP, PartitionKeys};
+use crate::redis_config::RedisConfig;
 use crate::types::{Hold, ReservationId};
 
 /// One purchase job as read from the stream.

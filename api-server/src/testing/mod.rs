@@ -204,7 +204,7 @@ pub async fn stock_subscriptions_at(http: &reqwest::Client, addr: SocketAddr) ->
 /// An api-server on `t`'s Redis, on free loopback ports.
 async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
     let engine = t.another_engine(options.engine.mode).await;
-    let feed = StockFeed::start(&t.redis.config(), engine.clone()).expect("stock feed");
+    let feed = StockFeed::start(&t.redis_config(), engine.clone()).expect("stock feed");
     let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
     RunningServer::start(
         ServerConfig {

@@ -107,3 +107,95 @@ async fn tokens_and_secrets_never_reach_the_logs_even_at_debug() {
         assert!(!logs.contains(token), "a token reached the logs:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn over_tls_as_the_engines_acl_user_it_serves_shoppers_and_never_logs_the_password() {
+    use api_server::testing::{ServerOptions, TOKEN, TestServer};
+    use flashsale_benches::socket::{ACK_LIMIT, SocketClient};
+    use reservation_core::testing::TestOptions;
+
+    let redis = TestServer::start_with(ServerOptions {
+        engine: TestOptions {
+            tls_acl: true,
+            manual_clock: false,
+            ..TestOptions::default()
+        },
+        ..ServerOptions::default()
+    })
+    .await;
+    redis.t.product("TEE", 10).await;
+    let access = redis.t.secured.as_ref().unwrap();
+    let tls = access.tls();
+    let path = |file: Option<std::path::PathBuf>| file.unwrap().display().to_string();
+    let (ca, cert, key) = (
+        path(tls.ca_file),
+        path(tls.client_cert_file),
+        path(tls.client_key_file),
+    );
+    let server = ServerProcess::spawn_logging(
+        env!("CARGO_BIN_EXE_api-server"),
+        &[
+            "--redis-url",
+            access.url(),
+            "--redis-ca-file",
+            &ca,
+            "--redis-client-cert",
+            &cert,
+            "--redis-client-key",
+            &key,
+            "--merchant-tokens",
+            TOKEN,
+            "--insecure-customer-header",
+        ],
+        "debug",
+    );
+
+    let mut watcher = SocketClient::watching(server.http_addr, "TEE")
+        .await
+        .expect("a watch over the node's TLS subscription");
+    let reserve = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/products/TEE/reservations",
+            server.http_addr
+        ))
+        .header("x-customer-id", "ann")
+        .json(&serde_json::json!({"quantity": 2, "request_id": "r1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reserve.status(), reqwest::StatusCode::CREATED);
+    let event = tokio::time::timeout(ACK_LIMIT, async {
+        loop {
+            let event = watcher.next_event().await.unwrap();
+            if event.name == "stock" && event.data["available"] == 8 {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the reserve's stock event reaches the watcher");
+    assert_eq!(event.data["sku"], "TEE");
+
+    let printed = server.printed.clone();
+    let banner = server.banner.clone();
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let logs = format!("{banner}{}", printed.lock().unwrap());
+    let password = access
+        .url()
+        .split_once(':')
+        .and_then(|(_, rest)| rest.split_once(':'))
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(password, _)| password)
+        .unwrap();
+    assert!(
+        logs.contains(":***@"),
+        "the URL is logged, redacted:\n{logs}"
+    );
+    assert!(
+        !logs.contains(password),
+        "the password reached the logs:\n{logs}"
+    );
+}

@@ -6,6 +6,7 @@
 mod buying;
 mod cluster;
 mod faults;
+mod secured;
 mod shutdown;
 mod startup;
 mod sweeping;
@@ -120,17 +121,30 @@ fn spawn_worker(t: &TestEngine, name: &str) -> Child {
     spawn_worker_with(t, name, &[])
 }
 
-/// The worker binary on `t`'s Redis, with `extra` flags.
+/// The worker binary on `t`'s Redis, with `extra` flags; over TLS as the
+/// engine's ACL user when `t`'s Redis is secured.
 fn spawn_worker_with(t: &TestEngine, name: &str, extra: &[&str]) -> Child {
+    let mut redis_flags = Vec::new();
+    match &t.secured {
+        Some(access) => {
+            let tls = access.tls();
+            let path = |file: Option<std::path::PathBuf>| file.unwrap().display().to_string();
+            redis_flags.extend([
+                "--redis-url".to_owned(),
+                access.url().to_owned(),
+                "--redis-ca-file".to_owned(),
+                path(tls.ca_file),
+                "--redis-client-cert".to_owned(),
+                path(tls.client_cert_file),
+                "--redis-client-key".to_owned(),
+                path(tls.client_key_file),
+            ]);
+        }
+        None => redis_flags.extend(["--redis-url".to_owned(), t.redis.url()]),
+    }
     Command::new(env!("CARGO_BIN_EXE_purchase-worker"))
-        .args([
-            "--redis-url",
-            &t.redis.url(),
-            "--name",
-            name,
-            "--claim-idle-ms",
-            "300",
-        ])
+        .args(&redis_flags)
+        .args(["--name", name, "--claim-idle-ms", "300"])
         .args(extra)
         .args([
             "--metrics-addr",

@@ -16,7 +16,7 @@ async fn the_purchase_streams_open_once_a_restarting_redis_answers_again() {
         ..TestOptions::default()
     })
     .await;
-    let redis = t.redis.config();
+    let redis = t.redis_config();
     // The engine connected; then Redis went away.
     t.redis.kill().unwrap();
     let opening = tokio::spawn({

@@ -25,9 +25,10 @@ use std::time::Duration;
 use redis::{Script, ScriptInvocation};
 
 use crate::clock::{Clock, SystemClock};
-use crate::connection::{Connection, RedisConfig};
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::keys::{CUSTOMER_CHANNEL_PREFIX, Partitions, ProductKeys, Retention};
+use crate::redis_config::RedisConfig;
 
 pub use audit::AuditReport;
 pub use baseline::RawReserveCommand;

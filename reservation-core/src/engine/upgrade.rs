@@ -21,9 +21,9 @@ use serde::Deserialize;
 use super::layout::{LAYOUT_VERSION, UPGRADING};
 use super::{Engine, EngineConfig, Reply};
 use crate::clock::Clock;
-use crate::connection::RedisConfig;
 use crate::error::{Error, Result};
 use crate::keys::{LAYOUT, ProductKeys, RequestKind, request_hold_key};
+use crate::redis_config::RedisConfig;
 use crate::scripts::SCRIPTS;
 use crate::types::Sku;
 

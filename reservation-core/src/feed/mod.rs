@@ -29,10 +29,10 @@ use std::time::Duration;
 
 use tokio::sync::{OnceCell, broadcast, mpsc, oneshot};
 
-use crate::connection::RedisConfig;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::keys::{self, ProductKeys};
+use crate::redis_config::RedisConfig;
 use crate::types::{CustomerId, HoldEvent, Sku, StockEvent};
 
 mod cluster;

@@ -104,6 +104,21 @@ impl TestEngine {
         }
     }
 
+    /// Makes Redis hold back every write (scripts included) for `duration`
+    /// while it still answers reads and `PING`s (`CLIENT PAUSE … WRITE`):
+    /// a call is stalled after its connection was found healthy.
+    pub async fn pause_redis_writes(&self, duration: Duration) {
+        for mut conn in self.each_server().await {
+            let _: () = redis::cmd("CLIENT")
+                .arg("PAUSE")
+                .arg(duration.as_millis() as u64)
+                .arg("WRITE")
+                .query_async(&mut conn)
+                .await
+                .expect("CLIENT PAUSE WRITE");
+        }
+    }
+
     /// Makes the server of `sku`'s product (its primary, on a Cluster) stop
     /// answering for `duration`, while every other server goes on.
     pub async fn pause_server_of(&self, sku: &Sku, duration: Duration) {

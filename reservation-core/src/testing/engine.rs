@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::coalescer::{CoalescerConfig, ReserveCoalescer};
-use crate::connection::ConnectionMode;
 use crate::engine::{Engine, EngineConfig};
 use crate::local_redis::LocalClusterOptions;
+use crate::redis_config::{ConnectionMode, RedisConfig};
 
-use super::TestRedis;
+use super::secured::SecuredAccess;
+use super::{TestCertificates, TestRedis, on_tls_acl};
 
 /// 2023-11-14T22:13:20Z: where manual clocks start.
 pub const START_MS: i64 = 1_700_000_000_000;
@@ -29,6 +30,9 @@ pub struct TestOptions {
     /// Run on a private Redis Cluster of this shape, whatever
     /// `FLASHSALE_TEST_REDIS` says.
     pub cluster: Option<LocalClusterOptions>,
+    /// Reach Redis over TLS (client certificates required) as the ACL user
+    /// the operations page documents; also set by `FLASHSALE_TEST_TLS_ACL=1`.
+    pub tls_acl: bool,
 }
 
 impl Default for TestOptions {
@@ -39,6 +43,7 @@ impl Default for TestOptions {
             manual_clock: true,
             append_only: false,
             cluster: None,
+            tls_acl: on_tls_acl(),
         }
     }
 }
@@ -49,6 +54,8 @@ pub struct TestEngine {
     /// Present when the engine runs on a manual clock.
     pub clock: Option<Arc<ManualClock>>,
     pub redis: TestRedis,
+    /// How the engine reaches a Redis started with `tls_acl`.
+    pub secured: Option<SecuredAccess>,
 }
 
 impl TestEngine {
@@ -67,8 +74,22 @@ impl TestEngine {
     }
 
     pub async fn start_with(options: TestOptions) -> Self {
-        let redis = TestRedis::start(options.append_only, options.cluster.clone())
-            .expect("start a private Redis");
+        let certificates = options
+            .tls_acl
+            .then(|| TestCertificates::make().expect("make the test's certificates"));
+        let redis = TestRedis::start(
+            options.append_only,
+            options.cluster.clone(),
+            certificates.as_ref().map(|c| c.server(true)),
+        )
+        .expect("start a private Redis");
+        let secured = certificates.map(|certificates| {
+            SecuredAccess::grant(&redis, certificates).expect("create the engine's ACL user")
+        });
+        let config = match &secured {
+            Some(access) => access.config(),
+            None => redis.config(),
+        };
         let clock = options
             .manual_clock
             .then(|| Arc::new(ManualClock::starting_at(START_MS)));
@@ -77,7 +98,7 @@ impl TestEngine {
             None => Arc::new(SystemClock),
         };
         let engine = Engine::connect_with_clock(
-            &redis.config().with_mode(options.mode),
+            &config.with_mode(options.mode),
             options.config,
             engine_clock,
         )
@@ -87,6 +108,16 @@ impl TestEngine {
             engine,
             clock,
             redis,
+            secured,
+        }
+    }
+
+    /// How the engine reaches the test's Redis: plainly, or over TLS as the
+    /// ACL user. Other processes and connections of the engine's take this.
+    pub fn redis_config(&self) -> RedisConfig {
+        match &self.secured {
+            Some(access) => access.config(),
+            None => self.redis.config(),
         }
     }
 
@@ -102,7 +133,7 @@ impl TestEngine {
             None => Arc::new(SystemClock),
         };
         Engine::connect_with_clock(
-            &self.redis.config().with_mode(mode),
+            &self.redis_config().with_mode(mode),
             self.engine.config().clone(),
             clock,
         )

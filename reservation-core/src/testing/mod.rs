@@ -10,18 +10,22 @@
 //! both ways).
 
 mod behind;
+mod certificates;
 mod config_docs;
 mod engine;
 mod fixtures;
 mod listen;
 mod requests;
+mod secured;
 mod servers;
 mod stats;
 
 pub use behind::RawConnection;
+pub use certificates::TestCertificates;
 pub use config_docs::{CONFIGURATION_PAGE, check_generated_block, settings_table};
 pub use engine::{START_MS, TestEngine, TestOptions};
 pub use listen::drain;
 pub use requests::{cart, customer_of, request_of, reserve, sku_of};
-pub use servers::{TestRedis, on_cluster};
+pub use secured::{ENGINE_USER, SecuredAccess, documented_acl_rules};
+pub use servers::{TestRedis, on_cluster, on_tls_acl};
 pub use stats::CommandCalls;

@@ -2,9 +2,11 @@
 //! test asks for, or three primaries under `FLASHSALE_TEST_REDIS=cluster`),
 //! killed and restarted as a crash would; and which server holds what.
 
-use crate::connection::RedisConfig;
 use crate::keys::ProductKeys;
-use crate::local_redis::{LocalCluster, LocalClusterOptions, LocalRedis, LocalRedisOptions};
+use crate::local_redis::{
+    LocalCluster, LocalClusterOptions, LocalRedis, LocalRedisOptions, LocalTls,
+};
+use crate::redis_config::RedisConfig;
 use crate::types::Sku;
 
 use super::{TestEngine, sku_of};
@@ -12,6 +14,12 @@ use super::{TestEngine, sku_of};
 /// Whether tests run on a Redis Cluster (`FLASHSALE_TEST_REDIS=cluster`).
 pub fn on_cluster() -> bool {
     std::env::var("FLASHSALE_TEST_REDIS").is_ok_and(|v| v == "cluster")
+}
+
+/// Whether every test engine reaches its Redis over TLS as the documented
+/// ACL user (`FLASHSALE_TEST_TLS_ACL=1`), single node or Cluster alike.
+pub fn on_tls_acl() -> bool {
+    std::env::var("FLASHSALE_TEST_TLS_ACL").is_ok_and(|v| v == "1")
 }
 
 /// A test's private Redis: one server, or a Cluster of them.
@@ -22,18 +30,27 @@ pub enum TestRedis {
 
 impl TestRedis {
     /// A single node, or a Cluster: the one `cluster` asks for, or three
-    /// primaries when [`on_cluster`].
-    pub fn start(append_only: bool, cluster: Option<LocalClusterOptions>) -> std::io::Result<Self> {
+    /// primaries when [`on_cluster`]; listening for TLS too with `tls`, and
+    /// then keeping its ACL users across restarts.
+    pub fn start(
+        append_only: bool,
+        cluster: Option<LocalClusterOptions>,
+        tls: Option<LocalTls>,
+    ) -> std::io::Result<Self> {
         let cluster = cluster.or_else(|| on_cluster().then(LocalClusterOptions::default));
         if let Some(options) = cluster {
             LocalCluster::start_with(LocalClusterOptions {
                 append_only: append_only || options.append_only,
+                acl_file: tls.is_some() || options.acl_file,
+                tls: tls.or(options.tls.clone()),
                 ..options
             })
             .map(Self::Cluster)
         } else {
             LocalRedis::start_with(LocalRedisOptions {
                 append_only,
+                acl_file: tls.is_some(),
+                tls,
                 ..LocalRedisOptions::default()
             })
             .map(Self::Single)

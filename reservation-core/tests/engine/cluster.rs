@@ -21,7 +21,7 @@ async fn products_on_every_shard_reserve_expire_and_sell_with_clean_books() {
     })
     .await;
     let skus = t.skus_on_different_shards("SHARD", 3);
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis_config(), t.engine.clone()).unwrap();
     let mut watches = Vec::new();
     for sku in &skus {
         t.product(sku.as_str(), 10).await;
@@ -240,7 +240,7 @@ async fn a_cart_over_three_shards_never_stands_in_part_whichever_step_fails() {
     // A shard that stops answering at each step in turn: the call's outcome
     // is unknown, so the earlier shards and that one are undone; what the
     // undo cannot reach gives its units back when its holds expire.
-    let mut redis = t.redis.config();
+    let mut redis = t.redis_config();
     redis.response_timeout = Duration::from_millis(300);
     let impatient = Engine::connect_with_clock(
         &redis,
@@ -285,7 +285,7 @@ async fn a_watch_keeps_receiving_after_its_slot_moves_and_after_its_primary_fail
     let mut t = TestEngine::start_with(real_time_with_replicas()).await;
     let sku = t.product("MOVING", 100).await;
     let product_key = ProductKeys::new(&sku).product;
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis_config(), t.engine.clone()).unwrap();
     let mut watch = feed.watch(&sku).await.unwrap();
     // Reserves until Redis answers (a failover takes a few seconds), then
     // waits for the watch to tell of the product's new stock.

@@ -15,7 +15,7 @@ async fn a_watcher_gets_its_products_changes_and_no_others() {
     let t = TestEngine::start().await;
     let tee = t.product("TEE", 10).await;
     let cap = t.product("CAP", 10).await;
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis_config(), t.engine.clone()).unwrap();
     let mut watch = feed.watch(&tee).await.unwrap();
 
     t.reserved(&cap, "ann", 1, "r1").await;
@@ -32,7 +32,7 @@ async fn a_watcher_gets_its_products_changes_and_no_others() {
 async fn the_node_subscribes_on_the_first_watcher_and_leaves_after_the_last() {
     let t = TestEngine::start().await;
     let tee = t.product("TEE", 10).await;
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis_config(), t.engine.clone()).unwrap();
     assert_eq!(t.stock_subscribers(&tee).await, 0);
 
     let first = feed.watch(&tee).await.unwrap();
@@ -63,7 +63,7 @@ async fn after_redis_restarts_watchers_get_a_fresh_snapshot_and_later_changes() 
     })
     .await;
     let tee = t.product("TEE", 10).await;
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis_config(), t.engine.clone()).unwrap();
     let mut watch = feed.watch(&tee).await.unwrap();
 
     // Give the append-only file its once-a-second sync.
@@ -99,7 +99,7 @@ async fn after_redis_restarts_watchers_get_a_fresh_snapshot_and_later_changes() 
 async fn a_customer_watcher_hears_only_their_own_holds() {
     let t = TestEngine::start().await;
     let tee = t.product("TEE", 10).await;
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis_config(), t.engine.clone()).unwrap();
     let ann = reservation_core::testing::customer_of("ann");
     let mut holds = feed.watch_customer(&ann).await.unwrap();
     assert_eq!(
@@ -123,7 +123,7 @@ async fn a_customer_watcher_hears_only_their_own_holds() {
 async fn a_later_watcher_returns_only_once_the_nodes_subscription_is_live() {
     let t = TestEngine::start().await;
     let tee = t.product("TEE", 10).await;
-    let feed = StockFeed::start(&t.redis.config(), t.engine.clone()).unwrap();
+    let feed = StockFeed::start(&t.redis_config(), t.engine.clone()).unwrap();
 
     // While Redis answers nobody, the first watcher's subscription waits.
     t.pause_redis(Duration::from_millis(800)).await;

@@ -25,14 +25,14 @@ async fn a_process_started_with_another_partition_count_is_refused() {
         partitions: Partitions::new(8).unwrap(),
         ..EngineConfig::default()
     };
-    match Engine::connect(&t.redis.config(), eight).await {
+    match Engine::connect(&t.redis_config(), eight).await {
         Err(Error::InvalidArgument { field, reason }) => {
             assert_eq!(field, "partitions");
             assert!(reason.contains("4 partitions, not 8"), "{reason}");
         }
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
-    Engine::connect(&t.redis.config(), EngineConfig::default())
+    Engine::connect(&t.redis_config(), EngineConfig::default())
         .await
         .expect("the same count connects");
 }
@@ -40,7 +40,7 @@ async fn a_process_started_with_another_partition_count_is_refused() {
 #[tokio::test]
 async fn a_process_started_before_redis_answers_waits_for_it_but_not_for_a_refusal() {
     let mut t = TestEngine::start().await;
-    let config = t.redis.config();
+    let config = t.redis_config();
     t.redis.kill().unwrap();
     let waiting = tokio::spawn({
         let config = config.clone();
@@ -155,7 +155,7 @@ async fn every_order_of_every_partition_is_read_back_oldest_first() {
         t.engine.finalize_purchase(&id).await.unwrap();
         let hold = t.engine.reservation(&id).await.unwrap();
         let partition = t.engine.config().partitions.of_reservation(&hold.id);
-        let queue = PurchaseQueue::connect(&t.redis.config(), partition, Duration::ZERO)
+        let queue = PurchaseQueue::connect(&t.redis_config(), partition, Duration::ZERO)
             .await
             .unwrap();
         queue.append_order(&hold).await.unwrap();

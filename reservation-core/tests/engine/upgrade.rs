@@ -188,7 +188,7 @@ async fn a_layout_1_redis_is_refused_until_upgraded_and_then_keeps_every_promise
     let (sku, old) = write_layout_1(&t).await;
     let config = || EngineConfig::default();
 
-    let refused = Engine::connect_with_clock(&t.redis.config(), config(), t.clock.clone().unwrap())
+    let refused = Engine::connect_with_clock(&t.redis_config(), config(), t.clock.clone().unwrap())
         .await
         .err()
         .expect("a process on a layout 1 Redis is refused");
@@ -208,7 +208,7 @@ async fn a_layout_1_redis_is_refused_until_upgraded_and_then_keeps_every_promise
     );
 
     let upgrader =
-        Engine::connect_for_upgrade(&t.redis.config(), config(), t.clock.clone().unwrap())
+        Engine::connect_for_upgrade(&t.redis_config(), config(), t.clock.clone().unwrap())
             .await
             .unwrap();
     let mut done = Vec::new();
@@ -221,7 +221,7 @@ async fn a_layout_1_redis_is_refused_until_upgraded_and_then_keeps_every_promise
     let again = upgrader.upgrade_layout(|_, _| {}).await.unwrap();
     assert!(again.already_current, "a second upgrade does nothing");
 
-    let engine = Engine::connect_with_clock(&t.redis.config(), config(), t.clock.clone().unwrap())
+    let engine = Engine::connect_with_clock(&t.redis_config(), config(), t.clock.clone().unwrap())
         .await
         .unwrap();
     // Every reservation id handed out before names its hold still; the one
