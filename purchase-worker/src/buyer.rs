@@ -3,6 +3,9 @@
 //! runs one buyer per partition of the purchase streams, so it consumes them
 //! all, each through its partition's consumer group.
 //!
+//! A purchase the shop declines is released at once; one that fails
+//! otherwise is tried again with backoff, up to `max_attempts`.
+//!
 //! A job is acknowledged only once its hold is finished, so a worker that
 //! dies mid-job leaves it pending; another worker claims it after
 //! `claim_idle`. Finishing twice is harmless: finalize and release are
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 use reservation_core::{Engine, Error, HoldState, PurchaseJob, PurchaseQueue, RedisConfig, Result};
 use tokio::sync::watch;
 
-use crate::{PurchaseStep, WorkerConfig, WorkerMetrics};
+use crate::{Purchase, PurchaseFailure, PurchaseStep, WorkerConfig, WorkerMetrics};
 
 pub struct Buyer<S> {
     engine: Engine,
@@ -151,17 +154,28 @@ impl<S: PurchaseStep> Buyer<S> {
             _ => return self.queue.ack(job).await,
         }
 
-        let mut attempt = 1;
-        while let Err(failure) = self.step.purchase(&hold).await {
-            if attempt >= self.config.max_attempts {
+        let product = self.engine.product(hold.id.sku()).await?;
+        let mut purchase = Purchase {
+            hold,
+            product,
+            attempt: 1,
+        };
+        while let Err(failure) = self.step.purchase(&purchase).await {
+            let attempt = purchase.attempt;
+            let declined = matches!(failure, PurchaseFailure::Declined(_));
+            if declined || attempt >= self.config.max_attempts {
                 tracing::warn!(reservation = %id, %failure, attempt, "purchase failed for good; releasing the hold");
                 self.engine.release(id).await?;
-                self.metrics.dead_lettered.inc();
+                if declined {
+                    self.metrics.declined.inc();
+                } else {
+                    self.metrics.dead_lettered.inc();
+                }
                 return self.give_up(job, &failure.to_string()).await;
             }
             self.metrics.retries.inc();
             tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1)).await;
-            attempt += 1;
+            purchase.attempt += 1;
         }
 
         let purchased = match self.engine.finalize_purchase(id).await {

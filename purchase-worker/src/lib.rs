@@ -26,13 +26,16 @@ mod step;
 mod sweeper;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod webhook;
 
 use std::time::Duration;
 
 pub use buyer::Buyer;
 pub use metrics::WorkerMetrics;
-pub use step::{AcceptAll, PurchaseFailure, PurchaseStep};
+pub use step::{AcceptAll, Purchase, PurchaseFailure, PurchaseStep};
 pub use sweeper::Sweeper;
+pub use webhook::purchase::WebhookPurchase;
+pub use webhook::{WebhookEndpoint, WebhookSetupError};
 
 /// How a worker behaves.
 #[derive(Clone, Debug)]

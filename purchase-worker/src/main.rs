@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use purchase_worker::{AcceptAll, Buyer, Sweeper, WorkerConfig, WorkerMetrics};
+use purchase_worker::{
+    AcceptAll, Buyer, PurchaseStep, Sweeper, WebhookEndpoint, WebhookPurchase, WorkerConfig,
+    WorkerMetrics,
+};
 use reservation_core::keys::{Partitions, Retention};
 use reservation_core::{Engine, EngineConfig, RedisConfig, RedisTlsArgs, SystemClock};
 use tokio::sync::watch;
@@ -50,6 +53,30 @@ struct Args {
     /// workers. Default: worker-<pid>.
     #[arg(long, env = "FLASHSALE_WORKER_NAME")]
     name: Option<String>,
+
+    /// The shop's purchase endpoint: each confirmed hold is posted there as a
+    /// signed `purchase.requested` webhook (Standard Webhooks; `webhook-id`
+    /// is the reservation id). 2xx buys it; 402, 409, 410 or 422 declines it
+    /// (released at once); anything else is retried. Without it, every
+    /// purchase is accepted.
+    #[arg(
+        long,
+        env = "FLASHSALE_PURCHASE_WEBHOOK",
+        requires = "purchase_webhook_secret"
+    )]
+    purchase_webhook: Option<String>,
+
+    /// The purchase endpoint's signing secret, `whsec_` and base64.
+    #[arg(
+        long,
+        env = "FLASHSALE_PURCHASE_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    purchase_webhook_secret: Option<String>,
+
+    /// Longest the purchase endpoint may take to answer, connecting included.
+    #[arg(long, env = "FLASHSALE_PURCHASE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    purchase_webhook_timeout: Duration,
 
     /// Tries of the purchase step before a job is dead-lettered.
     #[arg(long, env = "FLASHSALE_MAX_ATTEMPTS", default_value_t = 5)]
@@ -178,17 +205,28 @@ async fn main() -> anyhow::Result<()> {
 
     let signalled = reservation_core::shutdown::signal();
     let (stop, stopped) = watch::channel(false);
-    let buyers =
-        Buyer::for_every_partition(&engine, &redis, Arc::new(AcceptAll), &config, &metrics)
-            .await
-            .context("open the purchase streams")?;
-    let buying: Vec<_> = buyers
-        .into_iter()
-        .map(|buyer| {
-            let stopped = stopped.clone();
-            tokio::spawn(async move { buyer.run(stopped).await })
-        })
-        .collect();
+    let buying = match (&args.purchase_webhook, &args.purchase_webhook_secret) {
+        (Some(url), Some(secret)) => {
+            let endpoint = WebhookEndpoint {
+                url: url.clone(),
+                secret: secret.clone(),
+                timeout: args.purchase_webhook_timeout,
+            };
+            let step = WebhookPurchase::new(&endpoint).context("the purchase webhook")?;
+            start_buyers(&engine, &redis, Arc::new(step), &config, &metrics, &stopped).await?
+        }
+        _ => {
+            start_buyers(
+                &engine,
+                &redis,
+                Arc::new(AcceptAll),
+                &config,
+                &metrics,
+                &stopped,
+            )
+            .await?
+        }
+    };
     let sweeper = Sweeper::new(engine, config.clone(), metrics);
     let sweeping = tokio::spawn(async move { sweeper.run(stopped).await });
     tracing::info!(consumer = %config.consumer, metrics = %args.metrics_addr, "purchase worker running");
@@ -205,6 +243,27 @@ async fn main() -> anyhow::Result<()> {
     }
     sweeping.await?;
     Ok(())
+}
+
+/// A buyer for every partition, buying with `step`, each on its own task.
+async fn start_buyers<S: PurchaseStep>(
+    engine: &Engine,
+    redis: &RedisConfig,
+    step: Arc<S>,
+    config: &WorkerConfig,
+    metrics: &Arc<WorkerMetrics>,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let buyers = Buyer::for_every_partition(engine, redis, step, config, metrics)
+        .await
+        .context("open the purchase streams")?;
+    Ok(buyers
+        .into_iter()
+        .map(|buyer| {
+            let stopped = stopped.clone();
+            tokio::spawn(async move { buyer.run(stopped).await })
+        })
+        .collect())
 }
 
 /// `purchase-worker upgrade`: converts the Redis in place, printing each

@@ -12,6 +12,8 @@ pub struct WorkerMetrics {
     pub jobs_done: Counter,
     pub retries: Counter,
     pub dead_lettered: Counter,
+    /// Purchases the shop declined; their holds were released.
+    pub declined: Counter,
     pub claimed: Counter,
     pub expired_units: Counter,
     pub requeued: Counter,
@@ -36,6 +38,10 @@ impl WorkerMetrics {
         let dead_lettered = counter(
             "dead_lettered",
             "Purchase jobs that failed for good; their holds were released",
+        );
+        let declined = counter(
+            "declined",
+            "Purchases the shop declined; their holds were released",
         );
         let claimed = counter("claimed", "Jobs taken over from idle consumers");
         let expired_units = counter("expired_units", "Units returned from expired holds");
@@ -71,6 +77,7 @@ impl WorkerMetrics {
             jobs_done,
             retries,
             dead_lettered,
+            declined,
             claimed,
             expired_units,
             requeued,

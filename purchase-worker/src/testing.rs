@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use reservation_core::Hold;
 use reservation_core::testing::TestEngine;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::{Buyer, PurchaseFailure, PurchaseStep, Sweeper, WorkerConfig, WorkerMetrics};
+use crate::{Buyer, Purchase, PurchaseFailure, PurchaseStep, Sweeper, WorkerConfig, WorkerMetrics};
 
 /// A purchase step that fails its first `failures` calls (`u32::MAX`: always).
 #[derive(Default)]
@@ -30,9 +29,11 @@ impl FailFirst {
 }
 
 impl PurchaseStep for FailFirst {
-    async fn purchase(&self, _: &Hold) -> Result<(), PurchaseFailure> {
+    async fn purchase(&self, _: &Purchase) -> Result<(), PurchaseFailure> {
         if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
-            Err(PurchaseFailure("the card was declined".into()))
+            Err(PurchaseFailure::Failed(
+                "the payment service did not answer".into(),
+            ))
         } else {
             Ok(())
         }

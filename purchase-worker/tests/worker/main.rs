@@ -6,7 +6,9 @@
 mod buying;
 mod cluster;
 mod faults;
+mod purchase_webhook;
 mod secured;
+mod shop_endpoint;
 mod shutdown;
 mod startup;
 mod sweeping;
