@@ -2,7 +2,8 @@
 # REDIS_CLUSTER=N, a private Redis Cluster of N primaries) and a release
 # api-server on free loopback ports, all stopped when the script exits.
 # Sets redis_url (the Cluster's comma-separated seed list), grpc_addr,
-# http_addr, server_pid and work (a temporary folder, removed at exit).
+# http_addr, admin_addr (/metrics and the probes), server_pid and work (a
+# temporary folder, removed at exit).
 # Extra api-server flags: API_SERVER_FLAGS. BIN_DIR: where the api-server
 # binary is (default target/release). Processes started later can be stopped
 # with the rest: add their pids to extra_pids.
@@ -40,6 +41,7 @@ start_redis() { # port [extra redis-server flags]
 }
 grpc_addr="127.0.0.1:$(free_port)"
 http_addr="127.0.0.1:$(free_port)"
+admin_addr="127.0.0.1:$(free_port)"
 if [ -n "${REDIS_CLUSTER:-}" ]; then
   nodes=()
   for _ in $(seq "$REDIS_CLUSTER"); do
@@ -56,8 +58,10 @@ else
   redis_url="redis://127.0.0.1:$redis_port"
 fi
 
+# The admin address goes in the environment, where a build from before
+# --admin-addr (AGAINST_BIN) ignores it.
 # shellcheck disable=SC2086
-FLASHSALE_MERCHANT_TOKENS=bench RUST_LOG=warn "${BIN_DIR:-target/release}/api-server" \
+FLASHSALE_MERCHANT_TOKENS=bench FLASHSALE_ADMIN_ADDR="$admin_addr" RUST_LOG=warn "${BIN_DIR:-target/release}/api-server" \
   --redis-url "$redis_url" --grpc-addr "$grpc_addr" --http-addr "$http_addr" --insecure-customer-header \
   ${API_SERVER_FLAGS:-} >/dev/null &
 server_pid=$!

@@ -6,10 +6,12 @@
 //! layer over `reservation-core`: handlers turn a request into one engine call
 //! and the engine's answer or error into the wire's.
 //!
-//! [`RunningServer::start`] runs both on their own listeners; the binary in
+//! [`RunningServer::start`] runs both on their own listeners, and
+//! `/metrics` and the probes on a third, the admin listener; the binary in
 //! `main.rs` only reads configuration, wires the engine and waits for a
 //! signal to shut down.
 
+mod admin_listener;
 mod app;
 pub mod auth;
 pub mod grpc;

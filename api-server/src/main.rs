@@ -1,9 +1,9 @@
 //! `api-server`: reads its configuration (flags or `FLASHSALE_*` variables),
-//! connects the engine, serves gRPC and HTTP, and on SIGTERM or Ctrl-C shuts
-//! down within `--shutdown-grace-ms`: it stops accepting, ends `WatchStock`
-//! streams and Socket.IO sessions so their clients go to another node,
-//! answers what is in flight, and exits 0, cutting off what is left once the
-//! grace is over.
+//! connects the engine, serves gRPC, HTTP and the admin listener (metrics,
+//! probes), and on SIGTERM or Ctrl-C shuts down within
+//! `--shutdown-grace-ms`: it stops accepting, ends `WatchStock` streams and
+//! Socket.IO sessions so their clients go to another node, answers what is
+//! in flight, and exits 0, cutting off what is left once the grace is over.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,9 +18,9 @@ use clap::Parser;
 use reservation_core::keys::{Partitions, Retention};
 use reservation_core::local_redis::LocalRedis;
 use reservation_core::{
-    CoalescerConfig, Engine, EngineConfig, NewProduct, RedisConfig, RedisTlsArgs, Sku, StockFeed,
+    CoalescerConfig, Engine, EngineConfig, LogArgs, NewProduct, RedisConfig, RedisTlsArgs, Sku,
+    StockFeed,
 };
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -46,13 +46,22 @@ struct Args {
     #[command(flatten)]
     redis_tls: RedisTlsArgs,
 
-    /// Where shoppers' HTTP API, /metrics, /healthz and the web pages listen.
+    /// Where shoppers' HTTP API, Socket.IO and the web pages listen.
     #[arg(long, env = "FLASHSALE_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     http_addr: SocketAddr,
 
     /// Where the merchants' gRPC API listens.
     #[arg(long, env = "FLASHSALE_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     grpc_addr: SocketAddr,
+
+    /// Where the operator's endpoints listen: /metrics (Prometheus), /livez
+    /// and /readyz (probes; /healthz is readyz's deprecated name). Keep it
+    /// off the public network.
+    #[arg(long, env = "FLASHSALE_ADMIN_ADDR", default_value = "127.0.0.1:9090")]
+    admin_addr: SocketAddr,
+
+    #[command(flatten)]
+    log: LogArgs,
 
     /// Comma-separated bearer tokens accepted for merchant (gRPC) calls.
     /// Without any, every merchant call is refused.
@@ -214,12 +223,8 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    args.log.init();
 
     let mut merchant_tokens = MerchantTokens::load(
         args.merchant_tokens.clone(),
@@ -308,6 +313,7 @@ async fn main() -> anyhow::Result<()> {
         ServerConfig {
             http_addr: args.http_addr,
             grpc_addr: args.grpc_addr,
+            admin_addr: args.admin_addr,
             merchant_tokens,
             reserves: CoalescerConfig {
                 max_batch: args.reserve_batch,
@@ -343,11 +349,23 @@ async fn main() -> anyhow::Result<()> {
         feed,
     )
     .await?;
-    tracing::info!(redis = %redis.redacted_url(), http = %server.http_addr, grpc = %server.grpc_addr, "serving");
-    println!("shop and JSON API: http://{}/", server.http_addr);
-    println!("metrics:           http://{}/metrics", server.http_addr);
-    println!("merchant gRPC:     {} (reflection on)", server.grpc_addr);
+    tracing::info!(
+        redis = %redis.redacted_url(),
+        http = %server.http_addr,
+        grpc = %server.grpc_addr,
+        admin = %server.admin_addr,
+        "serving"
+    );
+    if args.log.for_people() {
+        println!("shop and JSON API: http://{}/", server.http_addr);
+        println!(
+            "admin:             http://{}/metrics, /livez, /readyz",
+            server.admin_addr
+        );
+        println!("merchant gRPC:     {} (reflection on)", server.grpc_addr);
+    }
     if let Some(token) = demo_token {
+        // Printed in either format: nothing else tells the demo's token.
         println!("merchant token:    {token}");
         println!(
             "try:  grpcurl -plaintext -H 'authorization: Bearer {token}' {} flashsale.v1.InventoryService/ListProducts",

@@ -1,10 +1,13 @@
-//! Binds both listeners, runs both servers, and stops them together.
+//! Binds the listeners, runs both servers and the admin listener, and stops
+//! them together.
 //!
 //! A shutdown ends within its grace, whatever the clients do: both servers
 //! stop accepting, `WatchStock` streams end with `UNAVAILABLE`, Socket.IO
 //! sessions are closed (their long-polls answered), and the calls and requests
 //! in flight are answered. What is still open when the grace is over is
-//! logged and cut off.
+//! logged and cut off. The admin listener serves through the drain, its
+//! `/readyz` answering 503, so that load balancers stop sending; it stops
+//! once the servers have.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin_listener;
 use crate::app::App;
 use crate::auth::MerchantTokens;
 use crate::grpc::{self, GrpcOptions};
@@ -28,10 +32,12 @@ use crate::metrics::Metrics;
 /// Everything the servers need to start.
 #[derive(Clone)]
 pub struct ServerConfig {
-    /// HTTP JSON, `/metrics`, `/healthz` and the web pages. Port 0 picks one.
+    /// HTTP JSON, Socket.IO and the web pages. Port 0 picks one.
     pub http_addr: SocketAddr,
     /// The gRPC API. Port 0 picks one.
     pub grpc_addr: SocketAddr,
+    /// `/metrics`, `/livez` and `/readyz` (and `/healthz`). Port 0 picks one.
+    pub admin_addr: SocketAddr,
     pub merchant_tokens: MerchantTokens,
     pub grpc: GrpcOptions,
     pub http: HttpOptions,
@@ -46,16 +52,20 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
 }
 
-/// Both servers, running.
+/// Both servers and the admin listener, running.
 pub struct RunningServer {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
     draining: CancellationToken,
+    /// Cancelled once the servers have stopped (or the grace is over).
+    drained: CancellationToken,
     grace: Duration,
     io: SocketIo,
     metrics: Arc<Metrics>,
     grpc: JoinHandle<Result<(), tonic::transport::Error>>,
     http: JoinHandle<io::Result<()>>,
+    admin: JoinHandle<io::Result<()>>,
 }
 
 /// Why a server stopped other than by being asked to.
@@ -67,6 +77,8 @@ pub enum ServeError {
     Grpc(#[from] tonic::transport::Error),
     #[error("the HTTP server failed: {0}")]
     Http(#[source] io::Error),
+    #[error("the admin listener failed: {0}")]
+    Admin(#[source] io::Error),
     #[error("a server task panicked: {0}")]
     Panicked(#[from] tokio::task::JoinError),
 }
@@ -85,8 +97,10 @@ impl RunningServer {
         };
         let grpc_listener = bind(config.grpc_addr).await?;
         let http_listener = bind(config.http_addr).await?;
+        let admin_socket = bind(config.admin_addr).await?;
         let grpc_addr = grpc_listener.local_addr().map_err(ServeError::Http)?;
         let http_addr = http_listener.local_addr().map_err(ServeError::Http)?;
+        let admin_addr = admin_socket.local_addr().map_err(ServeError::Admin)?;
 
         let app = App {
             reserves: ReserveCoalescer::new(engine.clone(), config.reserves.clone()),
@@ -110,6 +124,14 @@ impl RunningServer {
             config.grpc.clone(),
             draining.clone().cancelled_owned(),
         ));
+        let drained = CancellationToken::new();
+        let admin_router = admin_listener::router(app.clone());
+        let admin_stopped = drained.clone().cancelled_owned();
+        let admin = tokio::spawn(async move {
+            axum::serve(admin_socket, admin_router)
+                .with_graceful_shutdown(admin_stopped)
+                .await
+        });
         let (router, io) = http::router(app, &config.http);
         let stopped = draining.clone().cancelled_owned();
         let http = tokio::spawn(async move {
@@ -125,62 +147,91 @@ impl RunningServer {
         Ok(Self {
             http_addr,
             grpc_addr,
+            admin_addr,
             draining,
+            drained,
             grace: config.shutdown_grace,
             io,
             metrics,
             grpc,
             http,
+            admin,
         })
     }
 
     /// Stops accepting, tells streams and sockets to go, waits for the calls
-    /// in flight, and returns. Once the grace is over it logs what is still
-    /// open and returns anyway: the process exiting then ends it.
+    /// in flight, then stops the admin listener, and returns. Once the grace
+    /// is over it logs what is still open and returns anyway: the process
+    /// exiting then ends it.
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let Self {
             draining,
+            drained,
             grace,
             io,
             metrics,
-            mut grpc,
-            mut http,
+            grpc,
+            http,
+            mut admin,
             ..
         } = self;
         draining.cancel();
-        let drained = tokio::time::timeout(grace, async {
-            let servers = async {
-                let (grpc, http) = tokio::join!(&mut grpc, &mut http);
-                grpc??;
-                http?.map_err(ServeError::Http)
-            };
-            tokio::pin!(servers);
-            // Engine.IO's close, not a Socket.IO disconnect: socket.io-client
-            // reconnects after the one and stays away after the other. Its
-            // first poll sends every session the close packet (which answers
-            // the long-polls the HTTP server waits for); after that it waits
-            // for each websocket's task to let go of its queue, which
-            // socketioxide 0.18 sometimes cancels before it does, so only the
-            // servers decide when the drain is over.
-            tokio::select! {
-                biased;
-                () = io.close() => servers.await,
-                result = &mut servers => result,
-            }
-        })
-        .await;
-        match drained {
-            Ok(result) => result,
+        let deadline = tokio::time::Instant::now() + grace;
+        let servers = drain(grace, io, &metrics, grpc, http).await;
+        drained.cancel();
+        // Within what is left of the grace: a scrape or a probe in flight.
+        let admin = match tokio::time::timeout_at(deadline, &mut admin).await {
+            Ok(stopped) => stopped?.map_err(ServeError::Admin),
             Err(_) => {
-                tracing::warn!(
-                    grace_ms = grace.as_millis(),
-                    "the shutdown grace is over: cutting off {}",
-                    still_open(&metrics),
-                );
-                grpc.abort();
-                http.abort();
+                admin.abort();
                 Ok(())
             }
+        };
+        servers.and(admin)
+    }
+}
+
+/// Waits for both servers to finish what is in flight, within `grace`;
+/// past it, says what is still open and cuts it off.
+async fn drain(
+    grace: Duration,
+    io: SocketIo,
+    metrics: &Metrics,
+    mut grpc: JoinHandle<Result<(), tonic::transport::Error>>,
+    mut http: JoinHandle<io::Result<()>>,
+) -> Result<(), ServeError> {
+    let drained = tokio::time::timeout(grace, async {
+        let servers = async {
+            let (grpc, http) = tokio::join!(&mut grpc, &mut http);
+            grpc??;
+            http?.map_err(ServeError::Http)
+        };
+        tokio::pin!(servers);
+        // Engine.IO's close, not a Socket.IO disconnect: socket.io-client
+        // reconnects after the one and stays away after the other. Its first
+        // poll sends every session the close packet (which answers the
+        // long-polls the HTTP server waits for); after that it waits for each
+        // websocket's task to let go of its queue, which socketioxide 0.18
+        // sometimes cancels before it does, so only the servers decide when
+        // the drain is over.
+        tokio::select! {
+            biased;
+            () = io.close() => servers.await,
+            result = &mut servers => result,
+        }
+    })
+    .await;
+    match drained {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                grace_ms = grace.as_millis(),
+                "the shutdown grace is over: cutting off {}",
+                still_open(metrics),
+            );
+            grpc.abort();
+            http.abort();
+            Ok(())
         }
     }
 }

@@ -19,6 +19,7 @@
 //! Every state change is one script of `reservation-core`, so any number of
 //! buyers and sweepers can race without returning or selling a unit twice.
 
+mod admin_listener;
 mod buyer;
 mod metrics;
 pub mod share;
@@ -30,10 +31,12 @@ pub mod webhook;
 
 use std::time::Duration;
 
+pub use admin_listener::AdminListener;
 pub use buyer::Buyer;
 pub use metrics::WorkerMetrics;
 pub use step::{AcceptAll, Purchase, PurchaseFailure, PurchaseStep};
 pub use sweeper::Sweeper;
+pub use webhook::events::{EventDeliverer, EventSetupError};
 pub use webhook::purchase::WebhookPurchase;
 pub use webhook::{WebhookEndpoint, WebhookSetupError};
 
@@ -72,6 +75,10 @@ pub struct WorkerConfig {
     pub order_retention: Duration,
     /// How often the streams are trimmed.
     pub trim_interval: Duration,
+    /// A consumer of the purchase streams idle this long with nothing
+    /// pending is removed from their group, when the streams are trimmed
+    /// (zero: never).
+    pub forget_consumers_after: Duration,
     /// How long opening the purchase streams at start waits for a Redis that
     /// cannot answer yet (restarting, or loading its data).
     pub redis_wait: Duration,
@@ -93,7 +100,21 @@ impl WorkerConfig {
             purchase_retention: Duration::from_secs(3600),
             order_retention: Duration::from_secs(7 * 24 * 3600),
             trim_interval: Duration::from_secs(60),
+            forget_consumers_after: Duration::from_secs(24 * 3600),
             redis_wait: Duration::from_secs(30),
         }
+    }
+
+    /// A consumer name no other worker process has: `HOSTNAME-ULID`. The
+    /// host names the machine or pod in the group's list; the ULID tells
+    /// apart the processes of one host, and every restart, where a PID would
+    /// not (each container's process is PID 1).
+    pub fn unique_consumer() -> String {
+        let host = hostname::get()
+            .ok()
+            .and_then(|name| name.into_string().ok())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "worker".to_owned());
+        format!("{host}-{}", ulid::Ulid::new())
     }
 }

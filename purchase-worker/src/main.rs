@@ -1,8 +1,8 @@
 //! `purchase-worker`: reads its configuration (flags or `FLASHSALE_*`
-//! variables), runs a buyer and a sweeper on the engine, serves `/metrics`,
-//! and on SIGTERM or Ctrl-C finishes the job in hand, acknowledges it and
-//! exits 0. `purchase-worker upgrade` converts a Redis of an older layout
-//! instead, and exits.
+//! variables), runs a buyer and a sweeper on the engine, serves `/metrics`
+//! and the probes, and on SIGTERM or Ctrl-C finishes the job in hand,
+//! acknowledges it and exits 0. `purchase-worker upgrade` converts a Redis
+//! of an older layout instead, and exits.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,13 +11,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use purchase_worker::{
-    AcceptAll, Buyer, PurchaseStep, Sweeper, WebhookEndpoint, WebhookPurchase, WorkerConfig,
-    WorkerMetrics,
+    AcceptAll, AdminListener, Buyer, EventDeliverer, PurchaseStep, Sweeper, WebhookEndpoint,
+    WebhookPurchase, WorkerConfig, WorkerMetrics,
 };
 use reservation_core::keys::{Partitions, Retention};
-use reservation_core::{Engine, EngineConfig, RedisConfig, RedisTlsArgs, SystemClock};
+use reservation_core::{Engine, EngineConfig, LogArgs, RedisConfig, RedisTlsArgs, SystemClock};
 use tokio::sync::watch;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,12 +44,32 @@ struct Args {
     #[command(flatten)]
     redis_tls: RedisTlsArgs,
 
-    /// Where /metrics is served.
-    #[arg(long, env = "FLASHSALE_METRICS_ADDR", default_value = "127.0.0.1:9091")]
-    metrics_addr: SocketAddr,
+    /// Where /metrics (Prometheus), /livez and /readyz (probes) are served.
+    /// --metrics-addr is its former name, and FLASHSALE_METRICS_ADDR is
+    /// still read when FLASHSALE_ADMIN_ADDR is not set.
+    #[arg(
+        long,
+        env = "FLASHSALE_ADMIN_ADDR",
+        default_value = "127.0.0.1:9091",
+        visible_alias = "metrics-addr"
+    )]
+    admin_addr: SocketAddr,
+
+    /// FLASHSALE_METRICS_ADDR, read for deployments that set it before
+    /// --admin-addr served the probes too.
+    #[arg(
+        long = "former-metrics-addr",
+        env = "FLASHSALE_METRICS_ADDR",
+        hide = true,
+        conflicts_with = "admin_addr"
+    )]
+    former_metrics_addr: Option<SocketAddr>,
+
+    #[command(flatten)]
+    log: LogArgs,
 
     /// This worker's name in the consumer group; must differ between
-    /// workers. Default: worker-<pid>.
+    /// workers. Default: HOSTNAME-ULID, new for every process.
     #[arg(long, env = "FLASHSALE_WORKER_NAME")]
     name: Option<String>,
 
@@ -77,6 +96,29 @@ struct Args {
     /// Longest the purchase endpoint may take to answer, connecting included.
     #[arg(long, env = "FLASHSALE_PURCHASE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     purchase_webhook_timeout: Duration,
+
+    /// The shop's event endpoint: `order.created` and `hold.released` are
+    /// posted there as signed webhooks (Standard Webhooks), at least once,
+    /// each with an id that stays the same across retries.
+    #[arg(
+        long,
+        env = "FLASHSALE_EVENT_WEBHOOK",
+        requires = "event_webhook_secret"
+    )]
+    event_webhook: Option<String>,
+
+    /// The event endpoint's signing secret, `whsec_` and base64.
+    #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_SECRET", hide_env_values = true)]
+    event_webhook_secret: Option<String>,
+
+    /// Longest the event endpoint may take to answer, connecting included.
+    #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    event_webhook_timeout: Duration,
+
+    /// Tries of one event, with doubling backoff, before it goes to
+    /// `fs:webhooks:dead`.
+    #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_ATTEMPTS", default_value_t = 8)]
+    event_webhook_attempts: u32,
 
     /// Tries of the purchase step before a job is dead-lettered.
     #[arg(long, env = "FLASHSALE_MAX_ATTEMPTS", default_value_t = 5)]
@@ -129,6 +171,12 @@ struct Args {
     /// How often the streams are trimmed to their retention (ms).
     #[arg(long, env = "FLASHSALE_TRIM_INTERVAL_MS", default_value_t = 60_000)]
     trim_interval_ms: u64,
+
+    /// A consumer of the purchase streams idle this long with nothing
+    /// pending (a worker gone for good) is removed from their group when
+    /// the streams are trimmed (0s: never). One with pending jobs is kept.
+    #[arg(long, env = "FLASHSALE_FORGET_CONSUMERS_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
+    forget_consumers_after: Duration,
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,12 +194,8 @@ fn parse_retention(text: &str) -> Result<Retention, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    args.log.init();
     let redis = RedisConfig::new(&args.redis_url)
         .with_cluster(args.redis_cluster)
         .with_tls(args.redis_tls.tls());
@@ -179,10 +223,7 @@ async fn main() -> anyhow::Result<()> {
     .await
     .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;
 
-    let mut config = WorkerConfig::new(
-        args.name
-            .unwrap_or_else(|| format!("worker-{}", std::process::id())),
-    );
+    let mut config = WorkerConfig::new(args.name.unwrap_or_else(WorkerConfig::unique_consumer));
     config.max_attempts = args.max_attempts;
     config.claim_idle = Duration::from_millis(args.claim_idle_ms);
     config.sweep_interval = Duration::from_millis(args.sweep_interval_ms);
@@ -190,21 +231,41 @@ async fn main() -> anyhow::Result<()> {
     config.purchase_retention = args.purchase_retention;
     config.order_retention = args.order_retention;
     config.trim_interval = Duration::from_millis(args.trim_interval_ms);
+    config.forget_consumers_after = args.forget_consumers_after;
     config.redis_wait = Duration::from_millis(args.redis_wait_ms);
     let metrics = WorkerMetrics::new();
 
-    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
+    let admin_addr = args.former_metrics_addr.unwrap_or(args.admin_addr);
+    let admin = AdminListener::start(admin_addr, engine.clone(), metrics.clone())
         .await
-        .with_context(|| format!("listen on {}", args.metrics_addr))?;
-    let served = metrics.clone();
-    let router = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(async move || served.encode()),
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await });
+        .with_context(|| format!("listen on {admin_addr}"))?;
 
     let signalled = reservation_core::shutdown::signal();
     let (stop, stopped) = watch::channel(false);
+    // The event groups start at the streams' new entries: they are made
+    // before this worker's buyers append any order.
+    let mut delivering = Vec::new();
+    if let (Some(url), Some(secret)) = (&args.event_webhook, &args.event_webhook_secret) {
+        let endpoint = WebhookEndpoint {
+            url: url.clone(),
+            secret: secret.clone(),
+            timeout: args.event_webhook_timeout,
+        };
+        let deliverers = EventDeliverer::for_every_source(
+            &engine,
+            &redis,
+            &endpoint,
+            args.event_webhook_attempts,
+            &config,
+            &metrics,
+        )
+        .await
+        .context("the event webhooks")?;
+        for deliverer in deliverers {
+            let stopped = stopped.clone();
+            delivering.push(tokio::spawn(async move { deliverer.run(stopped).await }));
+        }
+    }
     let buying = match (&args.purchase_webhook, &args.purchase_webhook_secret) {
         (Some(url), Some(secret)) => {
             let endpoint = WebhookEndpoint {
@@ -229,17 +290,20 @@ async fn main() -> anyhow::Result<()> {
     };
     let sweeper = Sweeper::new(engine, config.clone(), metrics);
     let sweeping = tokio::spawn(async move { sweeper.run(stopped).await });
-    tracing::info!(consumer = %config.consumer, metrics = %args.metrics_addr, "purchase worker running");
-    println!(
-        "purchase worker {} running; metrics: http://{}/metrics",
-        config.consumer, args.metrics_addr
-    );
+    tracing::info!(consumer = %config.consumer, admin = %admin.addr, "purchase worker running");
+    if args.log.for_people() {
+        println!(
+            "purchase worker {} running; admin: http://{}/metrics, /livez, /readyz",
+            config.consumer, admin.addr
+        );
+    }
 
     signalled.await;
+    admin.stopping();
     tracing::info!("shutting down: finishing the job in hand");
     let _ = stop.send(true);
-    for buyer in buying {
-        buyer.await?;
+    for task in buying.into_iter().chain(delivering) {
+        task.await?;
     }
     sweeping.await?;
     Ok(())

@@ -25,6 +25,15 @@ pub struct WorkerMetrics {
     pub partitions_held: Gauge,
     /// Stream entries trimmed past their retention.
     pub stream_entries_trimmed: Counter,
+    /// Consumers removed from the purchase group, long gone with nothing
+    /// pending.
+    pub consumers_forgotten: Counter,
+    /// Event webhooks the shop accepted.
+    pub webhooks_delivered: Counter,
+    /// Event webhook attempts the shop refused or that failed.
+    pub webhook_failures: Counter,
+    /// Event webhooks given up on, recorded in the dead-letter stream.
+    pub webhooks_dead_lettered: Counter,
 }
 
 impl WorkerMetrics {
@@ -65,6 +74,30 @@ impl WorkerMetrics {
             "Stream entries trimmed past their retention",
             Counter::default(),
         );
+        let consumers_forgotten = registered(
+            &mut registry,
+            "consumers_forgotten",
+            "Consumers removed from the purchase group, long gone with nothing pending",
+            Counter::default(),
+        );
+        let webhooks_delivered = registered(
+            &mut registry,
+            "webhooks_delivered",
+            "Event webhooks the shop accepted",
+            Counter::default(),
+        );
+        let webhook_failures = registered(
+            &mut registry,
+            "webhook_failures",
+            "Event webhook attempts refused or failed",
+            Counter::default(),
+        );
+        let webhooks_dead_lettered = registered(
+            &mut registry,
+            "webhooks_dead_lettered",
+            "Event webhooks given up on after their last attempt",
+            Counter::default(),
+        );
         let sweep_lag = registered(
             &mut registry,
             "sweep_lag_seconds",
@@ -85,6 +118,10 @@ impl WorkerMetrics {
             sweep_lag,
             partitions_held,
             stream_entries_trimmed,
+            consumers_forgotten,
+            webhooks_delivered,
+            webhook_failures,
+            webhooks_dead_lettered,
         })
     }
 

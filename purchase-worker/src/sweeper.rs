@@ -1,5 +1,6 @@
 //! The sweeper: returns the units of expired holds, enqueues again confirmed
-//! holds whose purchase was lost, and keeps the streams to their retention.
+//! holds whose purchase was lost, and keeps the streams to their retention
+//! and the purchase group to the consumers that may still come back.
 //!
 //! It sweeps only the partitions it holds (see [`crate::share`]), and in
 //! each only the products the sweep index lists as due, so a pass costs in
@@ -15,7 +16,9 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use reservation_core::keys::{DEAD_PURCHASES, PartitionKeys};
+use reservation_core::keys::{
+    DEAD_PURCHASES, DEAD_WEBHOOKS, PURCHASE_GROUP, PartitionKeys, WEBHOOK_GROUP,
+};
 use reservation_core::{Engine, Error, Result, Sku};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -85,6 +88,9 @@ impl Sweeper {
                 if let Err(e) = self.trim(chores).await {
                     tracing::warn!(error = %e, "cannot trim the streams");
                 }
+                if let Err(e) = self.forget_gone_consumers().await {
+                    tracing::warn!(error = %e, "cannot remove gone consumers");
+                }
                 next_trim = Instant::now() + self.config.trim_interval;
             }
             tokio::select! {
@@ -151,8 +157,8 @@ impl Sweeper {
         Ok((sku, Some(self.engine.now_ms())))
     }
 
-    /// Trims the streams of the partitions held (and the dead letters, with
-    /// the chores) to their retention.
+    /// Trims the streams of the partitions held (and the dead letters of
+    /// purchases and of event webhooks, with the chores) to their retention.
     async fn trim(&self, chores: bool) -> Result<()> {
         let mut trimmed = 0;
         for partition in self.share.held() {
@@ -166,12 +172,52 @@ impl Sweeper {
                 .await?;
         }
         if chores {
-            trimmed += self
-                .engine
-                .trim_stream(DEAD_PURCHASES, self.config.order_retention)
-                .await?;
+            for dead_letters in [DEAD_PURCHASES, DEAD_WEBHOOKS] {
+                trimmed += self
+                    .engine
+                    .trim_stream(dead_letters, self.config.order_retention)
+                    .await?;
+            }
         }
         self.metrics.stream_entries_trimmed.inc_by(trimmed);
+        Ok(())
+    }
+
+    /// Removes from the groups of the partitions' streams held (the buyers'
+    /// on the purchase streams, the event deliveries' on the orders streams,
+    /// and with partition 0 on the purchases' dead letters) the consumers
+    /// gone longer than `forget_consumers_after` with nothing pending: every
+    /// worker process reads under a name of its own, and a group would
+    /// otherwise list every one that ever ran.
+    async fn forget_gone_consumers(&self) -> Result<()> {
+        let after = self.config.forget_consumers_after;
+        if after.is_zero() {
+            return Ok(());
+        }
+        for partition in self.share.held() {
+            let mut groups = vec![
+                (partition.purchases.clone(), PURCHASE_GROUP),
+                (partition.orders.clone(), WEBHOOK_GROUP),
+            ];
+            if partition.index == 0 {
+                groups.push((DEAD_PURCHASES.to_owned(), WEBHOOK_GROUP));
+            }
+            for (stream, group) in groups {
+                let gone = self
+                    .engine
+                    .forget_idle_consumers(&stream, group, after)
+                    .await?;
+                for consumer in &gone {
+                    tracing::info!(
+                        %consumer,
+                        %stream,
+                        idle_longer_than = ?after,
+                        "removed a consumer long gone with nothing pending"
+                    );
+                }
+                self.metrics.consumers_forgotten.inc_by(gone.len() as u64);
+            }
+        }
         Ok(())
     }
 }

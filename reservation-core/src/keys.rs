@@ -24,6 +24,13 @@ pub const PURCHASE_GROUP: &str = "purchase-workers";
 /// Stream of purchase jobs that failed for good (their holds were released).
 pub const DEAD_PURCHASES: &str = "fs:purchases:dead";
 
+/// Consumer group through which purchase workers deliver the event webhooks
+/// of the orders and dead-letter streams.
+pub const WEBHOOK_GROUP: &str = "webhooks";
+
+/// Stream of event webhooks that could not be delivered, with why.
+pub const DEAD_WEBHOOKS: &str = "fs:webhooks:dead";
+
 /// Hash: the layout of the deployment's keys (`version`) and the settings
 /// every process must share (`retention_ms`). See `Engine::connect`.
 pub const LAYOUT: &str = "fs:layout";

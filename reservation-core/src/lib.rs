@@ -55,12 +55,16 @@ pub mod feed;
 pub mod keys;
 mod local_cluster;
 pub mod local_redis;
+#[cfg(feature = "cli")]
+mod logs;
 pub mod purchases;
+pub mod readiness;
 #[cfg(feature = "cli")]
 mod redis_args;
 mod redis_config;
 mod scripts;
 pub mod shutdown;
+mod stream_group;
 mod stream_retention;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -74,11 +78,15 @@ pub use engine::{
 };
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
+#[cfg(feature = "cli")]
+pub use logs::{LogArgs, LogFormat};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};
+pub use readiness::Readiness;
 #[cfg(feature = "cli")]
 pub use redis_args::RedisTlsArgs;
 pub use redis_config::{ConnectionMode, RedisConfig, RedisTls};
 pub use scripts::script_hashes;
+pub use stream_group::{GroupStart, StreamGroup};
 pub use types::{
     CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,
     ProductUpdate, Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku,

@@ -5,17 +5,17 @@
 //! downstream systems read, one per partition too; and the dead-letter
 //! stream of purchases that failed for good.
 //!
-//! A queue serves one partition on a connection of its own, because a
-//! blocking read would hold up every other command pipelined on a shared one.
+//! A queue serves one partition, reading it through a [`StreamGroup`] on a
+//! connection of its own.
 
 use std::time::Duration;
 
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::StreamId;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::keys::{DEAD_PURCHASES, PURCHASE_GROUP, PartitionKeys};
 use crate::redis_config::RedisConfig;
+use crate::stream_group::{GroupStart, StreamGroup};
 use crate::types::{Hold, ReservationId};
 
 /// One purchase job as read from the stream.
@@ -28,7 +28,7 @@ pub struct PurchaseJob {
 }
 
 impl PurchaseJob {
-    fn from_entry(entry: &StreamId) -> Self {
+    pub fn from_entry(entry: &StreamId) -> Self {
         let reservation = match entry.get::<String>("reservation_id") {
             Some(raw) => raw.parse().map_err(|e: Error| format!("{raw:?}: {e}")),
             None => Err("the entry has no reservation_id".to_owned()),
@@ -42,7 +42,7 @@ impl PurchaseJob {
 
 /// The purchase jobs and orders of one partition.
 pub struct PurchaseQueue {
-    redis: Connection,
+    jobs: StreamGroup,
     partition: PartitionKeys,
 }
 
@@ -54,29 +54,17 @@ impl PurchaseQueue {
         partition: PartitionKeys,
         block: Duration,
     ) -> Result<Self> {
-        let mut config = config.clone();
-        config.response_timeout += block;
-        let queue = Self {
-            redis: Connection::open(&config).await?,
-            partition,
-        };
         // From the start of the stream, so jobs enqueued before the first
         // worker ever ran are bought too.
-        let created = queue
-            .redis
-            .query::<()>(
-                redis::cmd("XGROUP")
-                    .arg("CREATE")
-                    .arg(&queue.partition.purchases)
-                    .arg(PURCHASE_GROUP)
-                    .arg("0")
-                    .arg("MKSTREAM"),
-            )
-            .await;
-        match created {
-            Err(Error::Internal(message)) if message.contains("BUSYGROUP") => Ok(queue),
-            other => other.map(|()| queue),
-        }
+        let jobs = StreamGroup::connect(
+            config,
+            &partition.purchases,
+            PURCHASE_GROUP,
+            GroupStart::Beginning,
+            block,
+        )
+        .await?;
+        Ok(Self { jobs, partition })
     }
 
     /// The partition this queue serves.
@@ -91,28 +79,8 @@ impl PurchaseQueue {
         count: usize,
         block: Duration,
     ) -> Result<Vec<PurchaseJob>> {
-        let reply: Option<StreamReadReply> = self
-            .redis
-            .query(
-                redis::cmd("XREADGROUP")
-                    .arg("GROUP")
-                    .arg(PURCHASE_GROUP)
-                    .arg(consumer)
-                    .arg("COUNT")
-                    .arg(count)
-                    .arg("BLOCK")
-                    .arg(block.as_millis() as u64)
-                    .arg("STREAMS")
-                    .arg(&self.partition.purchases)
-                    .arg(">"),
-            )
-            .await?;
-        Ok(reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .map(|entry| PurchaseJob::from_entry(&entry))
-            .collect())
+        let entries = self.jobs.read(consumer, count, block).await?;
+        Ok(entries.iter().map(PurchaseJob::from_entry).collect())
     }
 
     /// Takes over jobs another consumer (dead, or stuck) has held unacknowledged
@@ -123,57 +91,32 @@ impl PurchaseQueue {
         min_idle: Duration,
         count: usize,
     ) -> Result<Vec<PurchaseJob>> {
-        let reply: StreamAutoClaimReply = self
-            .redis
-            .query(
-                redis::cmd("XAUTOCLAIM")
-                    .arg(&self.partition.purchases)
-                    .arg(PURCHASE_GROUP)
-                    .arg(consumer)
-                    .arg(min_idle.as_millis() as u64)
-                    .arg("0-0")
-                    .arg("COUNT")
-                    .arg(count),
-            )
-            .await?;
-        Ok(reply.claimed.iter().map(PurchaseJob::from_entry).collect())
+        let entries = self.jobs.claim_idle(consumer, min_idle, count).await?;
+        Ok(entries.iter().map(PurchaseJob::from_entry).collect())
     }
 
     /// Marks a job done.
     pub async fn ack(&self, job: &PurchaseJob) -> Result<()> {
-        self.redis
-            .query::<i64>(
-                redis::cmd("XACK")
-                    .arg(&self.partition.purchases)
-                    .arg(PURCHASE_GROUP)
-                    .arg(&job.entry_id),
-            )
-            .await
-            .map(drop)
+        self.jobs.ack(&job.entry_id).await
     }
 
     /// Appends a purchased hold to the partition's orders stream. At least once: a worker
     /// that dies after this and before its ack appends it again, so
     /// downstream readers dedupe by `reservation_id`.
     pub async fn append_order(&self, hold: &Hold) -> Result<()> {
-        self.redis
-            .query::<String>(
-                redis::cmd("XADD")
-                    .arg(&self.partition.orders)
-                    .arg("*")
-                    .arg("reservation_id")
-                    .arg(hold.id.to_string())
-                    .arg("sku")
-                    .arg(hold.id.sku().as_str())
-                    .arg("customer_id")
-                    .arg(hold.customer_id.as_str())
-                    .arg("quantity")
-                    .arg(hold.quantity)
-                    .arg("purchased_at_ms")
-                    .arg(hold.purchased_at_ms.unwrap_or(hold.updated_at_ms)),
+        let purchased_at_ms = hold.purchased_at_ms.unwrap_or(hold.updated_at_ms);
+        self.jobs
+            .append(
+                &self.partition.orders,
+                &[
+                    ("reservation_id", hold.id.to_string()),
+                    ("sku", hold.id.sku().as_str().to_owned()),
+                    ("customer_id", hold.customer_id.as_str().to_owned()),
+                    ("quantity", hold.quantity.to_string()),
+                    ("purchased_at_ms", purchased_at_ms.to_string()),
+                ],
             )
             .await
-            .map(drop)
     }
 
     /// Records a job that failed for good.
@@ -182,20 +125,16 @@ impl PurchaseQueue {
             Ok(id) => id.to_string(),
             Err(raw) => raw.clone(),
         };
-        self.redis
-            .query::<String>(
-                redis::cmd("XADD")
-                    .arg(DEAD_PURCHASES)
-                    .arg("*")
-                    .arg("entry_id")
-                    .arg(&job.entry_id)
-                    .arg("reservation_id")
-                    .arg(reservation)
-                    .arg("reason")
-                    .arg(reason),
+        self.jobs
+            .append(
+                DEAD_PURCHASES,
+                &[
+                    ("entry_id", job.entry_id.clone()),
+                    ("reservation_id", reservation),
+                    ("reason", reason.to_owned()),
+                ],
             )
             .await
-            .map(drop)
     }
 }
 
@@ -227,7 +166,7 @@ impl crate::engine::Engine {
         // Entry ids are "ms-sequence": across streams, the time orders them.
         entries.sort_by_cached_key(|entry| std::cmp::Reverse(entry_time(&entry.id)));
         entries.truncate(limit);
-        Ok(entries.iter().map(order_of).collect())
+        Ok(entries.iter().map(Order::from_entry).collect())
     }
 
     /// Every order in every partition, oldest first: for reconciling the
@@ -239,7 +178,7 @@ impl crate::engine::Engine {
             .order_entries(|stream| redis::cmd("XRANGE").arg(stream).arg("-").arg("+").clone())
             .await?;
         entries.sort_by_cached_key(|entry| entry_time(&entry.id));
-        Ok(entries.iter().map(order_of).collect())
+        Ok(entries.iter().map(Order::from_entry).collect())
     }
 
     /// The entries `read` returns from each partition's orders stream, read
@@ -261,13 +200,16 @@ impl crate::engine::Engine {
     }
 }
 
-fn order_of(entry: &StreamId) -> Order {
-    Order {
-        reservation_id: entry.get("reservation_id").unwrap_or_default(),
-        sku: entry.get("sku").unwrap_or_default(),
-        customer_id: entry.get("customer_id").unwrap_or_default(),
-        quantity: entry.get("quantity").unwrap_or_default(),
-        purchased_at_ms: entry.get("purchased_at_ms").unwrap_or_default(),
+impl Order {
+    /// The order an orders stream's entry records.
+    pub fn from_entry(entry: &StreamId) -> Self {
+        Self {
+            reservation_id: entry.get("reservation_id").unwrap_or_default(),
+            sku: entry.get("sku").unwrap_or_default(),
+            customer_id: entry.get("customer_id").unwrap_or_default(),
+            quantity: entry.get("quantity").unwrap_or_default(),
+            purchased_at_ms: entry.get("purchased_at_ms").unwrap_or_default(),
+        }
     }
 }
 

@@ -7,6 +7,12 @@
 //! however old they get, and a group's lag only ever costs memory. Readers
 //! without a group (`XRANGE`) get the retention only. The `~` lets Redis
 //! drop whole nodes of the stream, never more than asked.
+//!
+//! A group keeps every consumer that ever read from it, and each worker
+//! process reads under a name of its own: consumers long gone with nothing
+//! pending are removed, so the group's list stays the workers that run.
+//! One with pending entries is kept whatever its age, until another worker
+//! claims them.
 
 use std::time::Duration;
 
@@ -14,6 +20,7 @@ use redis::streams::{StreamInfoGroupsReply, StreamPendingReply};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::scripts::SCRIPTS;
 
 /// A stream entry id: (milliseconds, sequence).
 type EntryId = (u64, u64);
@@ -69,5 +76,22 @@ impl Engine {
                     .arg(format!("{}-{}", keep_from.0, keep_from.1)),
             )
             .await
+    }
+
+    /// Removes from `stream`'s consumer `group` the consumers idle (as Redis
+    /// counts it: since they last read or claimed) longer than `idle` with
+    /// no entry pending, checked and removed in one script call. Returns
+    /// their names; a stream or group that does not exist has none.
+    pub async fn forget_idle_consumers(
+        &self,
+        stream: &str,
+        group: &str,
+        idle: Duration,
+    ) -> Result<Vec<String>> {
+        let mut call = SCRIPTS.forget_idle_consumers.prepare_invoke();
+        call.key(stream).arg(group).arg(idle.as_millis() as u64);
+        let removed = self.redis().invoke(&call).await?;
+        redis::from_redis_value(removed)
+            .map_err(|e| Error::Internal(format!("forget_idle_consumers answered {e}")))
     }
 }

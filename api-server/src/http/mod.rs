@@ -1,5 +1,6 @@
-//! The shopper's HTTP API (JSON under `/api/`), `/healthz`, `/metrics`, and
-//! the static pages of `web/`.
+//! The shopper's HTTP API (JSON under `/api/`) and the static pages of
+//! `web/`. `/metrics` and the probes are not here but on the admin listener
+//! (`admin_listener.rs`), off the shoppers' address.
 //!
 //! | method and path | what |
 //! |---|---|

@@ -4,8 +4,6 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use reservation_core::{
@@ -30,8 +28,6 @@ pub fn api() -> Router<App> {
             get(get_reservation).delete(cancel),
         )
         .route("/api/reservations/{id}/confirm", post(confirm))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
 }
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -321,29 +317,4 @@ async fn cancel(
         transition.hold,
         app.engine.now_ms(),
     )))
-}
-
-async fn healthz(State(app): State<App>) -> impl IntoResponse {
-    match app.engine.ping().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "unavailable", "error": e.to_string() })),
-        ),
-    }
-}
-
-async fn metrics(State(app): State<App>) -> impl IntoResponse {
-    let m = &app.metrics;
-    m.stock_subscriptions.set(app.feed.subscribed_skus() as i64);
-    let coalesced = app.reserves.stats();
-    m.reserve_calls.set(coalesced.calls as i64);
-    m.reserve_requests.set(coalesced.requests as i64);
-    (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        app.metrics.encode(),
-    )
 }

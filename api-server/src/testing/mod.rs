@@ -90,7 +90,7 @@ impl TestServer {
     }
 }
 
-/// The Prometheus text of the node whose HTTP listener is `addr`.
+/// The Prometheus text of the node whose admin listener is `addr`.
 pub async fn metrics_at(http: &reqwest::Client, addr: SocketAddr) -> String {
     http.get(format!("http://{addr}/metrics"))
         .send()
@@ -101,7 +101,7 @@ pub async fn metrics_at(http: &reqwest::Client, addr: SocketAddr) -> String {
         .expect("metrics text")
 }
 
-/// The gauge `name` of the node whose HTTP listener is `addr`.
+/// The gauge `name` of the node whose admin listener is `addr`.
 pub async fn gauge_at(http: &reqwest::Client, addr: SocketAddr, name: &str) -> i64 {
     let text = metrics_at(http, addr).await;
     text.lines()
@@ -196,7 +196,7 @@ pub async fn clients_at(addr: SocketAddr, token: Option<&str>) -> (Inventory, Re
     )
 }
 
-/// The stock subscriptions of the node whose HTTP listener is `addr`.
+/// The stock subscriptions of the node whose admin listener is `addr`.
 pub async fn stock_subscriptions_at(http: &reqwest::Client, addr: SocketAddr) -> i64 {
     gauge_at(http, addr, "flashsale_stock_subscriptions").await
 }
@@ -210,6 +210,7 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
         ServerConfig {
             http_addr: loopback(0),
             grpc_addr: loopback(0),
+            admin_addr: loopback(0),
             merchant_tokens: MerchantTokens::new([TOKEN.to_owned()]),
             grpc: GrpcOptions {
                 max_in_flight: options.max_in_flight,
@@ -247,29 +248,39 @@ impl TestServer {
         self.running().http_addr
     }
 
-    /// `http://127.0.0.1:PORT{path}`.
+    /// Where `/metrics` and the probes listen.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.running().admin_addr
+    }
+
+    /// `http://127.0.0.1:PORT{path}`, on the shoppers' listener.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.running().http_addr)
     }
 
-    /// The Prometheus text `/metrics` serves.
-    pub async fn metrics(&self) -> String {
-        metrics_at(&self.http, self.running().http_addr).await
+    /// `http://127.0.0.1:PORT{path}`, on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.running().admin_addr)
     }
 
-    /// The status `/healthz` answers with.
+    /// The Prometheus text `/metrics` serves.
+    pub async fn metrics(&self) -> String {
+        metrics_at(&self.http, self.admin_addr()).await
+    }
+
+    /// The status `/readyz` answers with.
     pub async fn health(&self) -> reqwest::StatusCode {
         self.http
-            .get(self.url("/healthz"))
+            .get(self.admin_url("/readyz"))
             .send()
             .await
-            .expect("/healthz answers")
+            .expect("/readyz answers")
             .status()
     }
 
     /// The gauge `name`, as `/metrics` reports it.
     pub async fn gauge(&self, name: &str) -> i64 {
-        gauge_at(&self.http, self.running().http_addr, name).await
+        gauge_at(&self.http, self.admin_addr(), name).await
     }
 
     /// The node's connected sockets once they are `wanted`, or after 5 s
@@ -280,7 +291,7 @@ impl TestServer {
 
     /// The node's stock subscriptions, as `/metrics` reports them.
     pub async fn stock_subscriptions(&self) -> i64 {
-        stock_subscriptions_at(&self.http, self.running().http_addr).await
+        stock_subscriptions_at(&self.http, self.admin_addr()).await
     }
 
     /// Opens an Engine.IO long-polling session by hand and returns its URL, for

@@ -11,7 +11,9 @@ pub struct ServerProcess {
     pub child: std::process::Child,
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
-    /// What it printed up to and including the line with its HTTP URL.
+    /// Where its `/metrics` and probes listen.
+    pub admin_addr: SocketAddr,
+    /// What it printed up to and including the line with its gRPC address.
     pub banner: String,
     /// Everything it printed after the banner, logs included, as it comes.
     pub printed: std::sync::Arc<std::sync::Mutex<String>>,
@@ -59,6 +61,10 @@ impl ServerProcess {
             [127, 0, 0, 1],
             reservation_core::local_redis::free_port().expect("free port"),
         ));
+        let admin_addr = SocketAddr::from((
+            [127, 0, 0, 1],
+            reservation_core::local_redis::free_port().expect("free port"),
+        ));
         let mut command = std::process::Command::new(binary);
         if let Some(filter) = log {
             command.env("RUST_LOG", filter);
@@ -70,6 +76,8 @@ impl ServerProcess {
                 &http_addr.to_string(),
                 "--grpc-addr",
                 &grpc_addr.to_string(),
+                "--admin-addr",
+                &admin_addr.to_string(),
             ])
             .env_remove("FLASHSALE_REDIS_URL")
             .env_remove("FLASHSALE_MERCHANT_TOKENS")
@@ -97,7 +105,8 @@ impl ServerProcess {
             banner.push_str(&line);
         }
         assert!(
-            banner.contains(&format!("http://{http_addr}/")),
+            banner.contains(&format!("http://{http_addr}/"))
+                && banner.contains(&format!("http://{admin_addr}/metrics")),
             "the server did not start:\n{banner}"
         );
         // Keep reading: a closed pipe would fail the server's later prints.
@@ -114,6 +123,7 @@ impl ServerProcess {
             child,
             http_addr,
             grpc_addr,
+            admin_addr,
             banner,
             printed,
         }

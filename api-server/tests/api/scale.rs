@@ -123,7 +123,7 @@ async fn two_nodes_and_two_workers_on_a_cluster_serve_one_sale() {
     // Each node subscribes to what its own sockets watch, and nothing else:
     // one subscription per watched product over the whole Cluster.
     assert_eq!(s.stock_subscriptions().await, 1);
-    assert_eq!(stock_subscriptions_at(&s.http, node_b.http_addr).await, 2);
+    assert_eq!(stock_subscriptions_at(&s.http, node_b.admin_addr).await, 2);
     for sku in &skus {
         assert_eq!(
             s.t.stock_subscribers(&sku.parse().unwrap()).await,

@@ -40,7 +40,7 @@ async fn sigterm_ends_streams_and_sockets_and_the_binary_exits_well_within_its_g
     let http = &redis.http;
     let long_poll = held_long_poll(http, node.http_addr).await;
     let sockets = settled_at(2, async || {
-        gauge_at(http, node.http_addr, "flashsale_sockets").await
+        gauge_at(http, node.admin_addr, "flashsale_sockets").await
     })
     .await;
     assert_eq!(sockets, 2, "the websocket and the polling socket");

@@ -213,6 +213,9 @@ impl Deployment {
                 &grpc_addr.to_string(),
                 "--http-addr",
                 &http_addr.to_string(),
+                // Its own, not the default: two runs may share the machine.
+                "--admin-addr",
+                &loopback(free_port()?).to_string(),
                 "--insecure-customer-header",
             ]),
             logs.path(),
@@ -225,7 +228,7 @@ impl Deployment {
                 with_common(&[
                     "--name",
                     &format!("torture-worker-{n}"),
-                    "--metrics-addr",
+                    "--admin-addr",
                     &loopback(free_port()?).to_string(),
                     "--claim-idle-ms",
                     CLAIM_IDLE_MS,

@@ -8,7 +8,8 @@ one JSON line on stdout. The first line is "listening PORT".
 
 PLAN is JSON: {"CUSTOMER": [[STATUS, DELAY_SECONDS, BODY], ...], ...}. Each
 request for a customer (the payload's data.customer_id) takes the next answer
-of its list; the last one repeats. Customers not in the plan get 200.
+of its list; the last one repeats. A key "PATH CUSTOMER" plans only the
+requests to that path. Customers not in the plan get 200.
 """
 
 import json
@@ -44,10 +45,11 @@ class Endpoint(BaseHTTPRequestHandler):
             report(record)
             return
         customer = payload["data"].get("customer_id")
+        key = f"{self.path} {customer}" if f"{self.path} {customer}" in plan else customer
         with lock:
-            turn = answered.get(customer, 0)
-            answered[customer] = turn + 1
-        answers = plan.get(customer, [[200, 0, "ok"]])
+            turn = answered.get(key, 0)
+            answered[key] = turn + 1
+        answers = plan.get(key, [[200, 0, "ok"]])
         status, delay, text = answers[min(turn, len(answers) - 1)]
         record.update(status=status)
         report(record)

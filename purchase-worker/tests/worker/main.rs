@@ -5,7 +5,10 @@
 
 mod buying;
 mod cluster;
+mod consumers;
+mod event_webhooks;
 mod faults;
+mod operating;
 mod purchase_webhook;
 mod secured;
 mod shop_endpoint;
@@ -126,6 +129,22 @@ fn spawn_worker(t: &TestEngine, name: &str) -> Child {
 /// The worker binary on `t`'s Redis, with `extra` flags; over TLS as the
 /// engine's ACL user when `t`'s Redis is secured.
 fn spawn_worker_with(t: &TestEngine, name: &str, extra: &[&str]) -> Child {
+    worker_command(t)
+        .args(["--name", name, "--claim-idle-ms", "300"])
+        .args(extra)
+        .args([
+            "--metrics-addr",
+            &format!("127.0.0.1:{}", free_port().unwrap()),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the purchase-worker binary")
+}
+
+/// The worker binary's command on `t`'s Redis; over TLS as the engine's ACL
+/// user when `t`'s Redis is secured.
+fn worker_command(t: &TestEngine) -> Command {
     let mut redis_flags = Vec::new();
     match &t.secured {
         Some(access) => {
@@ -144,16 +163,7 @@ fn spawn_worker_with(t: &TestEngine, name: &str, extra: &[&str]) -> Child {
         }
         None => redis_flags.extend(["--redis-url".to_owned(), t.redis.url()]),
     }
-    Command::new(env!("CARGO_BIN_EXE_purchase-worker"))
-        .args(&redis_flags)
-        .args(["--name", name, "--claim-idle-ms", "300"])
-        .args(extra)
-        .args([
-            "--metrics-addr",
-            &format!("127.0.0.1:{}", free_port().unwrap()),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the purchase-worker binary")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_purchase-worker"));
+    command.args(&redis_flags);
+    command
 }

@@ -1,5 +1,5 @@
 //! Streams keep their retention, and never lose an entry a consumer group
-//! still needs.
+//! still needs; a group forgets consumers long gone with nothing pending.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -95,5 +95,90 @@ async fn a_stream_is_trimmed_to_its_retention_but_keeps_what_a_group_still_needs
             .await
             .unwrap(),
         0
+    );
+}
+
+#[tokio::test]
+async fn a_group_forgets_consumers_long_idle_with_nothing_pending_and_keeps_the_rest() {
+    let t = TestEngine::start_real_time().await;
+    let stream = t.engine.config().partitions.all().next().unwrap().orders;
+    let mut conn = t.raw_connection().await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&stream)
+        .arg("downstream")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(&stream)
+        .arg("*")
+        .arg("n")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("downstream")
+        .arg("holding")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&stream)
+        .arg(">")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(&stream)
+        .arg("downstream")
+        .arg("idle")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let forget = async |idle| {
+        t.engine
+            .forget_idle_consumers(&stream, "downstream", idle)
+            .await
+            .unwrap()
+    };
+
+    assert!(
+        forget(Duration::from_secs(10)).await.is_empty(),
+        "both are recent"
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(forget(Duration::from_millis(100)).await, ["idle"]);
+    let left: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(&stream)
+        .arg("downstream")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let left: Vec<_> = left
+        .consumers
+        .iter()
+        .map(|c| (c.name.as_str(), c.pending))
+        .collect();
+    assert_eq!(left, [("holding", 1)], "one with an entry pending is kept");
+
+    // Nobody to forget where there is no stream, or no such group.
+    let no_stream = t
+        .engine
+        .forget_idle_consumers("fs:no-such-stream", "downstream", Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(no_stream.is_empty());
+    assert!(
+        t.engine
+            .forget_idle_consumers(&stream, "no-such-group", Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -147,7 +147,7 @@ async fn a_change_through_one_node_reaches_watchers_on_another_process() {
     // Each node subscribes only to what its own sockets watch.
     assert_eq!(s.stock_subscriptions().await, 0, "node A has no watchers");
     assert_eq!(
-        stock_subscriptions_at(&s.http, node_b.http_addr).await,
+        stock_subscriptions_at(&s.http, node_b.admin_addr).await,
         1,
         "node B watches one product"
     );

@@ -1,0 +1,152 @@
+//! Reading a Redis stream through a consumer group, at least once: entries
+//! are read (`XREADGROUP`), taken over from consumers that went idle holding
+//! them (`XAUTOCLAIM`), and acknowledged (`XACK`) only once their work is
+//! done. The purchase queues and the webhook deliveries read their streams
+//! through it.
+//!
+//! A reader uses a connection of its own, because a blocking read would hold
+//! up every other command pipelined on a shared one.
+
+use std::time::Duration;
+
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::redis_config::RedisConfig;
+
+/// Where a group that does not exist yet starts reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupStart {
+    /// From the first entry the stream holds.
+    Beginning,
+    /// From the entries added after the group is made.
+    NewEntries,
+}
+
+/// One stream, read through one consumer group.
+pub struct StreamGroup {
+    redis: Connection,
+    stream: String,
+    group: String,
+}
+
+impl StreamGroup {
+    /// Connects, and makes the group (and the stream) unless they exist.
+    /// `block` is the longest a read waits for new entries.
+    pub async fn connect(
+        config: &RedisConfig,
+        stream: &str,
+        group: &str,
+        start: GroupStart,
+        block: Duration,
+    ) -> Result<Self> {
+        let mut config = config.clone();
+        config.response_timeout += block;
+        let reader = Self {
+            redis: Connection::open(&config).await?,
+            stream: stream.to_owned(),
+            group: group.to_owned(),
+        };
+        let created = reader
+            .redis
+            .query::<()>(
+                redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(stream)
+                    .arg(group)
+                    .arg(match start {
+                        GroupStart::Beginning => "0",
+                        GroupStart::NewEntries => "$",
+                    })
+                    .arg("MKSTREAM"),
+            )
+            .await;
+        match created {
+            Err(Error::Internal(message)) if message.contains("BUSYGROUP") => Ok(reader),
+            other => other.map(|()| reader),
+        }
+    }
+
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// New entries for `consumer`, waiting up to `block` for the first.
+    pub async fn read(
+        &self,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<StreamId>> {
+        let reply: Option<StreamReadReply> = self
+            .redis
+            .query(
+                redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(&self.group)
+                    .arg(consumer)
+                    .arg("COUNT")
+                    .arg(count)
+                    .arg("BLOCK")
+                    .arg(block.as_millis() as u64)
+                    .arg("STREAMS")
+                    .arg(&self.stream)
+                    .arg(">"),
+            )
+            .await?;
+        Ok(reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .collect())
+    }
+
+    /// Takes over entries another consumer (dead, or stuck) has held
+    /// unacknowledged for at least `min_idle`.
+    pub async fn claim_idle(
+        &self,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<StreamId>> {
+        let reply: StreamAutoClaimReply = self
+            .redis
+            .query(
+                redis::cmd("XAUTOCLAIM")
+                    .arg(&self.stream)
+                    .arg(&self.group)
+                    .arg(consumer)
+                    .arg(min_idle.as_millis() as u64)
+                    .arg("0-0")
+                    .arg("COUNT")
+                    .arg(count),
+            )
+            .await?;
+        Ok(reply.claimed)
+    }
+
+    /// Marks an entry done.
+    pub async fn ack(&self, entry_id: &str) -> Result<()> {
+        self.redis
+            .query::<i64>(
+                redis::cmd("XACK")
+                    .arg(&self.stream)
+                    .arg(&self.group)
+                    .arg(entry_id),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Appends `fields` to `stream` (say, a dead-letter stream) on this
+    /// reader's connection.
+    pub async fn append(&self, stream: &str, fields: &[(&str, String)]) -> Result<()> {
+        let mut command = redis::cmd("XADD");
+        command.arg(stream).arg("*");
+        for (name, value) in fields {
+            command.arg(*name).arg(value);
+        }
+        self.redis.query::<String>(&command).await.map(drop)
+    }
+}
