@@ -36,9 +36,10 @@ pub use buyer::Buyer;
 pub use metrics::WorkerMetrics;
 pub use step::{AcceptAll, Purchase, PurchaseFailure, PurchaseStep};
 pub use sweeper::Sweeper;
-pub use webhook::events::{EventDeliverer, EventSetupError};
+pub use webhook::availability::AvailabilityAnnouncer;
+pub use webhook::events::EventDeliverer;
 pub use webhook::purchase::WebhookPurchase;
-pub use webhook::{WebhookEndpoint, WebhookSetupError};
+pub use webhook::{WebhookEndpoint, WebhookSender, WebhookSetupError};
 
 /// How a worker behaves.
 #[derive(Clone, Debug)]

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use purchase_worker::{
-    AcceptAll, AdminListener, Buyer, EventDeliverer, PurchaseStep, Sweeper, WebhookEndpoint,
-    WebhookPurchase, WorkerConfig, WorkerMetrics,
+    AcceptAll, AdminListener, AvailabilityAnnouncer, Buyer, EventDeliverer, PurchaseStep, Sweeper,
+    WebhookEndpoint, WebhookPurchase, WebhookSender, WorkerConfig, WorkerMetrics,
 };
 use reservation_core::keys::{Partitions, Retention};
 use reservation_core::{Engine, EngineConfig, LogArgs, RedisConfig, RedisTlsArgs, SystemClock};
@@ -114,6 +114,12 @@ struct Args {
     /// Longest the event endpoint may take to answer, connecting included.
     #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     event_webhook_timeout: Duration,
+
+    /// How often the catalog is compared with what the event endpoint was
+    /// told of availability, for `product.sold_out` and
+    /// `product.back_in_stock` (by the worker holding sweep partition 0).
+    #[arg(long, env = "FLASHSALE_AVAILABILITY_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    availability_interval: Duration,
 
     /// Tries of one event, with doubling backoff, before it goes to
     /// `fs:webhooks:dead`.
@@ -244,6 +250,7 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     // The event groups start at the streams' new entries: they are made
     // before this worker's buyers append any order.
+    let sweeper = Sweeper::new(engine.clone(), config.clone(), metrics.clone());
     let mut delivering = Vec::new();
     if let (Some(url), Some(secret)) = (&args.event_webhook, &args.event_webhook_secret) {
         let endpoint = WebhookEndpoint {
@@ -251,20 +258,31 @@ async fn main() -> anyhow::Result<()> {
             secret: secret.clone(),
             timeout: args.event_webhook_timeout,
         };
+        let sender = Arc::new(WebhookSender::new(&endpoint).context("the event webhook")?);
         let deliverers = EventDeliverer::for_every_source(
             &engine,
             &redis,
-            &endpoint,
+            &sender,
             args.event_webhook_attempts,
             &config,
             &metrics,
         )
         .await
-        .context("the event webhooks")?;
+        .context("open the event streams")?;
         for deliverer in deliverers {
             let stopped = stopped.clone();
             delivering.push(tokio::spawn(async move { deliverer.run(stopped).await }));
         }
+        let announcer = AvailabilityAnnouncer::new(
+            engine.clone(),
+            sender,
+            sweeper.holder().to_owned(),
+            args.availability_interval,
+            args.event_webhook_attempts,
+            metrics.clone(),
+        );
+        let stopped = stopped.clone();
+        delivering.push(tokio::spawn(async move { announcer.run(stopped).await }));
     }
     let buying = match (&args.purchase_webhook, &args.purchase_webhook_secret) {
         (Some(url), Some(secret)) => {
@@ -288,7 +306,6 @@ async fn main() -> anyhow::Result<()> {
             .await?
         }
     };
-    let sweeper = Sweeper::new(engine, config.clone(), metrics);
     let sweeping = tokio::spawn(async move { sweeper.run(stopped).await });
     tracing::info!(consumer = %config.consumer, admin = %admin.addr, "purchase worker running");
     if args.log.for_people() {

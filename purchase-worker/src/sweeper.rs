@@ -103,6 +103,11 @@ impl Sweeper {
         }
     }
 
+    /// This sweeper's name in the partition leases.
+    pub fn holder(&self) -> &str {
+        self.share.holder()
+    }
+
     /// One pass over the due products of `partition`.
     pub async fn sweep(&self, partition: &PartitionKeys) -> Result<()> {
         loop {

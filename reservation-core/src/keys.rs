@@ -218,6 +218,10 @@ pub struct ProductKeys {
     /// Hash: customer id → the tokens of their live holds of the product,
     /// space-separated.
     pub holders: String,
+    /// Hash: what the shop was last told of the product's availability
+    /// (`in_stock`: 1 or 0, `changes`: how many changes it was told of), for
+    /// the `product.sold_out` and `product.back_in_stock` webhooks.
+    pub announced: String,
     /// Pub/sub channel of the product's stock events.
     pub stock_channel: String,
 }
@@ -233,6 +237,7 @@ impl ProductKeys {
             customers: key("customers"),
             purchase_due: key("purchase-due"),
             holders: key("holders"),
+            announced: key("announced"),
             stock_channel: key("stock"),
         }
     }

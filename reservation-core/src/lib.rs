@@ -73,8 +73,8 @@ pub mod types;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalescer::{CoalescerConfig, CoalescerStats, ReserveCoalescer};
 pub use engine::{
-    AuditReport, Engine, EngineConfig, HoldPage, LAYOUT_VERSION, ProductPage, ProductSweep,
-    RawReserveCommand, SweeperRegistration, UpgradeReport,
+    Announced, AuditReport, Engine, EngineConfig, HoldPage, LAYOUT_VERSION, ProductPage,
+    ProductSweep, RawReserveCommand, SweeperRegistration, UpgradeReport,
 };
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};

@@ -142,11 +142,30 @@ impl StreamGroup {
     /// Appends `fields` to `stream` (say, a dead-letter stream) on this
     /// reader's connection.
     pub async fn append(&self, stream: &str, fields: &[(&str, String)]) -> Result<()> {
-        let mut command = redis::cmd("XADD");
-        command.arg(stream).arg("*");
-        for (name, value) in fields {
-            command.arg(*name).arg(value);
-        }
-        self.redis.query::<String>(&command).await.map(drop)
+        self.redis
+            .query::<String>(&xadd(stream, fields))
+            .await
+            .map(drop)
     }
+}
+
+impl crate::engine::Engine {
+    /// Appends `fields` to `stream` (a dead-letter stream, say) on the
+    /// engine's shared connection.
+    pub async fn append_to_stream(&self, stream: &str, fields: &[(&str, String)]) -> Result<()> {
+        self.redis()
+            .query::<String>(&xadd(stream, fields))
+            .await
+            .map(drop)
+    }
+}
+
+/// `XADD stream * name value …`.
+fn xadd(stream: &str, fields: &[(&str, String)]) -> redis::Cmd {
+    let mut command = redis::cmd("XADD");
+    command.arg(stream).arg("*");
+    for (name, value) in fields {
+        command.arg(*name).arg(value);
+    }
+    command
 }

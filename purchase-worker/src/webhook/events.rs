@@ -21,7 +21,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-use super::{Answer, WebhookEndpoint, WebhookSender, WebhookSetupError};
+use super::{Answer, WebhookSender};
 use crate::{WorkerConfig, WorkerMetrics};
 
 pub const ORDER_CREATED: &str = "order.created";
@@ -72,12 +72,11 @@ impl EventDeliverer {
     pub async fn for_every_source(
         engine: &Engine,
         redis: &RedisConfig,
-        endpoint: &WebhookEndpoint,
+        sender: &Arc<WebhookSender>,
         attempts: u32,
         config: &WorkerConfig,
         metrics: &Arc<WorkerMetrics>,
-    ) -> std::result::Result<Vec<Self>, EventSetupError> {
-        let sender = Arc::new(WebhookSender::new(endpoint)?);
+    ) -> Result<Vec<Self>> {
         let streams = engine
             .config()
             .partitions
@@ -236,13 +235,4 @@ impl EventDeliverer {
 
 fn to_json(data: &impl Serialize) -> serde_json::Value {
     serde_json::to_value(data).unwrap_or(serde_json::Value::Null)
-}
-
-/// Why event deliveries cannot start.
-#[derive(Debug, thiserror::Error)]
-pub enum EventSetupError {
-    #[error(transparent)]
-    Endpoint(#[from] WebhookSetupError),
-    #[error("cannot open the event streams: {0}")]
-    Redis(#[from] Error),
 }

@@ -4,12 +4,14 @@
 //! (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`), so a shop
 //! verifies them with the specification's own libraries, in any language.
 //!
-//! [`WebhookSender`] is what the purchase step ([`purchase`]) and the event
-//! deliveries ([`events`]) send with: it
+//! [`WebhookSender`] is what the purchase step ([`purchase`]), the event
+//! deliveries ([`events`]) and the availability announcements
+//! ([`availability`]) send with: it
 //! signs, posts within a timeout, and sorts the answer into accepted,
 //! refused (a 4xx that means no) or failed (anything else, worth trying
 //! again).
 
+pub mod availability;
 pub mod events;
 pub mod purchase;
 

@@ -198,3 +198,81 @@ async fn an_event_a_killed_worker_was_delivering_is_delivered_by_another_with_th
             .all(|record| record["verified"] == true)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_hears_when_a_product_sells_out_and_when_it_comes_back() {
+    let shop = ShopEndpoint::start(json!({})).await;
+    let t = TestEngine::start_with(real_time()).await;
+    let tee = t.product("TEE", 2).await;
+    let cap = t.product("CAP", 5).await;
+    let mut flags = webhook_flags(&shop, "3");
+    flags.extend(["--availability-interval".to_owned(), "100ms".to_owned()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut worker = spawn_worker_with(&t, "availability", &flags);
+    eventually(
+        "the worker has seen both products as they start",
+        Duration::from_secs(10),
+        async || {
+            t.engine.announced(&tee).await.unwrap().is_some()
+                && t.engine.announced(&cap).await.unwrap().is_some()
+        },
+    )
+    .await;
+
+    t.reserved(&tee, "ann", 1, "r1").await;
+    let last = t.reserved(&tee, "bob", 1, "r2").await;
+    let told = |id: &str| {
+        shop.seen_with_id(id)
+            .into_iter()
+            .filter(|record| record["path"] == "/events")
+            .collect::<Vec<_>>()
+    };
+    eventually(
+        "the shop hears TEE sold out",
+        Duration::from_secs(10),
+        async || !told("product.sold_out-TEE-1").is_empty(),
+    )
+    .await;
+    t.engine.cancel(&last.hold.id, None).await.unwrap();
+    eventually(
+        "the shop hears TEE is back",
+        Duration::from_secs(10),
+        async || !told("product.back_in_stock-TEE-2").is_empty(),
+    )
+    .await;
+    // A few more passes: nothing is told twice, and CAP never changed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+
+    let sold_out = told("product.sold_out-TEE-1");
+    let back = told("product.back_in_stock-TEE-2");
+    assert_eq!(
+        (sold_out.len(), back.len()),
+        (1, 1),
+        "each change told once"
+    );
+    assert_eq!(sold_out[0]["type"], "product.sold_out");
+    assert_eq!(
+        (
+            sold_out[0]["data"]["sku"].clone(),
+            sold_out[0]["data"]["available"].clone()
+        ),
+        (json!("TEE"), json!(0))
+    );
+    assert_eq!(back[0]["type"], "product.back_in_stock");
+    assert_eq!(back[0]["data"]["available"], 1);
+    assert!(
+        back[0]["data"]["version"].as_u64() > sold_out[0]["data"]["version"].as_u64(),
+        "a later change has a later version"
+    );
+    let events: Vec<_> = shop
+        .seen()
+        .into_iter()
+        .filter(|record| record["path"] == "/events")
+        .collect();
+    assert_eq!(events.len(), 2, "nothing of CAP, nothing twice: {events:?}");
+    assert!(events.iter().all(|record| record["verified"] == true));
+    let announced = t.engine.announced(&tee).await.unwrap().unwrap();
+    assert_eq!((announced.in_stock, announced.changes), (true, 2));
+}

@@ -6,6 +6,7 @@
 
 mod audit;
 mod audit_report;
+mod availability;
 mod baseline;
 mod cart;
 mod holds;
@@ -31,6 +32,7 @@ use crate::keys::{CUSTOMER_CHANNEL_PREFIX, Partitions, ProductKeys, Retention};
 use crate::redis_config::RedisConfig;
 
 pub use audit::AuditReport;
+pub use availability::Announced;
 pub use baseline::RawReserveCommand;
 pub use layout::LAYOUT_VERSION;
 pub use leases::SweeperRegistration;

@@ -1,6 +1,7 @@
 //! The engine's behaviour, specified against a real private Redis.
 //! One test binary, one module per area.
 
+mod announcements;
 mod audit;
 mod cart;
 mod cluster;
