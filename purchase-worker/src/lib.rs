@@ -39,7 +39,7 @@ pub use sweeper::Sweeper;
 pub use webhook::availability::AvailabilityAnnouncer;
 pub use webhook::events::EventDeliverer;
 pub use webhook::purchase::WebhookPurchase;
-pub use webhook::{WebhookEndpoint, WebhookSender, WebhookSetupError};
+pub use webhook::{EventEndpoints, WebhookEndpoint, WebhookSender, WebhookSetupError};
 
 /// How a worker behaves.
 #[derive(Clone, Debug)]

@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use purchase_worker::{
-    AcceptAll, AdminListener, AvailabilityAnnouncer, Buyer, EventDeliverer, PurchaseStep, Sweeper,
-    WebhookEndpoint, WebhookPurchase, WebhookSender, WorkerConfig, WorkerMetrics,
+    AcceptAll, AdminListener, AvailabilityAnnouncer, Buyer, EventDeliverer, EventEndpoints,
+    PurchaseStep, Sweeper, WebhookEndpoint, WebhookPurchase, WorkerConfig, WorkerMetrics,
 };
 use reservation_core::keys::{Partitions, Retention};
 use reservation_core::{Engine, EngineConfig, LogArgs, RedisConfig, RedisTlsArgs, SystemClock};
@@ -97,21 +97,29 @@ struct Args {
     #[arg(long, env = "FLASHSALE_PURCHASE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     purchase_webhook_timeout: Duration,
 
-    /// The shop's event endpoint: `order.created` and `hold.released` are
-    /// posted there as signed webhooks (Standard Webhooks), at least once,
+    /// The shop's event endpoints, comma-separated: `order.created`,
+    /// `hold.released`, `product.sold_out` and `product.back_in_stock` are
+    /// posted to each as signed webhooks (Standard Webhooks), at least once,
     /// each with an id that stays the same across retries.
     #[arg(
         long,
         env = "FLASHSALE_EVENT_WEBHOOK",
+        value_delimiter = ',',
         requires = "event_webhook_secret"
     )]
-    event_webhook: Option<String>,
+    event_webhook: Vec<String>,
 
-    /// The event endpoint's signing secret, `whsec_` and base64.
-    #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_SECRET", hide_env_values = true)]
-    event_webhook_secret: Option<String>,
+    /// The event endpoints' signing secrets (`whsec_` and base64),
+    /// comma-separated in the same order; one secret serves them all.
+    #[arg(
+        long,
+        env = "FLASHSALE_EVENT_WEBHOOK_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    event_webhook_secret: Vec<String>,
 
-    /// Longest the event endpoint may take to answer, connecting included.
+    /// Longest an event endpoint may take to answer, connecting included.
     #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     event_webhook_timeout: Duration,
 
@@ -252,17 +260,29 @@ async fn main() -> anyhow::Result<()> {
     // before this worker's buyers append any order.
     let sweeper = Sweeper::new(engine.clone(), config.clone(), metrics.clone());
     let mut delivering = Vec::new();
-    if let (Some(url), Some(secret)) = (&args.event_webhook, &args.event_webhook_secret) {
-        let endpoint = WebhookEndpoint {
-            url: url.clone(),
-            secret: secret.clone(),
-            timeout: args.event_webhook_timeout,
-        };
-        let sender = Arc::new(WebhookSender::new(&endpoint).context("the event webhook")?);
+    if !args.event_webhook.is_empty() {
+        let secrets = &args.event_webhook_secret;
+        if secrets.len() != 1 && secrets.len() != args.event_webhook.len() {
+            bail!(
+                "give one event webhook secret, or one for each of the {} endpoints",
+                args.event_webhook.len()
+            );
+        }
+        let endpoints: Vec<WebhookEndpoint> = args
+            .event_webhook
+            .iter()
+            .enumerate()
+            .map(|(i, url)| WebhookEndpoint {
+                url: url.clone(),
+                secret: secrets[i.min(secrets.len() - 1)].clone(),
+                timeout: args.event_webhook_timeout,
+            })
+            .collect();
+        let endpoints = Arc::new(EventEndpoints::new(&endpoints).context("the event webhooks")?);
         let deliverers = EventDeliverer::for_every_source(
             &engine,
             &redis,
-            &sender,
+            &endpoints,
             args.event_webhook_attempts,
             &config,
             &metrics,
@@ -275,7 +295,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let announcer = AvailabilityAnnouncer::new(
             engine.clone(),
-            sender,
+            endpoints,
             sweeper.holder().to_owned(),
             args.availability_interval,
             args.event_webhook_attempts,

@@ -8,11 +8,12 @@
 //! ([`Engine::announced`]). A difference is told, then recorded only once
 //! the shop took it: a failure, or a worker that dies in between, leaves it
 //! to be told again, with the same `webhook-id` (the product and the count
-//! of changes told). A change undone before it is told (the last unit held
+//! of changes told), to the endpoints that did not take it yet. A change undone before it is told (the last unit held
 //! and given back within the interval) is not told at all; the shop hears
 //! of availability as it stands. The first state a product is seen in is
-//! recorded without a webhook. A change the shop keeps failing is
-//! dead-lettered after `attempts` and recorded, so the next one is told.
+//! recorded without a webhook. A change an endpoint keeps failing is
+//! dead-lettered for it after `attempts` passes and recorded, so the next
+//! one is told.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use reservation_core::{Announced, Engine, Product, Result, Sku};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::{Answer, WebhookSender};
+use super::EventEndpoints;
 use crate::WorkerMetrics;
 
 pub const SOLD_OUT: &str = "product.sold_out";
@@ -35,15 +36,16 @@ const PAGE: usize = 500;
 /// Tells the shop of products selling out and coming back.
 pub struct AvailabilityAnnouncer {
     engine: Engine,
-    sender: Arc<WebhookSender>,
+    endpoints: Arc<EventEndpoints>,
     /// The sweeper's name in the partition leases: it announces while it
     /// holds partition 0.
     sweeper: String,
     interval: Duration,
     attempts: u32,
     metrics: Arc<WorkerMetrics>,
-    /// Failed tries of each change not yet told, by webhook id.
-    failures: std::sync::Mutex<HashMap<String, u32>>,
+    /// Each change not yet told everywhere, by webhook id: the endpoints
+    /// it still has to reach and how many tries it had.
+    telling: std::sync::Mutex<HashMap<String, Telling>>,
 }
 
 /// What a `product.sold_out` or `product.back_in_stock` event tells.
@@ -61,7 +63,7 @@ struct Availability<'a> {
 impl AvailabilityAnnouncer {
     pub fn new(
         engine: Engine,
-        sender: Arc<WebhookSender>,
+        endpoints: Arc<EventEndpoints>,
         sweeper: String,
         interval: Duration,
         attempts: u32,
@@ -69,12 +71,12 @@ impl AvailabilityAnnouncer {
     ) -> Self {
         Self {
             engine,
-            sender,
+            endpoints,
             sweeper,
             interval,
             attempts: attempts.max(1),
             metrics,
-            failures: Default::default(),
+            telling: Default::default(),
         }
     }
 
@@ -140,52 +142,66 @@ impl AvailabilityAnnouncer {
             version: product.stock.version,
             at_ms: product.stock.at_ms,
         };
-        let failure = match self.sender.send(&id, kind, &data).await {
-            Answer::Accepted => {
-                self.metrics.webhooks_delivered.inc();
-                self.forget_failures(&id);
-                self.engine
-                    .record_announced(&product.sku, announced, in_stock, true)
-                    .await?;
-                return Ok(());
-            }
-            Answer::Refused { status, reason } => format!("answered {status}: {reason}"),
-            Answer::Failed(reason) => reason,
-        };
-        self.metrics.webhook_failures.inc();
-        if self.failed_once_more(&id) < self.attempts {
+        let mut telling = self.telling(&id);
+        let reached = telling.pending.len();
+        let failures = self
+            .endpoints
+            .send(&id, kind, &data, &mut telling.pending)
+            .await;
+        self.metrics
+            .webhooks_delivered
+            .inc_by((reached - failures.len()) as u64);
+        self.metrics.webhook_failures.inc_by(failures.len() as u64);
+        telling.tries += 1;
+        if !failures.is_empty() && telling.tries < self.attempts {
+            self.keep_telling(id, telling);
             return Ok(());
         }
-        tracing::warn!(event = %id, %failure, "availability change undeliverable; dead-lettered");
-        self.engine
-            .append_to_stream(
-                DEAD_WEBHOOKS,
-                &[
-                    ("webhook_id", id.clone()),
-                    ("type", kind.to_owned()),
-                    ("reason", failure),
-                ],
-            )
-            .await?;
-        self.metrics.webhooks_dead_lettered.inc();
-        self.forget_failures(&id);
+        for (endpoint, failure) in failures {
+            let url = self.endpoints.url(endpoint).to_owned();
+            tracing::warn!(event = %id, %url, %failure, "availability change undeliverable; dead-lettered");
+            self.engine
+                .append_to_stream(
+                    DEAD_WEBHOOKS,
+                    &[
+                        ("webhook_id", id.clone()),
+                        ("type", kind.to_owned()),
+                        ("endpoint", url),
+                        ("reason", failure),
+                    ],
+                )
+                .await?;
+            self.metrics.webhooks_dead_lettered.inc();
+        }
         self.engine
             .record_announced(&product.sku, announced, in_stock, true)
             .await?;
         Ok(())
     }
 
-    fn failed_once_more(&self, id: &str) -> u32 {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let count = failures.entry(id.to_owned()).or_default();
-        *count += 1;
-        *count
-    }
-
-    fn forget_failures(&self, id: &str) {
-        self.failures
+    /// Where telling the change `id` stands: a new one goes to every
+    /// endpoint.
+    fn telling(&self, id: &str) -> Telling {
+        self.telling
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+            .remove(id)
+            .unwrap_or_else(|| Telling {
+                pending: self.endpoints.all(),
+                tries: 0,
+            })
     }
+
+    fn keep_telling(&self, id: String, telling: Telling) {
+        self.telling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, telling);
+    }
+}
+
+/// A change being told: the endpoints it has yet to reach, and its tries.
+struct Telling {
+    pending: Vec<usize>,
+    tries: u32,
 }

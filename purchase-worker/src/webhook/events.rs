@@ -7,9 +7,10 @@
 //! outlives the worker that was delivering it: an entry taken but not
 //! acknowledged is claimed by another worker after `claim_idle` and
 //! delivered again with the same `webhook-id` (at least once; the shop
-//! dedupes by the id). A delivery the endpoint keeps refusing or failing is
-//! tried again with doubling backoff, then recorded in `fs:webhooks:dead`
-//! with why, and acknowledged. The group keeps the streams' entries from
+//! dedupes by the id). Each event goes to every endpoint configured; one an
+//! endpoint keeps refusing or failing is tried again there with doubling
+//! backoff, then recorded in `fs:webhooks:dead` with the endpoint and why,
+//! and acknowledged once every endpoint took it or gave up. The group keeps the streams' entries from
 //! being trimmed until they are delivered.
 
 use redis::streams::StreamId;
@@ -21,7 +22,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-use super::{Answer, WebhookSender};
+use super::EventEndpoints;
 use crate::{WorkerConfig, WorkerMetrics};
 
 pub const ORDER_CREATED: &str = "order.created";
@@ -39,7 +40,7 @@ pub struct EventDeliverer {
     engine: Engine,
     source: Source,
     entries: StreamGroup,
-    sender: Arc<WebhookSender>,
+    endpoints: Arc<EventEndpoints>,
     config: WorkerConfig,
     /// Tries of one event before it is dead-lettered.
     attempts: u32,
@@ -72,7 +73,7 @@ impl EventDeliverer {
     pub async fn for_every_source(
         engine: &Engine,
         redis: &RedisConfig,
-        sender: &Arc<WebhookSender>,
+        endpoints: &Arc<EventEndpoints>,
         attempts: u32,
         config: &WorkerConfig,
         metrics: &Arc<WorkerMetrics>,
@@ -97,7 +98,7 @@ impl EventDeliverer {
                 engine: engine.clone(),
                 source,
                 entries,
-                sender: sender.clone(),
+                endpoints: endpoints.clone(),
                 config: config.clone(),
                 attempts: attempts.max(1),
                 metrics: metrics.clone(),
@@ -147,38 +148,47 @@ impl EventDeliverer {
             .await
     }
 
-    /// Delivers one entry's event, or dead-letters it, and acknowledges it.
-    /// An error means Redis could not be reached; the entry stays pending.
+    /// Delivers one entry's event to every endpoint, or dead-letters it for
+    /// those that keep failing, and acknowledges it. An error means Redis
+    /// could not be reached; the entry stays pending.
     async fn deliver(&self, entry: &StreamId, shutdown: &watch::Receiver<bool>) -> Result<()> {
         let Some(event) = self.event_of(entry).await? else {
             return self.entries.ack(&entry.id).await;
         };
+        let mut pending = self.endpoints.all();
         let mut attempt = 1;
         loop {
-            let failure = match self.sender.send(&event.id, event.kind, &event.data).await {
-                Answer::Accepted => {
-                    self.metrics.webhooks_delivered.inc();
-                    return self.entries.ack(&entry.id).await;
-                }
-                Answer::Refused { status, reason } => format!("answered {status}: {reason}"),
-                Answer::Failed(reason) => reason,
-            };
-            self.metrics.webhook_failures.inc();
+            let reached = pending.len();
+            let failures = self
+                .endpoints
+                .send(&event.id, event.kind, &event.data, &mut pending)
+                .await;
+            self.metrics
+                .webhooks_delivered
+                .inc_by((reached - failures.len()) as u64);
+            self.metrics.webhook_failures.inc_by(failures.len() as u64);
+            if failures.is_empty() {
+                return self.entries.ack(&entry.id).await;
+            }
             if attempt >= self.attempts {
-                tracing::warn!(event = %event.id, %failure, attempt, "event undeliverable; dead-lettered");
-                self.entries
-                    .append(
-                        DEAD_WEBHOOKS,
-                        &[
-                            ("webhook_id", event.id.clone()),
-                            ("type", event.kind.to_owned()),
-                            ("stream", self.entries.stream().to_owned()),
-                            ("entry_id", entry.id.clone()),
-                            ("reason", failure),
-                        ],
-                    )
-                    .await?;
-                self.metrics.webhooks_dead_lettered.inc();
+                for (endpoint, failure) in failures {
+                    let url = self.endpoints.url(endpoint).to_owned();
+                    tracing::warn!(event = %event.id, %url, %failure, attempt, "event undeliverable; dead-lettered");
+                    self.entries
+                        .append(
+                            DEAD_WEBHOOKS,
+                            &[
+                                ("webhook_id", event.id.clone()),
+                                ("type", event.kind.to_owned()),
+                                ("endpoint", url),
+                                ("stream", self.entries.stream().to_owned()),
+                                ("entry_id", entry.id.clone()),
+                                ("reason", failure),
+                            ],
+                        )
+                        .await?;
+                    self.metrics.webhooks_dead_lettered.inc();
+                }
                 return self.entries.ack(&entry.id).await;
             }
             // Stopping mid-retry leaves the entry to a running worker.

@@ -167,6 +167,61 @@ impl WebhookSender {
     }
 }
 
+/// The shop's event endpoints: every event goes to each of them.
+pub struct EventEndpoints {
+    senders: Vec<(String, WebhookSender)>,
+}
+
+impl EventEndpoints {
+    pub fn new(endpoints: &[WebhookEndpoint]) -> Result<Self, WebhookSetupError> {
+        let senders = endpoints
+            .iter()
+            .map(|endpoint| Ok((endpoint.url.clone(), WebhookSender::new(endpoint)?)))
+            .collect::<Result<_, WebhookSetupError>>()?;
+        Ok(Self { senders })
+    }
+
+    /// Every endpoint, by its index: who an event still has to reach.
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.senders.len()).collect()
+    }
+
+    pub fn url(&self, endpoint: usize) -> &str {
+        &self.senders[endpoint].0
+    }
+
+    /// Sends the event to the endpoints in `pending`, concurrently, and
+    /// keeps there only those that did not accept it. Returns why each of
+    /// them did not.
+    pub async fn send<T: Serialize + Sync>(
+        &self,
+        id: &str,
+        event_type: &str,
+        data: &T,
+        pending: &mut Vec<usize>,
+    ) -> Vec<(usize, String)> {
+        let answers = futures_util::future::join_all(pending.iter().map(|&endpoint| async move {
+            (
+                endpoint,
+                self.senders[endpoint].1.send(id, event_type, data).await,
+            )
+        }))
+        .await;
+        let mut failures = Vec::new();
+        for (endpoint, answer) in answers {
+            match answer {
+                Answer::Accepted => {}
+                Answer::Refused { status, reason } => {
+                    failures.push((endpoint, format!("answered {status}: {reason}")));
+                }
+                Answer::Failed(reason) => failures.push((endpoint, reason)),
+            }
+        }
+        pending.retain(|endpoint| failures.iter().any(|(failed, _)| failed == endpoint));
+        failures
+    }
+}
+
 /// The start of an answer's body, as text.
 async fn reason_of(response: reqwest::Response) -> String {
     let body = response.bytes().await.unwrap_or_default();

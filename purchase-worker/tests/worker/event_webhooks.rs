@@ -276,3 +276,52 @@ async fn the_shop_hears_when_a_product_sells_out_and_when_it_comes_back() {
     let announced = t.engine.announced(&tee).await.unwrap().unwrap();
     assert_eq!((announced.in_stock, announced.changes), (true, 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_reaches_every_endpoint_and_one_failing_is_retried_alone() {
+    let erp = ShopEndpoint::start(json!({})).await;
+    let analytics =
+        ShopEndpoint::start(json!({"/events ann": [[503, 0, "busy"], [200, 0, "ok"]]})).await;
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product("TEE", 10).await;
+    let endpoints = format!("{},{}", erp.url("/events"), analytics.url("/events"));
+    let mut worker = spawn_worker_with(
+        &t,
+        "fan-out",
+        &[
+            "--event-webhook",
+            &endpoints,
+            "--event-webhook-secret",
+            SECRET,
+        ],
+    );
+    event_groups_made(&t).await;
+    let ann = confirmed(&t, &sku, "ann").await;
+
+    eventually(
+        "both endpoints have ann's order",
+        Duration::from_secs(15),
+        async || {
+            !events(&erp, "order.created", &ann).is_empty()
+                && events(&analytics, "order.created", &ann)
+                    .iter()
+                    .any(|record| record["status"] == 200)
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(
+        events(&erp, "order.created", &ann).len(),
+        1,
+        "the endpoint that took it is not asked again"
+    );
+    assert_eq!(events(&analytics, "order.created", &ann).len(), 2);
+    assert!(
+        erp.seen()
+            .iter()
+            .chain(analytics.seen().iter())
+            .all(|record| record["verified"] == true)
+    );
+}
