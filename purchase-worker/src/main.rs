@@ -4,207 +4,22 @@
 //! acknowledges it and exits 0. `purchase-worker upgrade` converts a Redis
 //! of an older layout instead, and exits.
 
-use std::net::SocketAddr;
+mod args;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use purchase_worker::{
     AcceptAll, AdminListener, AvailabilityAnnouncer, Buyer, EventDeliverer, EventEndpoints,
     PurchaseStep, Sweeper, WebhookEndpoint, WebhookPurchase, WorkerConfig, WorkerMetrics,
 };
-use reservation_core::keys::{Partitions, Retention};
-use reservation_core::{Engine, EngineConfig, LogArgs, RedisConfig, RedisTlsArgs, SystemClock};
+use reservation_core::keys::Retention;
+use reservation_core::{Engine, EngineConfig, RedisConfig, SystemClock};
 use tokio::sync::watch;
 
-#[derive(Parser, Debug)]
-#[command(
-    version,
-    about = "Turns confirmed holds into sales and gives back expired ones"
-)]
-struct Args {
-    #[command(subcommand)]
-    command: Option<Command>,
-
-    /// Redis to use: redis://[user:password@]host:port (rediss:// for TLS),
-    /// or a comma-separated list of Redis Cluster seed nodes.
-    #[arg(long, env = "FLASHSALE_REDIS_URL", hide_env_values = true)]
-    redis_url: String,
-
-    /// How long (ms) to wait at start for a Redis that cannot answer yet
-    /// (still starting, or loading its data after a restart).
-    #[arg(long, env = "FLASHSALE_REDIS_WAIT_MS", default_value_t = 30_000)]
-    redis_wait_ms: u64,
-
-    /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
-    #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
-    redis_cluster: bool,
-
-    #[command(flatten)]
-    redis_tls: RedisTlsArgs,
-
-    /// Where /metrics (Prometheus), /livez and /readyz (probes) are served.
-    /// --metrics-addr is its former name, and FLASHSALE_METRICS_ADDR is
-    /// still read when FLASHSALE_ADMIN_ADDR is not set.
-    #[arg(
-        long,
-        env = "FLASHSALE_ADMIN_ADDR",
-        default_value = "127.0.0.1:9091",
-        visible_alias = "metrics-addr"
-    )]
-    admin_addr: SocketAddr,
-
-    /// FLASHSALE_METRICS_ADDR, read for deployments that set it before
-    /// --admin-addr served the probes too.
-    #[arg(
-        long = "former-metrics-addr",
-        env = "FLASHSALE_METRICS_ADDR",
-        hide = true,
-        conflicts_with = "admin_addr"
-    )]
-    former_metrics_addr: Option<SocketAddr>,
-
-    #[command(flatten)]
-    log: LogArgs,
-
-    /// This worker's name in the consumer group; must differ between
-    /// workers. Default: HOSTNAME-ULID, new for every process.
-    #[arg(long, env = "FLASHSALE_WORKER_NAME")]
-    name: Option<String>,
-
-    /// The shop's purchase endpoint: each confirmed hold is posted there as a
-    /// signed `purchase.requested` webhook (Standard Webhooks; `webhook-id`
-    /// is the reservation id). 2xx buys it; 402, 409, 410 or 422 declines it
-    /// (released at once); anything else is retried. Without it, every
-    /// purchase is accepted.
-    #[arg(
-        long,
-        env = "FLASHSALE_PURCHASE_WEBHOOK",
-        requires = "purchase_webhook_secret"
-    )]
-    purchase_webhook: Option<String>,
-
-    /// The purchase endpoint's signing secret, `whsec_` and base64.
-    #[arg(
-        long,
-        env = "FLASHSALE_PURCHASE_WEBHOOK_SECRET",
-        hide_env_values = true
-    )]
-    purchase_webhook_secret: Option<String>,
-
-    /// Longest the purchase endpoint may take to answer, connecting included.
-    #[arg(long, env = "FLASHSALE_PURCHASE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    purchase_webhook_timeout: Duration,
-
-    /// The shop's event endpoints, comma-separated: `order.created`,
-    /// `hold.released`, `product.sold_out` and `product.back_in_stock` are
-    /// posted to each as signed webhooks (Standard Webhooks), at least once,
-    /// each with an id that stays the same across retries.
-    #[arg(
-        long,
-        env = "FLASHSALE_EVENT_WEBHOOK",
-        value_delimiter = ',',
-        requires = "event_webhook_secret"
-    )]
-    event_webhook: Vec<String>,
-
-    /// The event endpoints' signing secrets (`whsec_` and base64),
-    /// comma-separated in the same order; one secret serves them all.
-    #[arg(
-        long,
-        env = "FLASHSALE_EVENT_WEBHOOK_SECRET",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    event_webhook_secret: Vec<String>,
-
-    /// Longest an event endpoint may take to answer, connecting included.
-    #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    event_webhook_timeout: Duration,
-
-    /// How often the catalog is compared with what the event endpoint was
-    /// told of availability, for `product.sold_out` and
-    /// `product.back_in_stock` (by the worker holding sweep partition 0).
-    #[arg(long, env = "FLASHSALE_AVAILABILITY_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
-    availability_interval: Duration,
-
-    /// Tries of one event, with doubling backoff, before it goes to
-    /// `fs:webhooks:dead`.
-    #[arg(long, env = "FLASHSALE_EVENT_WEBHOOK_ATTEMPTS", default_value_t = 8)]
-    event_webhook_attempts: u32,
-
-    /// Tries of the purchase step before a job is dead-lettered.
-    #[arg(long, env = "FLASHSALE_MAX_ATTEMPTS", default_value_t = 5)]
-    max_attempts: u32,
-
-    /// A job unacknowledged this long (ms) is taken over from its worker.
-    #[arg(long, env = "FLASHSALE_CLAIM_IDLE_MS", default_value_t = 30_000)]
-    claim_idle_ms: u64,
-
-    /// How often (ms) expired holds are swept.
-    #[arg(long, env = "FLASHSALE_SWEEP_INTERVAL_MS", default_value_t = 200)]
-    sweep_interval_ms: u64,
-
-    /// How long (ms) a confirmed hold may wait for its purchase before it is
-    /// enqueued again. Use the api-server's value.
-    #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
-    purchase_timeout_ms: u64,
-
-    /// How many partitions the purchase streams and the sweep index are split
-    /// into; every process of a deployment must use the same count.
-    #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
-    partitions: Partitions,
-
-    /// How long an ended hold is kept (and with it its request_id, for
-    /// retries): every process of a deployment must use the same. Below 24h
-    /// a retry older than it makes a new hold.
-    #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
-    hold_retention: Retention,
-
-    /// How long before a HELD hold's deadline its owner gets an "expires
-    /// soon" hold event (0s: never); only holds that live longer get one.
-    /// Every api-server and worker of a deployment should use the same.
-    #[arg(long, env = "FLASHSALE_EXPIRY_NOTICE", default_value = "30s", value_parser = humantime::parse_duration)]
-    expiry_notice: Duration,
-
-    /// How long a worker's hold on its sweep partitions lasts unless renewed:
-    /// how long the partitions of a worker that died wait for another (ms).
-    #[arg(long, env = "FLASHSALE_SWEEP_LEASE_MS", default_value_t = 5_000)]
-    sweep_lease_ms: u64,
-
-    /// How long acknowledged purchase jobs stay in their streams.
-    #[arg(long, env = "FLASHSALE_PURCHASE_RETENTION", default_value = "1h", value_parser = humantime::parse_duration)]
-    purchase_retention: Duration,
-
-    /// How long orders and dead-lettered purchases stay in their streams;
-    /// entries a consumer group has not read or acknowledged stay longer.
-    #[arg(long, env = "FLASHSALE_ORDER_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
-    order_retention: Duration,
-
-    /// How often the streams are trimmed to their retention (ms).
-    #[arg(long, env = "FLASHSALE_TRIM_INTERVAL_MS", default_value_t = 60_000)]
-    trim_interval_ms: u64,
-
-    /// A consumer of the purchase streams idle this long with nothing
-    /// pending (a worker gone for good) is removed from their group when
-    /// the streams are trimmed (0s: never). One with pending jobs is kept.
-    #[arg(long, env = "FLASHSALE_FORGET_CONSUMERS_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
-    forget_consumers_after: Duration,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Converts a Redis written by an older version to this version's layout,
-    /// in place, then exits. Stop every api-server and worker first; they
-    /// refuse to start until it has finished. Safe to run again.
-    Upgrade,
-}
-
-fn parse_retention(text: &str) -> Result<Retention, String> {
-    let length = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    Retention::new(length).ok_or_else(|| format!("a retention is at least 1s, not {text}"))
-}
+use args::{Args, Command};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
