@@ -9,8 +9,7 @@ use std::time::Duration;
 use api_server::LimitOptions;
 use api_server::LiveOptions;
 use clap::Parser;
-use reservation_core::keys::{Partitions, Retention};
-use reservation_core::{LogArgs, RedisTlsArgs};
+use reservation_core::{DeploymentArgs, LogArgs, RedisTlsArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -35,6 +34,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub redis_tls: RedisTlsArgs,
+
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
 
     /// Where shoppers' HTTP API, Socket.IO and the web pages listen.
     #[arg(long, env = "FLASHSALE_HTTP_ADDR", default_value = "127.0.0.1:8080")]
@@ -75,28 +77,6 @@ pub struct Args {
     /// Longest a gRPC call may run, in milliseconds, whatever deadline the client sets.
     #[arg(long, env = "FLASHSALE_MAX_CALL_MS", default_value_t = 5_000)]
     pub max_call_ms: u64,
-
-    /// How long (ms) a confirmed hold may wait for its purchase before the
-    /// workers' sweep enqueues it again. Use the purchase workers' value.
-    #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
-    pub purchase_timeout_ms: u64,
-
-    /// How many partitions the purchase streams and the sweep index are split
-    /// into; every process of a deployment must use the same count.
-    #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
-    pub partitions: Partitions,
-
-    /// How long an ended hold is kept (and with it its request_id, for
-    /// retries): every process of a deployment must use the same. Below 24h
-    /// a retry older than it makes a new hold.
-    #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
-    pub hold_retention: Retention,
-
-    /// How long before a HELD hold's deadline its owner gets an "expires
-    /// soon" hold event (0s: never); only holds that live longer get one.
-    /// Every api-server and worker of a deployment should use the same.
-    #[arg(long, env = "FLASHSALE_EXPIRY_NOTICE", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub expiry_notice: Duration,
 
     /// Most units one reserve may ask for.
     #[arg(long, env = "FLASHSALE_MAX_QUANTITY", default_value_t = 10)]
@@ -209,9 +189,4 @@ pub struct Args {
     /// products, and make up a merchant token when none is configured.
     #[arg(long, env = "FLASHSALE_DEMO")]
     pub demo: bool,
-}
-
-fn parse_retention(text: &str) -> Result<Retention, String> {
-    let length = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    Retention::new(length).ok_or_else(|| format!("a retention is at least 1s, not {text}"))
 }

@@ -82,14 +82,10 @@ async fn main() -> anyhow::Result<()> {
         .with_tls(args.redis_tls.tls());
     let engine = Engine::connect_patiently(
         &redis,
-        EngineConfig {
+        args.deployment.apply(EngineConfig {
             max_quantity_per_reserve: args.max_quantity,
-            purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
-            partitions: args.partitions,
-            retention: args.hold_retention,
-            expiry_notice: args.expiry_notice,
             ..EngineConfig::default()
-        },
+        }),
         Duration::from_millis(args.redis_wait_ms),
     )
     .await

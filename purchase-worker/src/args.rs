@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use reservation_core::keys::{Partitions, Retention};
-use reservation_core::{LogArgs, RedisTlsArgs};
+use reservation_core::{DeploymentArgs, LogArgs, RedisTlsArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,6 +33,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub redis_tls: RedisTlsArgs,
+
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
 
     /// Where /metrics (Prometheus), /livez and /readyz (probes) are served.
     /// --metrics-addr is its former name, and FLASHSALE_METRICS_ADDR is
@@ -137,28 +139,6 @@ pub struct Args {
     #[arg(long, env = "FLASHSALE_SWEEP_INTERVAL_MS", default_value_t = 200)]
     pub sweep_interval_ms: u64,
 
-    /// How long (ms) a confirmed hold may wait for its purchase before it is
-    /// enqueued again. Use the api-server's value.
-    #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
-    pub purchase_timeout_ms: u64,
-
-    /// How many partitions the purchase streams and the sweep index are split
-    /// into; every process of a deployment must use the same count.
-    #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
-    pub partitions: Partitions,
-
-    /// How long an ended hold is kept (and with it its request_id, for
-    /// retries): every process of a deployment must use the same. Below 24h
-    /// a retry older than it makes a new hold.
-    #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
-    pub hold_retention: Retention,
-
-    /// How long before a HELD hold's deadline its owner gets an "expires
-    /// soon" hold event (0s: never); only holds that live longer get one.
-    /// Every api-server and worker of a deployment should use the same.
-    #[arg(long, env = "FLASHSALE_EXPIRY_NOTICE", default_value = "30s", value_parser = humantime::parse_duration)]
-    pub expiry_notice: Duration,
-
     /// How long a worker's hold on its sweep partitions lasts unless renewed:
     /// how long the partitions of a worker that died wait for another (ms).
     #[arg(long, env = "FLASHSALE_SWEEP_LEASE_MS", default_value_t = 5_000)]
@@ -190,9 +170,4 @@ pub enum Command {
     /// in place, then exits. Stop every api-server and worker first; they
     /// refuse to start until it has finished. Safe to run again.
     Upgrade,
-}
-
-fn parse_retention(text: &str) -> Result<Retention, String> {
-    let length = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    Retention::new(length).ok_or_else(|| format!("a retention is at least 1s, not {text}"))
 }

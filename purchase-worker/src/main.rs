@@ -28,19 +28,13 @@ async fn main() -> anyhow::Result<()> {
     let redis = RedisConfig::new(&args.redis_url)
         .with_cluster(args.redis_cluster)
         .with_tls(args.redis_tls.tls());
-    let engine_config = EngineConfig {
-        purchase_timeout: Duration::from_millis(args.purchase_timeout_ms),
-        partitions: args.partitions,
-        retention: args.hold_retention,
-        expiry_notice: args.expiry_notice,
-        ..EngineConfig::default()
-    };
+    let engine_config = args.deployment.apply(EngineConfig::default());
     if let Some(Command::Upgrade) = args.command {
         return upgrade(&redis, engine_config).await;
     }
-    if args.hold_retention < Retention::DEFAULT {
+    if args.deployment.hold_retention < Retention::DEFAULT {
         tracing::warn!(
-            retention = ?args.hold_retention.duration(),
+            retention = ?args.deployment.hold_retention.duration(),
             "ended holds are kept less than a day: a retry older than that makes a new hold"
         );
     }

@@ -59,10 +59,10 @@ pub mod local_redis;
 mod logs;
 pub mod purchases;
 pub mod readiness;
-#[cfg(feature = "cli")]
-mod redis_args;
 mod redis_config;
 mod scripts;
+#[cfg(feature = "cli")]
+mod shared_args;
 pub mod shutdown;
 mod stream_group;
 mod stream_retention;
@@ -82,10 +82,10 @@ pub use feed::{HoldWatch, StockFeed, StockWatch};
 pub use logs::{LogArgs, LogFormat};
 pub use purchases::{Order, PurchaseJob, PurchaseQueue};
 pub use readiness::Readiness;
-#[cfg(feature = "cli")]
-pub use redis_args::RedisTlsArgs;
 pub use redis_config::{ConnectionMode, RedisConfig, RedisTls};
 pub use scripts::script_hashes;
+#[cfg(feature = "cli")]
+pub use shared_args::{DeploymentArgs, RedisTlsArgs};
 pub use stream_group::{GroupStart, StreamGroup};
 pub use types::{
     CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,

@@ -1,0 +1,90 @@
+//! The settings both binaries take alike (flags or `FLASHSALE_*`
+//! variables): the Redis connection's TLS, and what every process of a
+//! deployment must agree on.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::engine::EngineConfig;
+use crate::keys::{Partitions, Retention};
+use crate::redis_config::RedisTls;
+
+/// What every api-server and worker of one deployment must agree on.
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeploymentArgs {
+    /// How long (ms) a confirmed hold may wait for its purchase before the
+    /// workers' sweep enqueues it again. Give every process the same.
+    #[arg(long, env = "FLASHSALE_PURCHASE_TIMEOUT_MS", default_value_t = 300_000)]
+    pub purchase_timeout_ms: u64,
+
+    /// How many partitions the purchase streams and the sweep index are split
+    /// into; every process of a deployment must use the same count.
+    #[arg(long, env = "FLASHSALE_PARTITIONS", default_value_t = Partitions::default())]
+    pub partitions: Partitions,
+
+    /// How long an ended hold is kept (and with it its request_id, for
+    /// retries): every process of a deployment must use the same. Below 24h
+    /// a retry older than it makes a new hold.
+    #[arg(long, env = "FLASHSALE_HOLD_RETENTION", default_value = "24h", value_parser = parse_retention)]
+    pub hold_retention: Retention,
+
+    /// How long before a HELD hold's deadline its owner gets an "expires
+    /// soon" hold event (0s: never); only holds that live longer get one.
+    /// Every api-server and worker of a deployment should use the same.
+    #[arg(long, env = "FLASHSALE_EXPIRY_NOTICE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub expiry_notice: Duration,
+}
+
+impl DeploymentArgs {
+    /// `config` with these settings.
+    pub fn apply(&self, config: EngineConfig) -> EngineConfig {
+        EngineConfig {
+            purchase_timeout: Duration::from_millis(self.purchase_timeout_ms),
+            partitions: self.partitions,
+            retention: self.hold_retention,
+            expiry_notice: self.expiry_notice,
+            ..config
+        }
+    }
+}
+
+fn parse_retention(text: &str) -> Result<Retention, String> {
+    let length = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    Retention::new(length).ok_or_else(|| format!("a retention is at least 1s, not {text}"))
+}
+
+/// Certificates for a `rediss://` Redis URL.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct RedisTlsArgs {
+    /// For rediss:// URLs: a PEM file of the CA(s) that sign the Redis
+    /// servers' certificates, in place of the system's roots (a private CA).
+    #[arg(long, env = "FLASHSALE_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
+
+    /// For rediss:// URLs: a PEM client certificate, for servers that check
+    /// clients' certificates (with --redis-client-key).
+    #[arg(
+        long,
+        env = "FLASHSALE_REDIS_CLIENT_CERT",
+        requires = "redis_client_key"
+    )]
+    pub redis_client_cert: Option<PathBuf>,
+
+    /// The PEM private key of --redis-client-cert.
+    #[arg(
+        long,
+        env = "FLASHSALE_REDIS_CLIENT_KEY",
+        requires = "redis_client_cert"
+    )]
+    pub redis_client_key: Option<PathBuf>,
+}
+
+impl RedisTlsArgs {
+    pub fn tls(&self) -> RedisTls {
+        RedisTls {
+            ca_file: self.redis_ca_file.clone(),
+            client_cert_file: self.redis_client_cert.clone(),
+            client_key_file: self.redis_client_key.clone(),
+        }
+    }
+}
