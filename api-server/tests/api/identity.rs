@@ -5,7 +5,9 @@ use api_server::testing::{ServerOptions, TestServer};
 use api_server::{CustomerTokens, Identity};
 use flashsale_benches::socket::{SocketClient, SocketError};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
+
+use super::reserve_one_tee;
 
 const SHOP_SECRET: &[u8] = b"the shop's secret";
 
@@ -27,17 +29,8 @@ fn token_for(customer: &str, expires_at_ms: i64) -> String {
 async fn a_signed_token_names_the_shopper_and_nothing_else_does() {
     let s = signed_server().await;
     let later = s.t.engine.now_ms() + 3_600_000;
-    let reserve = async |header: (&str, String), request: &str| {
-        let response = s
-            .http
-            .post(s.url("/api/products/TEE/reservations"))
-            .header(header.0, header.1)
-            .json(&json!({"quantity": 1, "request_id": request}))
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json::<Value>().await.unwrap())
-    };
+    let reserve =
+        async |header: (&str, String), request: &str| reserve_one_tee(&s, header, request).await;
 
     let (status, held) = reserve(("x-customer-token", token_for("ann", later)), "r1").await;
     assert_eq!(status, StatusCode::CREATED, "{held}");

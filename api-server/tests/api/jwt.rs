@@ -18,6 +18,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::reserve_one_tee;
+
 const HS256_SECRET: &[u8] = b"the shop's JWT secret";
 const AUDIENCE: &str = "flash-sale";
 const ISSUER: &str = "https://shop.example";
@@ -289,17 +291,8 @@ async fn a_shops_jwt_names_the_shopper_over_http_beside_the_engines_own_tokens()
     })
     .await;
     s.t.product("TEE", 10).await;
-    let reserve = async |header: (&str, String), request: &str| {
-        let response = s
-            .http
-            .post(s.url("/api/products/TEE/reservations"))
-            .header(header.0, header.1)
-            .json(&json!({"quantity": 1, "request_id": request}))
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.json::<Value>().await.unwrap())
-    };
+    let reserve =
+        async |header: (&str, String), request: &str| reserve_one_tee(&s, header, request).await;
 
     let jwt = signed(Algorithm::ES256, Some("shop-ec-1"), &session("ann"));
     let (status, held) = reserve(("x-customer-token", jwt.clone()), "r1").await;

@@ -62,3 +62,21 @@ pub fn cart_request(
         request_id: request.into(),
     }
 }
+
+/// Reserves one unit of product TEE over HTTP with `header` naming the
+/// shopper, as request `request`: the answer's status and body.
+pub async fn reserve_one_tee(
+    s: &api_server::testing::TestServer,
+    header: (&str, String),
+    request: &str,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = s
+        .http
+        .post(s.url("/api/products/TEE/reservations"))
+        .header(header.0, header.1)
+        .json(&serde_json::json!({"quantity": 1, "request_id": request}))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
