@@ -166,7 +166,7 @@ pub struct Args {
     pub jwt_leeway: Duration,
 
     /// How often the JWKS file is looked at for new keys.
-    #[arg(long, env = "FLASHSALE_JWT_JWKS_REFRESH", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "FLASHSALE_JWT_JWKS_REFRESH", default_value = "30s", value_parser = nonzero_duration)]
     pub jwt_jwks_refresh: Duration,
 
     /// Take the bare X-Customer-Id header (or cookie) as the shopper, as in
@@ -189,4 +189,14 @@ pub struct Args {
     /// products, and make up a merchant token when none is configured.
     #[arg(long, env = "FLASHSALE_DEMO")]
     pub demo: bool,
+}
+
+/// A duration, as humantime reads it, that is more than zero: a period of
+/// zero means nothing sensible for a task that repeats.
+fn nonzero_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(period) if period.is_zero() => Err("must be more than zero".to_owned()),
+        Ok(period) => Ok(period),
+        Err(e) => Err(e.to_string()),
+    }
 }

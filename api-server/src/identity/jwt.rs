@@ -1,9 +1,9 @@
 //! The shop's own JWTs as shoppers' names: `sub` is the customer id, `exp`
 //! is required and checked on the engine's clock (with a leeway for the
-//! shop's clock), `aud` and `iss` when configured. HS256 with a secret the
-//! shop shares, or RS256, ES256 and their kin with the public keys of a JWKS
-//! file, which is read again when it changes so that the shop can rotate its
-//! keys without a restart.
+//! shop's clock), `aud` and `iss` are required and checked when configured.
+//! HS256 with a secret the shop shares, or RS256, ES256 and their kin with
+//! the public keys of a JWKS file, which is taken again when its contents
+//! change so that the shop can rotate its keys without a restart.
 //!
 //! A token's header picks only among the keys made for its algorithm, so an
 //! RSA public key is never taken for an HMAC secret, and `alg: none` is no
@@ -13,12 +13,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
 use reservation_core::CustomerId;
+use sha2::{Digest, Sha256};
 
 use super::Unidentified;
 
@@ -117,10 +118,10 @@ impl fmt::Debug for ShopJwts {
     }
 }
 
-/// The keys in force, and when the JWKS file they came from was written.
+/// The keys in force, and the SHA-256 of the JWKS file they came from.
 struct KeyRing {
     keys: Vec<ShopKey>,
-    jwks_modified: Option<SystemTime>,
+    jwks_digest: Option<[u8; 32]>,
 }
 
 struct ShopKey {
@@ -143,7 +144,8 @@ impl ShopJwts {
     /// Loads the configured keys; fails when one cannot be used.
     pub fn load(options: JwtOptions) -> Result<Self, JwtSetupError> {
         let options = Arc::new(options);
-        let ring = read_keys(&options)?;
+        let jwks = options.jwks_file.as_deref().map(read_file).transpose()?;
+        let ring = key_ring(&options, jwks.as_deref())?;
         Ok(Self {
             options,
             keys: Arc::new(RwLock::new(Arc::new(ring))),
@@ -167,27 +169,35 @@ impl ShopJwts {
         CustomerId::new(sub).map_err(|e| Unidentified::InvalidCustomer(format!("sub: {e}")))
     }
 
-    /// Reads the JWKS file again if it was written since it was last read.
-    /// On an error the keys in force stay.
+    /// Takes the JWKS file's keys again if its contents differ from those
+    /// of the keys in force; true when it did. On an error the keys in force
+    /// stay.
     pub fn reload_if_changed(&self) -> Result<bool, JwtSetupError> {
         let Some(path) = &self.options.jwks_file else {
             return Ok(false);
         };
-        if modified(path)? == self.current().jwks_modified {
+        // The contents, not the mtime: a rewrite within one tick of the
+        // filesystem's clock leaves the mtime as it was.
+        let contents = read_file(path)?;
+        if Some(digest(&contents)) == self.current().jwks_digest {
             return Ok(false);
         }
-        let ring = read_keys(&self.options)?;
+        let ring = key_ring(&self.options, Some(&contents))?;
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
         Ok(true)
     }
 
-    /// Looks for a rewritten JWKS file every `every`, for as long as the
-    /// process runs, logging each reload and each file that cannot be used.
+    /// Looks for a rewritten JWKS file every `every` (no more often than
+    /// every 100 ms), for as long as the process runs, logging each reload
+    /// and each file that cannot be used.
     pub async fn keep_keys_current(self, every: Duration) {
         if self.options.jwks_file.is_none() {
             return;
         }
-        let mut ticks = tokio::time::interval(every);
+        // A zero period would make `interval` panic, and one much shorter
+        // than this would only keep a core busy reading an unchanged file.
+        const SHORTEST: Duration = Duration::from_millis(100);
+        let mut ticks = tokio::time::interval(every.max(SHORTEST));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
@@ -247,15 +257,21 @@ impl ShopJwts {
         // Times are checked on the engine's clock, in `verify`.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // jsonwebtoken compares `aud` and `iss` only when a token carries
+        // them: without requiring them, leaving them out would get a token
+        // past the check.
+        let mut required = vec!["exp", "sub"];
         if self.options.audiences.is_empty() {
             validation.validate_aud = false;
         } else {
             validation.set_audience(&self.options.audiences);
+            required.push("aud");
         }
         if !self.options.issuers.is_empty() {
             validation.set_issuer(&self.options.issuers);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         validation
     }
 }
@@ -275,7 +291,9 @@ fn millis(seconds: f64) -> i64 {
     (seconds * 1000.0) as i64
 }
 
-fn read_keys(options: &JwtOptions) -> Result<KeyRing, JwtSetupError> {
+/// The keys of `options`, with those of `jwks`, the contents of its JWKS
+/// file.
+fn key_ring(options: &JwtOptions, jwks: Option<&[u8]>) -> Result<KeyRing, JwtSetupError> {
     let mut keys = Vec::new();
     if let Some(secret) = &options.hs256_secret {
         if secret.is_empty() {
@@ -287,33 +305,29 @@ fn read_keys(options: &JwtOptions) -> Result<KeyRing, JwtSetupError> {
             key: DecodingKey::from_secret(secret).map_err(|_| JwtSetupError::EmptySecret)?,
         });
     }
-    let mut jwks_modified = None;
-    if let Some(path) = &options.jwks_file {
-        jwks_modified = modified(path)?;
-        keys.extend(read_jwks(path)?);
+    let mut jwks_digest = None;
+    if let (Some(path), Some(contents)) = (&options.jwks_file, jwks) {
+        keys.extend(parse_jwks(path, contents)?);
+        jwks_digest = Some(digest(contents));
     }
-    Ok(KeyRing {
-        keys,
-        jwks_modified,
+    Ok(KeyRing { keys, jwks_digest })
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, JwtSetupError> {
+    std::fs::read(path).map_err(|source| JwtSetupError::Read {
+        path: path.to_owned(),
+        source,
     })
 }
 
-fn modified(path: &Path) -> Result<Option<SystemTime>, JwtSetupError> {
-    let metadata = std::fs::metadata(path).map_err(|source| JwtSetupError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(metadata.modified().ok())
+fn digest(contents: &[u8]) -> [u8; 32] {
+    Sha256::digest(contents).into()
 }
 
-/// The signature keys of a JWKS file. Keys it cannot use are skipped with a
-/// warning, unless none is left.
-fn read_jwks(path: &Path) -> Result<Vec<ShopKey>, JwtSetupError> {
-    let text = std::fs::read_to_string(path).map_err(|source| JwtSetupError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let set: JwkSet = serde_json::from_str(&text).map_err(|source| JwtSetupError::Parse {
+/// The signature keys of the JWKS file at `path`, which holds `contents`.
+/// Keys it cannot use are skipped with a warning, unless none is left.
+fn parse_jwks(path: &Path, contents: &[u8]) -> Result<Vec<ShopKey>, JwtSetupError> {
+    let set: JwkSet = serde_json::from_slice(contents).map_err(|source| JwtSetupError::Parse {
         path: path.to_owned(),
         source,
     })?;

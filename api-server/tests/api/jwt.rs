@@ -1,12 +1,14 @@
 //! A shop that signs its shoppers' sessions as JWTs names them to the engine
 //! with those tokens: HS256 with a secret it shares, RS256 or ES256 with the
 //! public keys of a JWKS file. Forged, expired, misdirected and unsigned
-//! (`alg: none`) tokens name nobody.
+//! (`alg: none`) tokens name nobody, and neither does an HS256 token keyed
+//! with the shop's RSA public key. A JWKS file is taken again when its
+//! contents change, and `--jwt-jwks-refresh` is never zero.
 //!
 //! The keys under `tests/fixtures/jwt/` were made for these specs alone.
 
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use api_server::identity::{JwtError, JwtSetupError, Unidentified};
 use api_server::testing::{ServerOptions, TestServer};
@@ -123,14 +125,36 @@ fn forged_expired_misdirected_and_unsigned_tokens_name_nobody() {
     let bobs = format!("{}.{}.{}", parts[0], b64(&session("bob")), parts[2]);
     assert_eq!(jwt_refusal(&bobs), JwtError::Signature);
 
-    // The RSA public key used as an HMAC secret: HS256 checks only the secret.
-    let confused = jsonwebtoken::encode(
+    // With a secret configured, an HS256 token keyed with anything else
+    // fails its signature.
+    let other_secret = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &session("ann"),
         &EncodingKey::from_secret(&std::fs::read(fixture("jwks.json")).unwrap()).unwrap(),
     )
     .unwrap();
-    assert_eq!(jwt_refusal(&confused), JwtError::Signature);
+    assert_eq!(jwt_refusal(&other_secret), JwtError::Signature);
+
+    // Algorithm confusion: the RSA public key, which anyone may have, used as
+    // an HMAC secret, against a server with no secret at all. A verifier that
+    // took the named key for whatever the header says would accept it.
+    let jwks_only = ShopJwts::load(JwtOptions {
+        hs256_secret: None,
+        ..options()
+    })
+    .unwrap();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("shop-rsa-1".into());
+    let confused = jsonwebtoken::encode(
+        &header,
+        &session("ann"),
+        &EncodingKey::from_secret(&std::fs::read(fixture("rsa-public.pem")).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(&jwks_only, &confused),
+        Unidentified::Jwt(JwtError::Algorithm(Algorithm::HS256))
+    );
 
     let unsigned = format!(
         "{}.{}.",
@@ -175,6 +199,16 @@ fn forged_expired_misdirected_and_unsigned_tokens_name_nobody() {
         jwt_refusal(&with(json!({"iss": "https://evil.example"}))),
         JwtError::Issuer
     );
+    // With audiences and issuers configured, a token that leaves them out
+    // was not made for this engine.
+    assert_eq!(
+        jwt_refusal(&with(json!({"aud": null}))),
+        JwtError::MissingClaim("aud".into())
+    );
+    assert_eq!(
+        jwt_refusal(&with(json!({"iss": null}))),
+        JwtError::MissingClaim("iss".into())
+    );
     assert_eq!(
         jwt_refusal(&with(json!({"exp": null}))),
         JwtError::MissingClaim("exp".into())
@@ -205,17 +239,16 @@ fn forged_expired_misdirected_and_unsigned_tokens_name_nobody() {
     assert_eq!(jwt_refusal(&hs512), JwtError::Algorithm(Algorithm::HS512));
 }
 
-#[test]
-fn a_rewritten_jwks_file_is_read_again_and_a_broken_one_keeps_the_old_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("jwks.json");
+/// The shop's published JWKS, and a verifier of the JWKS file at `file`,
+/// which holds only its RSA key for now: ES256 tokens name nobody yet.
+fn verifier_of_the_rsa_key_alone(file: &Path) -> (ShopJwts, Value) {
     let published: Value =
         serde_json::from_slice(&std::fs::read(fixture("jwks.json")).unwrap()).unwrap();
     let only_rsa = json!({"keys": [published["keys"][0]]});
-    std::fs::write(&file, only_rsa.to_string()).unwrap();
+    std::fs::write(file, only_rsa.to_string()).unwrap();
     let jwts = ShopJwts::load(JwtOptions {
         hs256_secret: None,
-        jwks_file: Some(file.clone()),
+        jwks_file: Some(file.to_owned()),
         ..options()
     })
     .unwrap();
@@ -224,16 +257,46 @@ fn a_rewritten_jwks_file_is_read_again_and_a_broken_one_keeps_the_old_keys() {
         refusal(&jwts, &ec_token),
         Unidentified::Jwt(JwtError::Algorithm(Algorithm::ES256))
     ));
+    (jwts, published)
+}
 
-    std::fs::write(&file, published.to_string()).unwrap();
+fn set_mtime(file: &Path, mtime: SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
+#[test]
+fn a_rewritten_jwks_file_is_read_again_and_a_broken_one_keeps_the_old_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwks.json");
+    let (jwts, published) = verifier_of_the_rsa_key_alone(&file);
+    let ec_token = signed(Algorithm::ES256, Some("shop-ec-1"), &session("ann"));
+    // A rewrite within one tick of the filesystem's clock leaves the mtime as
+    // it was; this one does so every time.
+    let rewrite = |contents: &str| {
+        let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::fs::write(&file, contents).unwrap();
+        set_mtime(&file, mtime);
+    };
+
+    rewrite(&published.to_string());
     assert!(jwts.reload_if_changed().unwrap(), "the new file is read");
     assert!(jwts.verify(&ec_token, now_s() * 1000).is_ok());
     assert!(
         !jwts.reload_if_changed().unwrap(),
-        "an unchanged file is not read again"
+        "an unchanged file is not parsed again"
+    );
+    set_mtime(&file, SystemTime::now() + Duration::from_secs(60));
+    assert!(
+        !jwts.reload_if_changed().unwrap(),
+        "nor is one touched without being changed"
     );
 
-    std::fs::write(&file, "{ not json").unwrap();
+    rewrite("{ not json");
     assert!(matches!(
         jwts.reload_if_changed(),
         Err(JwtSetupError::Parse { .. })
@@ -242,6 +305,40 @@ fn a_rewritten_jwks_file_is_read_again_and_a_broken_one_keeps_the_old_keys() {
         jwts.verify(&ec_token, now_s() * 1000).is_ok(),
         "the keys in force stay"
     );
+}
+
+#[test]
+fn a_zero_jwks_refresh_is_refused_at_start() {
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_api-server"))
+        .args(["--jwt-jwks-refresh", "0s"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "a usage error: {stderr}");
+    assert!(stderr.contains("--jwt-jwks-refresh"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_jwks_refresh_outlives_a_zero_period_and_takes_a_rewritten_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwks.json");
+    let (jwts, published) = verifier_of_the_rsa_key_alone(&file);
+    let ec_token = signed(Algorithm::ES256, Some("shop-ec-1"), &session("ann"));
+    let refreshing = tokio::spawn(jwts.clone().keep_keys_current(Duration::ZERO));
+
+    std::fs::write(&file, published.to_string()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while jwts.verify(&ec_token, now_s() * 1000).is_err() {
+        if refreshing.is_finished() {
+            panic!("the refresh task ended: {:?}", refreshing.await);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rewritten file was never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    refreshing.abort();
 }
 
 #[test]
