@@ -82,7 +82,8 @@ pub struct Args {
     #[arg(
         long,
         env = "FLASHSALE_PURCHASE_WEBHOOK_SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        requires = "purchase_webhook"
     )]
     pub purchase_webhook_secret: Option<String>,
 
@@ -108,7 +109,8 @@ pub struct Args {
         long,
         env = "FLASHSALE_EVENT_WEBHOOK_SECRET",
         value_delimiter = ',',
-        hide_env_values = true
+        hide_env_values = true,
+        requires = "event_webhook"
     )]
     pub event_webhook_secret: Vec<String>,
 

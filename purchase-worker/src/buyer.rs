@@ -160,7 +160,17 @@ impl<S: PurchaseStep> Buyer<S> {
             product,
             attempt: 1,
         };
-        while let Err(failure) = self.step.purchase(&purchase).await {
+        loop {
+            // A job waiting behind others in its batch, or retried for long,
+            // must not look abandoned to the other workers: each try keeps it
+            // first, and leaves it if another worker has it already.
+            if !self.queue.keep(&self.config.consumer, job).await? {
+                tracing::info!(reservation = %id, "purchase job taken over by another worker");
+                return Ok(());
+            }
+            let Err(failure) = self.step.purchase(&purchase).await else {
+                break;
+            };
             let attempt = purchase.attempt;
             let declined = matches!(failure, PurchaseFailure::Declined(_));
             if declined || attempt >= self.config.max_attempts {
@@ -174,14 +184,25 @@ impl<S: PurchaseStep> Buyer<S> {
                 return self.give_up(job, &failure.to_string()).await;
             }
             self.metrics.retries.inc();
-            tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1)).await;
+            tokio::time::sleep(self.config.retry_delay(attempt)).await;
             purchase.attempt += 1;
         }
 
         let purchased = match self.engine.finalize_purchase(id).await {
             Ok(done) => done.hold,
-            // Released meanwhile (its purchase failed elsewhere): nothing to record.
-            Err(Error::WrongState { .. }) => return self.queue.ack(job).await,
+            // The step bought it, but the hold was released meanwhile (its
+            // purchase failed for good elsewhere): the shop took a payment
+            // for units back on sale. Operators must hear of it.
+            Err(Error::WrongState { state, .. }) => {
+                tracing::error!(reservation = %id, ?state, "the shop bought a hold that was released meanwhile; refund it");
+                self.metrics.bought_after_release.inc();
+                return self
+                    .give_up(
+                        job,
+                        "bought by the purchase step after the hold was released: refund it",
+                    )
+                    .await;
+            }
             Err(e) => return Err(e),
         };
         self.queue.append_order(&purchased).await?;

@@ -52,7 +52,8 @@ pub struct WorkerConfig {
     pub block: Duration,
     /// Tries of the purchase step before the job is dead-lettered.
     pub max_attempts: u32,
-    /// Wait before the first retry; doubled for each one after.
+    /// Wait before the first retry; doubled for each one after, up to
+    /// [`WorkerConfig::MAX_RETRY_DELAY`].
     pub backoff: Duration,
     /// A job unacknowledged this long belongs to a dead worker and is claimed.
     pub claim_idle: Duration,
@@ -105,6 +106,18 @@ impl WorkerConfig {
             redis_wait: Duration::from_secs(30),
         }
     }
+
+    /// How long to wait before try `attempt + 1`: the backoff doubled for
+    /// each try, up to [`WorkerConfig::MAX_RETRY_DELAY`].
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        self.backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+            .min(Self::MAX_RETRY_DELAY)
+    }
+
+    /// The longest wait between two tries: doubling is for a service that
+    /// stumbles, not a reason to wait for hours.
+    pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
     /// A consumer name no other worker process has: `HOSTNAME-ULID`. The
     /// host names the machine or pod in the group's list; the ULID tells

@@ -87,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
                 timeout: args.event_webhook_timeout,
             })
             .collect();
+        warn_if_claimed_mid_try(&config, args.event_webhook_timeout, "event");
         let endpoints = Arc::new(EventEndpoints::new(&endpoints).context("the event webhooks")?);
         let deliverers = EventDeliverer::for_every_source(
             &engine,
@@ -120,10 +121,14 @@ async fn main() -> anyhow::Result<()> {
                 secret: secret.clone(),
                 timeout: args.purchase_webhook_timeout,
             };
+            warn_if_claimed_mid_try(&config, endpoint.timeout, "purchase");
             let step = WebhookPurchase::new(&endpoint).context("the purchase webhook")?;
             start_buyers(&engine, &redis, Arc::new(step), &config, &metrics, &stopped).await?
         }
         _ => {
+            tracing::warn!(
+                "no --purchase-webhook: every confirmed hold is bought as it is, with no payment taken"
+            );
             start_buyers(
                 &engine,
                 &redis,
@@ -153,6 +158,21 @@ async fn main() -> anyhow::Result<()> {
     }
     sweeping.await?;
     Ok(())
+}
+
+/// Another worker takes a job over once it has been idle `claim_idle`; a job
+/// is kept before each try, so only a single try outlasting it (the
+/// endpoint's timeout and the longest wait between tries) lets two workers
+/// ask the shop at once.
+fn warn_if_claimed_mid_try(config: &WorkerConfig, timeout: Duration, kind: &str) {
+    let one_try = timeout + WorkerConfig::MAX_RETRY_DELAY;
+    if config.claim_idle <= one_try {
+        tracing::warn!(
+            claim_idle = ?config.claim_idle,
+            ?one_try,
+            "--claim-idle-ms is shorter than one {kind} webhook try can take: a slow endpoint may be asked by two workers at once"
+        );
+    }
 }
 
 /// A buyer for every partition, buying with `step`, each on its own task.

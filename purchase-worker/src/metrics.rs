@@ -14,6 +14,8 @@ pub struct WorkerMetrics {
     pub dead_lettered: Counter,
     /// Purchases the shop declined; their holds were released.
     pub declined: Counter,
+    /// Purchases the step made for holds released meanwhile: to refund.
+    pub bought_after_release: Counter,
     pub claimed: Counter,
     pub expired_units: Counter,
     pub requeued: Counter,
@@ -51,6 +53,10 @@ impl WorkerMetrics {
         let declined = counter(
             "declined",
             "Purchases the shop declined; their holds were released",
+        );
+        let bought_after_release = counter(
+            "bought_after_release",
+            "Purchases made for holds released meanwhile; to be refunded",
         );
         let claimed = counter("claimed", "Jobs taken over from idle consumers");
         let expired_units = counter("expired_units", "Units returned from expired holds");
@@ -111,6 +117,7 @@ impl WorkerMetrics {
             retries,
             dead_lettered,
             declined,
+            bought_after_release,
             claimed,
             expired_units,
             requeued,

@@ -95,6 +95,12 @@ impl PurchaseQueue {
         Ok(entries.iter().map(PurchaseJob::from_entry).collect())
     }
 
+    /// Keeps a job `consumer` is still working on from being claimed by
+    /// another worker; false when another worker has it now.
+    pub async fn keep(&self, consumer: &str, job: &PurchaseJob) -> Result<bool> {
+        self.jobs.keep(consumer, &job.entry_id).await
+    }
+
     /// Marks a job done.
     pub async fn ack(&self, job: &PurchaseJob) -> Result<()> {
         self.jobs.ack(&job.entry_id).await

@@ -1,6 +1,7 @@
 //! Reading a Redis stream through a consumer group, at least once: entries
 //! are read (`XREADGROUP`), taken over from consumers that went idle holding
-//! them (`XAUTOCLAIM`), and acknowledged (`XACK`) only once their work is
+//! them (`XAUTOCLAIM`), kept while their work goes on (so that slow work is
+//! not taken for abandoned), and acknowledged (`XACK`) only once it is
 //! done. The purchase queues and the webhook deliveries read their streams
 //! through it.
 //!
@@ -14,6 +15,7 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::redis_config::RedisConfig;
+use crate::scripts::SCRIPTS;
 
 /// Where a group that does not exist yet starts reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +126,21 @@ impl StreamGroup {
             )
             .await?;
         Ok(reply.claimed)
+    }
+
+    /// Keeps an entry `consumer` is still working on from being claimed as
+    /// abandoned (its idle time starts again). Returns false when it is no
+    /// longer the consumer's: another took it over, or it was acknowledged;
+    /// the consumer should then leave it.
+    pub async fn keep(&self, consumer: &str, entry_id: &str) -> Result<bool> {
+        let mut call = SCRIPTS.keep_pending.prepare_invoke();
+        call.key(&self.stream)
+            .arg(&self.group)
+            .arg(consumer)
+            .arg(entry_id);
+        let kept: i64 = redis::from_redis_value(self.redis.invoke(&call).await?)
+            .map_err(|e| Error::Internal(format!("keep_pending answered {e}")))?;
+        Ok(kept == 1)
     }
 
     /// Marks an entry done.

@@ -2,15 +2,16 @@
 //! when a product's available units reach zero, and when they come back
 //! (a restock, an expiry, a cancel, a released purchase).
 //!
-//! Level-triggered: every `interval` the worker that holds sweep partition 0
-//! (one worker at a time, as for the other chores) walks the catalog and
-//! compares each product's availability with what the shop was last told
-//! ([`Engine::announced`]). A difference is told, then recorded only once
-//! the shop took it: a failure, or a worker that dies in between, leaves it
-//! to be told again, with the same `webhook-id` (the product and the count
-//! of changes told), to the endpoints that did not take it yet. A change undone before it is told (the last unit held
-//! and given back within the interval) is not told at all; the shop hears
-//! of availability as it stands. The first state a product is seen in is
+//! Level-triggered, and per endpoint: every `interval` the worker that holds
+//! sweep partition 0 (one worker at a time, as for the other chores) walks
+//! the catalog and compares each product's availability with what each
+//! endpoint was last told ([`Engine::announced`]). A difference is told to
+//! that endpoint, then recorded for it only once it took it: a failure, or
+//! a worker that dies in between, leaves it to be told again, with the same
+//! `webhook-id` (the product and the count of changes that endpoint was
+//! told). A change undone before it is told is not told at all, and an
+//! endpoint that heard a change hears its undoing: each endpoint hears of
+//! availability as it stands. The first state a product is seen in is
 //! recorded without a webhook. A change an endpoint keeps failing is
 //! dead-lettered for it after `attempts` passes and recorded, so the next
 //! one is told.
@@ -43,9 +44,8 @@ pub struct AvailabilityAnnouncer {
     interval: Duration,
     attempts: u32,
     metrics: Arc<WorkerMetrics>,
-    /// Each change not yet told everywhere, by webhook id: the endpoints
-    /// it still has to reach and how many tries it had.
-    telling: std::sync::Mutex<HashMap<String, Telling>>,
+    /// Failed tries of each change not yet told, by endpoint and webhook id.
+    failures: std::sync::Mutex<HashMap<String, u32>>,
 }
 
 /// What a `product.sold_out` or `product.back_in_stock` event tells.
@@ -76,14 +76,14 @@ impl AvailabilityAnnouncer {
             interval,
             attempts: attempts.max(1),
             metrics,
-            telling: Default::default(),
+            failures: Default::default(),
         }
     }
 
     /// Announces every `interval` until `shutdown` turns true.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            if let Err(e) = self.pass().await {
+            if let Err(e) = self.pass(&shutdown).await {
                 tracing::warn!(error = %e, "cannot announce availability; trying again");
             }
             tokio::select! {
@@ -93,8 +93,9 @@ impl AvailabilityAnnouncer {
         }
     }
 
-    /// One walk over the catalog, if this worker holds partition 0.
-    pub async fn pass(&self) -> Result<()> {
+    /// One walk over the catalog, if this worker holds partition 0; it stops
+    /// early when the worker is stopping.
+    pub async fn pass(&self, shutdown: &watch::Receiver<bool>) -> Result<()> {
         let first = self.engine.config().partitions.all().next();
         let Some(first) = first else { return Ok(()) };
         if self.engine.partition_holder(&first).await?.as_deref() != Some(&self.sweeper) {
@@ -104,7 +105,12 @@ impl AvailabilityAnnouncer {
         loop {
             let page = self.engine.list_products(after.as_ref(), PAGE).await?;
             for product in &page.products {
-                self.announce(product).await?;
+                for endpoint in self.endpoints.all() {
+                    if *shutdown.borrow() {
+                        return Ok(());
+                    }
+                    self.announce(product, endpoint).await?;
+                }
             }
             match page.next_after {
                 Some(next) => after = Some(next),
@@ -113,11 +119,12 @@ impl AvailabilityAnnouncer {
         }
     }
 
-    /// Tells the shop of `product`'s availability if it changed since it was
-    /// last told, and records it once told.
-    async fn announce(&self, product: &Product) -> Result<()> {
+    /// Tells `endpoint` of `product`'s availability if it changed since the
+    /// endpoint was last told, and records it once told.
+    async fn announce(&self, product: &Product, endpoint: usize) -> Result<()> {
+        let url = self.endpoints.url(endpoint);
         let in_stock = product.stock.available > 0;
-        let announced = self.engine.announced(&product.sku).await?;
+        let announced = self.engine.announced(&product.sku, url).await?;
         let Some(Announced {
             in_stock: told_in_stock,
             changes,
@@ -125,7 +132,7 @@ impl AvailabilityAnnouncer {
         else {
             // First seen: nothing to tell, only where changes count from.
             self.engine
-                .record_announced(&product.sku, None, in_stock, false)
+                .record_announced(&product.sku, url, None, in_stock, false)
                 .await?;
             return Ok(());
         };
@@ -142,66 +149,59 @@ impl AvailabilityAnnouncer {
             version: product.stock.version,
             at_ms: product.stock.at_ms,
         };
-        let mut telling = self.telling(&id);
-        let reached = telling.pending.len();
-        let failures = self
+        let mut pending = vec![endpoint];
+        let failure = self
             .endpoints
-            .send(&id, kind, &data, &mut telling.pending)
-            .await;
-        self.metrics
-            .webhooks_delivered
-            .inc_by((reached - failures.len()) as u64);
-        self.metrics.webhook_failures.inc_by(failures.len() as u64);
-        telling.tries += 1;
-        if !failures.is_empty() && telling.tries < self.attempts {
-            self.keep_telling(id, telling);
+            .send(&id, kind, &data, &mut pending)
+            .await
+            .pop();
+        let key = format!("{url} {id}");
+        let Some((_, failure)) = failure else {
+            self.metrics.webhooks_delivered.inc();
+            self.forget_failures(&key);
+            self.engine
+                .record_announced(&product.sku, url, announced, in_stock, true)
+                .await?;
+            return Ok(());
+        };
+        self.metrics.webhook_failures.inc();
+        if self.failed_once_more(&key) < self.attempts {
             return Ok(());
         }
-        for (endpoint, failure) in failures {
-            let url = self.endpoints.url(endpoint).to_owned();
-            tracing::warn!(event = %id, %url, %failure, "availability change undeliverable; dead-lettered");
-            self.engine
-                .append_to_stream(
-                    DEAD_WEBHOOKS,
-                    &[
-                        ("webhook_id", id.clone()),
-                        ("type", kind.to_owned()),
-                        ("endpoint", url),
-                        ("reason", failure),
-                    ],
-                )
-                .await?;
-            self.metrics.webhooks_dead_lettered.inc();
-        }
+        tracing::warn!(event = %id, %url, %failure, "availability change undeliverable; dead-lettered");
         self.engine
-            .record_announced(&product.sku, announced, in_stock, true)
+            .append_to_stream(
+                DEAD_WEBHOOKS,
+                &[
+                    ("webhook_id", id.clone()),
+                    ("type", kind.to_owned()),
+                    ("endpoint", url.to_owned()),
+                    ("reason", failure),
+                ],
+            )
+            .await?;
+        self.metrics.webhooks_dead_lettered.inc();
+        self.forget_failures(&key);
+        self.engine
+            .record_announced(&product.sku, url, announced, in_stock, true)
             .await?;
         Ok(())
     }
 
-    /// Where telling the change `id` stands: a new one goes to every
-    /// endpoint.
-    fn telling(&self, id: &str) -> Telling {
-        self.telling
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id)
-            .unwrap_or_else(|| Telling {
-                pending: self.endpoints.all(),
-                tries: 0,
-            })
+    /// Counts one more failed try of a change at an endpoint; returns the
+    /// tries so far. The counts live only in this process: a worker taking
+    /// over starts them again, which only delays a dead letter.
+    fn failed_once_more(&self, key: &str) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let count = failures.entry(key.to_owned()).or_default();
+        *count += 1;
+        *count
     }
 
-    fn keep_telling(&self, id: String, telling: Telling) {
-        self.telling
+    fn forget_failures(&self, key: &str) {
+        self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, telling);
+            .remove(key);
     }
-}
-
-/// A change being told: the endpoints it has yet to reach, and its tries.
-struct Telling {
-    pending: Vec<usize>,
-    tries: u32,
 }

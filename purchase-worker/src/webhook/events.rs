@@ -158,6 +158,12 @@ impl EventDeliverer {
         let mut pending = self.endpoints.all();
         let mut attempt = 1;
         loop {
+            // Kept before each try, so a slow endpoint does not make the
+            // entry look abandoned; left if another worker has it already.
+            if !self.entries.keep(&self.config.consumer, &entry.id).await? {
+                tracing::info!(event = %event.id, "event taken over by another worker");
+                return Ok(());
+            }
             let reached = pending.len();
             let failures = self
                 .endpoints
@@ -192,10 +198,11 @@ impl EventDeliverer {
                 return self.entries.ack(&entry.id).await;
             }
             // Stopping mid-retry leaves the entry to a running worker.
-            if *shutdown.borrow() {
-                return Ok(());
+            let mut shutdown = shutdown.clone();
+            tokio::select! {
+                () = tokio::time::sleep(self.config.retry_delay(attempt)) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
             }
-            tokio::time::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1)).await;
             attempt += 1;
         }
     }

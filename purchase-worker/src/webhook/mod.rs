@@ -58,7 +58,8 @@ pub enum Answer {
     Accepted,
     /// A 4xx that means no: 402, 409, 410 or 422, with what the body said.
     Refused { status: u16, reason: String },
-    /// Anything else: another status, a timeout, no connection.
+    /// Anything else: another status (a redirect included), a timeout, no
+    /// connection.
     Failed(String),
 }
 
@@ -98,15 +99,26 @@ impl WebhookSender {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(url_error(format!("the scheme is {}", url.scheme())));
         }
-        if !endpoint.secret.starts_with("whsec_") {
+        let Some(key) = endpoint.secret.strip_prefix("whsec_") else {
             return Err(WebhookSetupError::Secret(
                 "it does not start with whsec_".into(),
+            ));
+        };
+        // Standard Webhooks asks for keys of 24 to 64 bytes: 32 base64
+        // characters or more.
+        if key.trim_end_matches('=').len() < 32 {
+            return Err(WebhookSetupError::Secret(
+                "its key is shorter than 24 bytes".into(),
             ));
         }
         let signer = standardwebhooks::Webhook::new(&endpoint.secret)
             .map_err(|e| WebhookSetupError::Secret(e.to_string()))?;
         let client = reqwest::Client::builder()
             .timeout(endpoint.timeout)
+            // A redirect would turn the POST into a GET without its body, and
+            // carry the signed headers elsewhere: the endpoint must answer
+            // itself.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("flash-sale/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| WebhookSetupError::Client(e.to_string()))?;
@@ -148,12 +160,23 @@ impl WebhookSender {
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(e) if e.is_timeout() => return Answer::Failed(format!("no answer: {e}")),
-            Err(e) => return Answer::Failed(format!("cannot deliver: {e}")),
+            Err(e) if e.is_timeout() => return Answer::Failed(format!("no answer: {}", causes(e))),
+            Err(e) => return Answer::Failed(format!("cannot deliver: {}", causes(e))),
         };
         let status = response.status();
         if status.is_success() {
             return Answer::Accepted;
+        }
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|location| location.to_str().ok())
+                .unwrap_or("nowhere")
+                .to_owned();
+            return Answer::Failed(format!(
+                "answered {status}, redirecting to {to}: webhooks are not redirected"
+            ));
         }
         let reason = reason_of(response).await;
         if REFUSALS.contains(&status) {
@@ -176,7 +199,10 @@ impl EventEndpoints {
     pub fn new(endpoints: &[WebhookEndpoint]) -> Result<Self, WebhookSetupError> {
         let senders = endpoints
             .iter()
-            .map(|endpoint| Ok((endpoint.url.clone(), WebhookSender::new(endpoint)?)))
+            .map(|endpoint| {
+                let sender = WebhookSender::new(endpoint)?;
+                Ok((display_url(&sender.url), sender))
+            })
             .collect::<Result<_, WebhookSetupError>>()?;
         Ok(Self { senders })
     }
@@ -186,6 +212,8 @@ impl EventEndpoints {
         (0..self.senders.len()).collect()
     }
 
+    /// The endpoint's scheme, host and path: how logs, dead letters and
+    /// availability records name it.
     pub fn url(&self, endpoint: usize) -> &str {
         &self.senders[endpoint].0
     }
@@ -222,10 +250,46 @@ impl EventEndpoints {
     }
 }
 
-/// The start of an answer's body, as text.
-async fn reason_of(response: reqwest::Response) -> String {
-    let body = response.bytes().await.unwrap_or_default();
+/// The start of an answer's body, as text; reading stops there, and a body
+/// that breaks off keeps what came.
+async fn reason_of(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < REASON_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
     let mut reason = String::from_utf8_lossy(&body[..body.len().min(REASON_BYTES)]).into_owned();
     reason.truncate(reason.trim_end().len());
     reason
+}
+
+/// A delivery error with its causes (refused, DNS, TLS), which its own
+/// message leaves out, and without its URL, which may hold a token.
+fn causes(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// An endpoint as logs and dead letters name it: its scheme, host and path,
+/// never a user, password or query that may hold a token.
+fn display_url(url: &reqwest::Url) -> String {
+    let port = url
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    format!(
+        "{}://{}{port}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.path()
+    )
 }

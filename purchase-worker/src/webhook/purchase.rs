@@ -29,12 +29,11 @@ pub struct PurchaseRequest<'a> {
     pub product_name: &'a str,
     pub customer_id: &'a str,
     pub quantity: u32,
-    /// The product's price now, per unit.
+    /// The product's price when the purchase is asked for, per unit: a
+    /// merchant's change of price between two tries shows in the second.
     pub unit_price_cents: i64,
     pub total_cents: i64,
     pub reserved_at_ms: i64,
-    /// When the hold was confirmed.
-    pub confirmed_at_ms: i64,
     /// When the sweepers will enqueue the purchase again if it is not
     /// finished by then.
     pub purchase_deadline_ms: Option<i64>,
@@ -54,7 +53,6 @@ impl<'a> PurchaseRequest<'a> {
             unit_price_cents: purchase.product.price_cents,
             total_cents: purchase.product.price_cents * i64::from(hold.quantity),
             reserved_at_ms: hold.created_at_ms,
-            confirmed_at_ms: hold.updated_at_ms,
             purchase_deadline_ms: hold.purchase_deadline_ms,
             attempt: purchase.attempt,
         }

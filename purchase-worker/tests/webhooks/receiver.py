@@ -9,7 +9,8 @@ one JSON line on stdout. The first line is "listening PORT".
 PLAN is JSON: {"CUSTOMER": [[STATUS, DELAY_SECONDS, BODY], ...], ...}. Each
 request for a customer (the payload's data.customer_id) takes the next answer
 of its list; the last one repeats. A key "PATH CUSTOMER" plans only the
-requests to that path. Customers not in the plan get 200.
+requests to that path. Customers not in the plan get 200. A 3xx answer's
+BODY is its location; a GET (a client that followed it) is answered 200.
 """
 
 import json
@@ -55,11 +56,18 @@ class Endpoint(BaseHTTPRequestHandler):
         report(record)
         self.answer(status, delay, text)
 
+    def do_GET(self):
+        # Only a client that followed a redirect comes here.
+        report({"method": "GET", "path": self.path})
+        self.answer(200, 0, "ok")
+
     def answer(self, status, delay, text):
         time.sleep(delay)
         try:
             self.send_response(status)
             self.send_header("content-type", "text/plain")
+            if 300 <= status < 400:
+                self.send_header("location", text)
             self.end_headers()
             self.wfile.write(text.encode())
         except (BrokenPipeError, ConnectionResetError):

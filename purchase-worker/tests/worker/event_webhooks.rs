@@ -209,12 +209,22 @@ async fn the_shop_hears_when_a_product_sells_out_and_when_it_comes_back() {
     flags.extend(["--availability-interval".to_owned(), "100ms".to_owned()]);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let mut worker = spawn_worker_with(&t, "availability", &flags);
+    // Endpoints' records are named by scheme, host and path.
+    let events_url = shop.url("/events");
     eventually(
         "the worker has seen both products as they start",
         Duration::from_secs(10),
         async || {
-            t.engine.announced(&tee).await.unwrap().is_some()
-                && t.engine.announced(&cap).await.unwrap().is_some()
+            t.engine
+                .announced(&tee, &events_url)
+                .await
+                .unwrap()
+                .is_some()
+                && t.engine
+                    .announced(&cap, &events_url)
+                    .await
+                    .unwrap()
+                    .is_some()
         },
     )
     .await;
@@ -273,7 +283,12 @@ async fn the_shop_hears_when_a_product_sells_out_and_when_it_comes_back() {
         .collect();
     assert_eq!(events.len(), 2, "nothing of CAP, nothing twice: {events:?}");
     assert!(events.iter().all(|record| record["verified"] == true));
-    let announced = t.engine.announced(&tee).await.unwrap().unwrap();
+    let announced = t
+        .engine
+        .announced(&tee, &events_url)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((announced.in_stock, announced.changes), (true, 2));
 }
 

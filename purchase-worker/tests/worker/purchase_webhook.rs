@@ -57,15 +57,17 @@ async fn the_shop_buys_declines_or_fails_and_each_answer_is_kept() {
         "bob": [[402, 0, "card declined"]],
         "cid": [[503, 0, "busy"], [503, 0, "busy"], [200, 0, "ok"]],
         "dan": [[200, 3, "too late"]],
+        "fay": [[302, 0, "/elsewhere"]],
     }))
     .await;
     let t = TestEngine::start_with(real_time()).await;
     let sku = t.product("TEE", 10).await;
-    let [ann, bob, cid, dan] = [
+    let [ann, bob, cid, dan, fay] = [
         confirmed(&t, &sku, "ann").await,
         confirmed(&t, &sku, "bob").await,
         confirmed(&t, &sku, "cid").await,
         confirmed(&t, &sku, "dan").await,
+        confirmed(&t, &sku, "fay").await,
     ];
     let url = shop.url("/purchases");
     let mut flags = webhook_flags(&url, "500ms");
@@ -73,11 +75,16 @@ async fn the_shop_buys_declines_or_fails_and_each_answer_is_kept() {
     let mut worker = spawn_worker_with(&t, "webhooks", &flags);
 
     eventually(
-        "ann's and cid's holds are bought, bob's and dan's released",
+        "ann's and cid's holds are bought, bob's, dan's and fay's released",
         Duration::from_secs(20),
         async || {
             all_in_state(&t, &[ann.clone(), cid.clone()], HoldState::Purchased).await
-                && all_in_state(&t, &[bob.clone(), dan.clone()], HoldState::Released).await
+                && all_in_state(
+                    &t,
+                    &[bob.clone(), dan.clone(), fay.clone()],
+                    HoldState::Released,
+                )
+                .await
         },
     )
     .await;
@@ -85,6 +92,10 @@ async fn the_shop_buys_declines_or_fails_and_each_answer_is_kept() {
     worker.wait().unwrap();
 
     let seen = shop.seen();
+    assert!(
+        seen.iter().all(|record| record["method"] != "GET"),
+        "a redirect is not followed: the POST and its signature stay with the endpoint"
+    );
     assert!(
         seen.iter().all(|record| record["verified"] == true),
         "the reference library verified every request: {seen:?}"
@@ -115,6 +126,16 @@ async fn the_shop_buys_declines_or_fails_and_each_answer_is_kept() {
         "the same id each time"
     );
     assert_eq!(deliveries(&dan).len(), 3, "timeouts are tried again");
+    assert_eq!(
+        deliveries(&fay).len(),
+        3,
+        "a redirect is a failure, tried again"
+    );
+    let redirected = dead_letter_reason(&t, &fay).await;
+    assert!(
+        redirected.contains("redirecting to /elsewhere"),
+        "{redirected}"
+    );
 
     let declined = dead_letter_reason(&t, &bob).await;
     assert!(

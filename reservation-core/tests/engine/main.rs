@@ -20,6 +20,7 @@ mod reserve;
 mod retention;
 mod secured;
 mod shoppers;
+mod stream_groups;
 mod streams;
 mod sweep_index;
 mod upgrade;
