@@ -141,6 +141,24 @@ pub async fn polling_session_at(http: &reqwest::Client, addr: SocketAddr) -> Str
     format!("http://{addr}/socket.io/?EIO=4&transport=polling&sid={sid}")
 }
 
+/// A reserve whose body never comes, to the node whose HTTP listener is
+/// `addr`: the request stays in flight for as long as the stream is kept.
+pub async fn stalled_reserve(addr: SocketAddr) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stalled
+        .write_all(
+            b"POST /api/products/TEE/reservations HTTP/1.1\r\nhost: shop\r\n\
+              x-customer-id: ann\r\ncontent-type: application/json\r\n\
+              content-length: 64\r\n\r\n{\"quantity\":",
+        )
+        .await
+        .expect("send the request's head");
+    // Time for the server to take the head in.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stalled
+}
+
 /// Connects a socket over long-polling to the node whose HTTP listener is
 /// `addr`, and returns its next poll, which the server holds open until it
 /// has something to send (the poll's packets, `\u{1e}`-separated).

@@ -148,6 +148,18 @@ impl ServerProcess {
         self.child.wait().expect("wait for the api-server")
     }
 
+    /// Sends SIGTERM, waits for the exit (off the async runtime), and returns
+    /// the exit status with everything the process printed, banner first.
+    pub async fn terminate_printing(self) -> (ExitStatus, String) {
+        let printed = self.printed.clone();
+        let banner = self.banner.clone();
+        let status = tokio::task::spawn_blocking(move || self.terminate())
+            .await
+            .expect("the wait for the api-server");
+        let printed = printed.lock().expect("printed lock").clone();
+        (status, format!("{banner}{printed}"))
+    }
+
     /// Sends SIGTERM, as a service manager or a rolling deploy does, and
     /// returns at once.
     pub fn send_sigterm(&self) {

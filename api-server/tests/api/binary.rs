@@ -93,12 +93,8 @@ async fn tokens_and_secrets_never_reach_the_logs_even_at_debug() {
         "named, then no such product"
     );
 
-    let printed = server.printed.clone();
-    let status = tokio::task::spawn_blocking(move || server.terminate())
-        .await
-        .unwrap();
+    let (status, logs) = server.terminate_printing().await;
     assert!(status.success(), "exit status {status}");
-    let logs = printed.lock().unwrap().clone();
     assert!(
         logs.contains("http request"),
         "debug logging was on:\n{logs}"
@@ -176,13 +172,8 @@ async fn over_tls_as_the_engines_acl_user_it_serves_shoppers_and_never_logs_the_
     .expect("the reserve's stock event reaches the watcher");
     assert_eq!(event.data["sku"], "TEE");
 
-    let printed = server.printed.clone();
-    let banner = server.banner.clone();
-    let status = tokio::task::spawn_blocking(move || server.terminate())
-        .await
-        .unwrap();
+    let (status, logs) = server.terminate_printing().await;
     assert!(status.success(), "exit status {status}");
-    let logs = format!("{banner}{}", printed.lock().unwrap());
     let password = access
         .url()
         .split_once(':')

@@ -75,13 +75,8 @@ async fn text_logs_into_a_pipe_carry_no_colour_codes() {
     // An empty NO_COLOR is no NO_COLOR: colours would be the default, so
     // leaving them out is the server's own decision.
     let server = ServerProcess::on_redis(BINARY, &redis.t.redis.url(), &[("NO_COLOR", "")]);
-    let printed = server.printed.clone();
-    let banner = server.banner.clone();
-    let status = tokio::task::spawn_blocking(move || server.terminate())
-        .await
-        .unwrap();
+    let (status, logs) = server.terminate_printing().await;
     assert!(status.success(), "exit status {status}");
-    let logs = format!("{banner}{}", printed.lock().unwrap());
     assert!(logs.contains("serving"), "logged at info:\n{logs}");
     assert!(!logs.contains('\u{1b}'), "an escape code:\n{logs:?}");
 }

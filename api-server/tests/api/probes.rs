@@ -6,10 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use api_server::testing::{ServerProcess, TestServer};
+use api_server::testing::{ServerProcess, TestServer, stalled_reserve};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
 
 /// A probe's status and JSON body.
 async fn probe(http: &reqwest::Client, url: &str) -> (StatusCode, Value) {
@@ -113,18 +112,7 @@ async fn while_the_binary_drains_readyz_says_so_and_livez_still_answers() {
 
     // A request whose body never comes keeps the drain going until the
     // grace is over.
-    let mut stalled = tokio::net::TcpStream::connect(node.http_addr)
-        .await
-        .unwrap();
-    stalled
-        .write_all(
-            b"POST /api/products/TEE/reservations HTTP/1.1\r\nhost: shop\r\n\
-              x-customer-id: ann\r\ncontent-type: application/json\r\n\
-              content-length: 64\r\n\r\n{\"quantity\":",
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stalled = stalled_reserve(node.http_addr).await;
 
     node.send_sigterm();
     let (status, body) = probe_until(&http, &readyz, StatusCode::SERVICE_UNAVAILABLE).await;

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use api_server::testing::{
     ServerProcess, TOKEN, TestServer, clients_at, gauge_at, held_long_poll, settled_at,
+    stalled_reserve,
 };
 use flashsale_benches::socket::SocketClient;
 use flashsale_proto::v1 as pb;
-use tokio::io::AsyncWriteExt;
 use tonic::Code;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_api-server");
@@ -127,18 +127,7 @@ async fn past_its_grace_the_binary_exits_anyway_and_says_what_it_cut_off() {
 
     // A client that sends a request's head and never its body holds the
     // request in flight for as long as it likes.
-    let mut stalled = tokio::net::TcpStream::connect(node.http_addr)
-        .await
-        .unwrap();
-    stalled
-        .write_all(
-            b"POST /api/products/TEE/reservations HTTP/1.1\r\nhost: shop\r\n\
-              x-customer-id: ann\r\ncontent-type: application/json\r\n\
-              content-length: 64\r\n\r\n{\"quantity\":",
-        )
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stalled = stalled_reserve(node.http_addr).await;
 
     let signalled = Instant::now();
     node.send_sigterm();
