@@ -17,7 +17,7 @@
 --                       reserve: see update_product.lua)
 -- KEYS[5] purchase_due  zset: hold key -> purchase deadline, CONFIRMED holds
 -- KEYS[6] ended         hash: hold key -> record, holds that ended in the
---                       current retention period (src/keys.rs, `Retention`),
+--                       current retention period (src/keys/, `Retention`),
 --                       and the records of restocks sent with a request id
 -- KEYS[7] ended_before  the same, for the period before
 -- KEYS[8] ended_gone    the same, for the period before that: read by
@@ -37,7 +37,7 @@
 -- ARGV[5] prefix of the customer channels that carry hold events
 -- ARGV[6] ms until the current ended hash expires unless a call unlinks it
 --
--- A hold's key is made from its request (src/keys.rs, `request_hold_key`:
+-- A hold's key is made from its request (src/keys/, `request_hold_key`:
 -- 20 hex digits of a salted hash of the request id), so a request finds its
 -- hold with no index of its own: the hold record is also the request record.
 -- Its token, the part of its reservation id after `~`, is its creation time

@@ -3,7 +3,7 @@
 -- Due holds are reclaimed first, so their units count as available.
 --
 -- A restock sent with a request id is done once: its record goes into the
--- current ended hash, under a key of its own kind (src/keys.rs,
+-- current ended hash, under a key of its own kind (src/keys/,
 -- `RequestKind::Restock`), so it is kept for the retention like an ended
 -- hold and then dropped with its period's hash. A retry within it finds the
 -- record and adds nothing. As with reserves, only a restock that was done

@@ -11,7 +11,7 @@
 -- ARGV[1..6] as in lib.lua
 -- ARGV[7]    ended holds updated before this (ms) are dropped
 -- ARGV[8 + 2(i-1) .. 9 + 2(i-1)]  hold i: its token, and the key its request
---            finds it by (src/keys.rs), or '-' when the request is no longer
+--            finds it by (src/keys/), or '-' when the request is no longer
 --            remembered
 --
 -- Returns {'OK', records converted} or {'NOT_FOUND'}.
