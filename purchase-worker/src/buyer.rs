@@ -111,21 +111,18 @@ impl<S: PurchaseStep> Buyer<S> {
 
     /// Jobs abandoned by idle consumers first, then new ones.
     async fn next_jobs(&self) -> Result<Vec<PurchaseJob>> {
-        let claimed = self
+        let config = &self.config;
+        let (jobs, claimed) = self
             .queue
-            .claim_idle(
-                &self.config.consumer,
-                self.config.claim_idle,
-                self.config.batch,
+            .next(
+                &config.consumer,
+                config.claim_idle,
+                config.batch,
+                config.block,
             )
             .await?;
-        if !claimed.is_empty() {
-            self.metrics.claimed.inc_by(claimed.len() as u64);
-            return Ok(claimed);
-        }
-        self.queue
-            .read(&self.config.consumer, self.config.batch, self.config.block)
-            .await
+        self.metrics.claimed.inc_by(claimed as u64);
+        Ok(jobs)
     }
 
     /// Finishes one job. An error means Redis could not be reached and the

@@ -86,7 +86,7 @@ pub use redis_config::{ConnectionMode, RedisConfig, RedisTls};
 pub use scripts::script_hashes;
 #[cfg(feature = "cli")]
 pub use shared_args::{DeploymentArgs, RedisTlsArgs};
-pub use stream_group::{GroupStart, StreamGroup};
+pub use stream_group::{GroupStart, StreamGroup, Taken};
 pub use types::{
     CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,
     ProductUpdate, Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku,

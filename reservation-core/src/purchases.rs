@@ -72,27 +72,20 @@ impl PurchaseQueue {
         &self.partition
     }
 
-    /// New jobs for `consumer`, waiting up to `block` for the first.
-    pub async fn read(
+    /// The next jobs for `consumer`: those abandoned by consumers idle
+    /// longer than `claim_idle` first, else new ones, waiting up to `block`
+    /// for the first. Returns them with how many were taken over.
+    pub async fn next(
         &self,
         consumer: &str,
+        claim_idle: Duration,
         count: usize,
         block: Duration,
-    ) -> Result<Vec<PurchaseJob>> {
-        let entries = self.jobs.read(consumer, count, block).await?;
-        Ok(entries.iter().map(PurchaseJob::from_entry).collect())
-    }
-
-    /// Takes over jobs another consumer (dead, or stuck) has held unacknowledged
-    /// for at least `min_idle`.
-    pub async fn claim_idle(
-        &self,
-        consumer: &str,
-        min_idle: Duration,
-        count: usize,
-    ) -> Result<Vec<PurchaseJob>> {
-        let entries = self.jobs.claim_idle(consumer, min_idle, count).await?;
-        Ok(entries.iter().map(PurchaseJob::from_entry).collect())
+    ) -> Result<(Vec<PurchaseJob>, usize)> {
+        let taken = self.jobs.next(consumer, claim_idle, count, block).await?;
+        let jobs: Vec<PurchaseJob> = taken.entries.iter().map(PurchaseJob::from_entry).collect();
+        let claimed = if taken.claimed { jobs.len() } else { 0 };
+        Ok((jobs, claimed))
     }
 
     /// Keeps a job `consumer` is still working on from being claimed by

@@ -26,6 +26,13 @@ pub enum GroupStart {
     NewEntries,
 }
 
+/// Entries taken by [`StreamGroup::next`].
+pub struct Taken {
+    pub entries: Vec<StreamId>,
+    /// Taken over from idle consumers, rather than new.
+    pub claimed: bool,
+}
+
 /// One stream, read through one consumer group.
 pub struct StreamGroup {
     redis: Connection,
@@ -126,6 +133,29 @@ impl StreamGroup {
             )
             .await?;
         Ok(reply.claimed)
+    }
+
+    /// The next entries for `consumer`: those abandoned by consumers idle
+    /// longer than `claim_idle` first, else new ones, waiting up to `block`
+    /// for the first.
+    pub async fn next(
+        &self,
+        consumer: &str,
+        claim_idle: Duration,
+        count: usize,
+        block: Duration,
+    ) -> Result<Taken> {
+        let claimed = self.claim_idle(consumer, claim_idle, count).await?;
+        if !claimed.is_empty() {
+            return Ok(Taken {
+                entries: claimed,
+                claimed: true,
+            });
+        }
+        Ok(Taken {
+            entries: self.read(consumer, count, block).await?,
+            claimed: false,
+        })
     }
 
     /// Keeps an entry `consumer` is still working on from being claimed as

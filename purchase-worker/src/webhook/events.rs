@@ -135,17 +135,17 @@ impl EventDeliverer {
 
     /// Entries abandoned by idle consumers first, then new ones.
     async fn next_entries(&self) -> Result<Vec<StreamId>> {
-        let consumer = &self.config.consumer;
-        let claimed = self
+        let config = &self.config;
+        let taken = self
             .entries
-            .claim_idle(consumer, self.config.claim_idle, self.config.batch)
+            .next(
+                &config.consumer,
+                config.claim_idle,
+                config.batch,
+                config.block,
+            )
             .await?;
-        if !claimed.is_empty() {
-            return Ok(claimed);
-        }
-        self.entries
-            .read(consumer, self.config.batch, self.config.block)
-            .await
+        Ok(taken.entries)
     }
 
     /// Delivers one entry's event to every endpoint, or dead-letters it for
