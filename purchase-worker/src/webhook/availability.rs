@@ -105,11 +105,13 @@ impl AvailabilityAnnouncer {
         loop {
             let page = self.engine.list_products(after.as_ref(), PAGE).await?;
             for product in &page.products {
+                let announcements = self.engine.announcements(&product.sku).await?;
                 for endpoint in self.endpoints.all() {
                     if *shutdown.borrow() {
                         return Ok(());
                     }
-                    self.announce(product, endpoint).await?;
+                    let announced = announcements.get(self.endpoints.url(endpoint)).copied();
+                    self.announce(product, endpoint, announced).await?;
                 }
             }
             match page.next_after {
@@ -120,11 +122,15 @@ impl AvailabilityAnnouncer {
     }
 
     /// Tells `endpoint` of `product`'s availability if it changed since the
-    /// endpoint was last told, and records it once told.
-    async fn announce(&self, product: &Product, endpoint: usize) -> Result<()> {
+    /// endpoint was last told (`announced`), and records it once told.
+    async fn announce(
+        &self,
+        product: &Product,
+        endpoint: usize,
+        announced: Option<Announced>,
+    ) -> Result<()> {
         let url = self.endpoints.url(endpoint);
         let in_stock = product.stock.available > 0;
-        let announced = self.engine.announced(&product.sku, url).await?;
         let Some(Announced {
             in_stock: told_in_stock,
             changes,

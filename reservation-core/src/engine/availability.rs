@@ -24,25 +24,39 @@ pub struct Announced {
 }
 
 impl Engine {
-    /// What `endpoint` was last told of `sku`, if anything was recorded.
-    pub async fn announced(&self, sku: &Sku, endpoint: &str) -> Result<Option<Announced>> {
+    /// What each endpoint was last told of `sku`, by endpoint: one read
+    /// for all of them.
+    pub async fn announcements(&self, sku: &Sku) -> Result<HashMap<String, Announced>> {
         let keys = ProductKeys::new(sku);
         let fields: HashMap<String, String> = self
             .redis
             .query(redis::cmd("HGETALL").arg(&keys.announced))
             .await?;
-        let field = |name: &str| {
+        let value = |endpoint: &str, name: &str| {
             fields
                 .get(&format!("{endpoint}|{name}"))
                 .and_then(|v| v.parse::<u64>().ok())
         };
-        Ok(match (field("in_stock"), field("changes")) {
-            (Some(in_stock), Some(changes)) => Some(Announced {
-                in_stock: in_stock == 1,
-                changes,
-            }),
-            _ => None,
-        })
+        Ok(fields
+            .keys()
+            .filter_map(|field| field.strip_suffix("|changes"))
+            .filter_map(|endpoint| {
+                let in_stock = value(endpoint, "in_stock")?;
+                let changes = value(endpoint, "changes")?;
+                Some((
+                    endpoint.to_owned(),
+                    Announced {
+                        in_stock: in_stock == 1,
+                        changes,
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// What `endpoint` was last told of `sku`, if anything was recorded.
+    pub async fn announced(&self, sku: &Sku, endpoint: &str) -> Result<Option<Announced>> {
+        Ok(self.announcements(sku).await?.remove(endpoint))
     }
 
     /// Records that `endpoint` now knows `sku` as `in_stock`, if the record
