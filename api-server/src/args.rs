@@ -9,7 +9,7 @@ use std::time::Duration;
 use api_server::LimitOptions;
 use api_server::LiveOptions;
 use clap::Parser;
-use reservation_core::{DeploymentArgs, LogArgs, RedisTlsArgs};
+use reservation_core::{DeploymentArgs, LogArgs, RedisArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,17 +23,8 @@ pub struct Args {
     #[arg(long, env = "FLASHSALE_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
-    /// How long (ms) to wait at start for a Redis that cannot answer yet
-    /// (still starting, or loading its data after a restart).
-    #[arg(long, env = "FLASHSALE_REDIS_WAIT_MS", default_value_t = 30_000)]
-    pub redis_wait_ms: u64,
-
-    /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
-    #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
-    pub redis_cluster: bool,
-
     #[command(flatten)]
-    pub redis_tls: RedisTlsArgs,
+    pub redis: RedisArgs,
 
     #[command(flatten)]
     pub deployment: DeploymentArgs,

@@ -16,9 +16,7 @@ use api_server::{
 };
 use clap::Parser;
 use reservation_core::local_redis::LocalRedis;
-use reservation_core::{
-    CoalescerConfig, Engine, EngineConfig, NewProduct, RedisConfig, Sku, StockFeed,
-};
+use reservation_core::{CoalescerConfig, Engine, EngineConfig, NewProduct, Sku, StockFeed};
 
 use args::Args;
 
@@ -77,16 +75,14 @@ async fn main() -> anyhow::Result<()> {
         (None, false) => bail!("set FLASHSALE_REDIS_URL (or --redis-url), or run with --demo"),
     };
 
-    let redis = RedisConfig::new(&redis_url)
-        .with_cluster(args.redis_cluster)
-        .with_tls(args.redis_tls.tls());
+    let redis = args.redis.config(&redis_url);
     let engine = Engine::connect_patiently(
         &redis,
         args.deployment.apply(EngineConfig {
             max_quantity_per_reserve: args.max_quantity,
             ..EngineConfig::default()
         }),
-        Duration::from_millis(args.redis_wait_ms),
+        args.redis.wait(),
     )
     .await
     .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use reservation_core::{DeploymentArgs, LogArgs, RedisTlsArgs};
+use reservation_core::{DeploymentArgs, LogArgs, RedisArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,17 +22,8 @@ pub struct Args {
     #[arg(long, env = "FLASHSALE_REDIS_URL", hide_env_values = true)]
     pub redis_url: String,
 
-    /// How long (ms) to wait at start for a Redis that cannot answer yet
-    /// (still starting, or loading its data after a restart).
-    #[arg(long, env = "FLASHSALE_REDIS_WAIT_MS", default_value_t = 30_000)]
-    pub redis_wait_ms: u64,
-
-    /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
-    #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
-    pub redis_cluster: bool,
-
     #[command(flatten)]
-    pub redis_tls: RedisTlsArgs,
+    pub redis: RedisArgs,
 
     #[command(flatten)]
     pub deployment: DeploymentArgs,

@@ -25,9 +25,7 @@ use args::{Args, Command};
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     args.log.init();
-    let redis = RedisConfig::new(&args.redis_url)
-        .with_cluster(args.redis_cluster)
-        .with_tls(args.redis_tls.tls());
+    let redis = args.redis.config(&args.redis_url);
     let engine_config = args.deployment.apply(EngineConfig::default());
     if let Some(Command::Upgrade) = args.command {
         return upgrade(&redis, engine_config).await;
@@ -38,13 +36,9 @@ async fn main() -> anyhow::Result<()> {
             "ended holds are kept less than a day: a retry older than that makes a new hold"
         );
     }
-    let engine = Engine::connect_patiently(
-        &redis,
-        engine_config,
-        Duration::from_millis(args.redis_wait_ms),
-    )
-    .await
-    .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;
+    let engine = Engine::connect_patiently(&redis, engine_config, args.redis.wait())
+        .await
+        .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;
 
     let mut config = WorkerConfig::new(args.name.unwrap_or_else(WorkerConfig::unique_consumer));
     config.max_attempts = args.max_attempts;
@@ -55,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     config.order_retention = args.order_retention;
     config.trim_interval = Duration::from_millis(args.trim_interval_ms);
     config.forget_consumers_after = args.forget_consumers_after;
-    config.redis_wait = Duration::from_millis(args.redis_wait_ms);
+    config.redis_wait = args.redis.wait();
     let metrics = WorkerMetrics::new();
 
     let admin_addr = args.former_metrics_addr.unwrap_or(args.admin_addr);

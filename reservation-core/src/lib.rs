@@ -85,7 +85,7 @@ pub use readiness::Readiness;
 pub use redis_config::{ConnectionMode, RedisConfig, RedisTls};
 pub use scripts::script_hashes;
 #[cfg(feature = "cli")]
-pub use shared_args::{DeploymentArgs, RedisTlsArgs};
+pub use shared_args::{DeploymentArgs, RedisArgs};
 pub use stream_group::{GroupStart, StreamGroup, Taken};
 pub use types::{
     CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,

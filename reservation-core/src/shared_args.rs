@@ -1,13 +1,13 @@
 //! The settings both binaries take alike (flags or `FLASHSALE_*`
-//! variables): the Redis connection's TLS, and what every process of a
-//! deployment must agree on.
+//! variables): how to reach Redis (its wait, Cluster and TLS settings), and
+//! what every process of a deployment must agree on.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::engine::EngineConfig;
 use crate::keys::{Partitions, Retention};
-use crate::redis_config::RedisTls;
+use crate::redis_config::{RedisConfig, RedisTls};
 
 /// What every api-server and worker of one deployment must agree on.
 #[derive(clap::Args, Clone, Debug)]
@@ -53,9 +53,19 @@ fn parse_retention(text: &str) -> Result<Retention, String> {
     Retention::new(length).ok_or_else(|| format!("a retention is at least 1s, not {text}"))
 }
 
-/// Certificates for a `rediss://` Redis URL.
+/// How to reach Redis, beside its URL (which each binary declares: the
+/// api-server's is optional in demo mode).
 #[derive(clap::Args, Clone, Debug, Default)]
-pub struct RedisTlsArgs {
+pub struct RedisArgs {
+    /// How long (ms) to wait at start for a Redis that cannot answer yet
+    /// (still starting, or loading its data after a restart).
+    #[arg(long, env = "FLASHSALE_REDIS_WAIT_MS", default_value_t = 30_000)]
+    pub redis_wait_ms: u64,
+
+    /// The Redis URL is a Redis Cluster node (implied by a list of nodes).
+    #[arg(long, env = "FLASHSALE_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
+
     /// For rediss:// URLs: a PEM file of the CA(s) that sign the Redis
     /// servers' certificates, in place of the system's roots (a private CA).
     #[arg(long, env = "FLASHSALE_REDIS_CA_FILE")]
@@ -79,12 +89,20 @@ pub struct RedisTlsArgs {
     pub redis_client_key: Option<PathBuf>,
 }
 
-impl RedisTlsArgs {
-    pub fn tls(&self) -> RedisTls {
-        RedisTls {
-            ca_file: self.redis_ca_file.clone(),
-            client_cert_file: self.redis_client_cert.clone(),
-            client_key_file: self.redis_client_key.clone(),
-        }
+impl RedisArgs {
+    /// How to reach the Redis at `url` with these settings.
+    pub fn config(&self, url: &str) -> RedisConfig {
+        RedisConfig::new(url)
+            .with_cluster(self.redis_cluster)
+            .with_tls(RedisTls {
+                ca_file: self.redis_ca_file.clone(),
+                client_cert_file: self.redis_client_cert.clone(),
+                client_key_file: self.redis_client_key.clone(),
+            })
+    }
+
+    /// How long to wait at start for a Redis that cannot answer yet.
+    pub fn wait(&self) -> Duration {
+        Duration::from_millis(self.redis_wait_ms)
     }
 }
