@@ -31,11 +31,8 @@ async fn consumers(t: &TestEngine, stream: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_consumer_long_gone_with_nothing_pending_is_removed_and_one_with_a_job_stays() {
-    let t = TestEngine::start_with(real_time()).await;
-    let sku = t.product("TEE", 10).await;
-    // The purchase groups, as the first worker makes them.
+/// The purchase groups, as the first worker makes them.
+async fn purchase_groups_made(t: &TestEngine) {
     Buyer::for_every_partition(
         &t.engine,
         &t.redis_config(),
@@ -45,6 +42,27 @@ async fn a_consumer_long_gone_with_nothing_pending_is_removed_and_one_with_a_job
     )
     .await
     .unwrap();
+}
+
+/// A consumer `gone-empty-handed` of `stream`'s purchase group, that read
+/// nothing and went away.
+async fn gone_empty_handed(t: &TestEngine, stream: &str) {
+    let mut conn = t.raw_connection().await;
+    let _: i64 = redis::cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(stream)
+        .arg(PURCHASE_GROUP)
+        .arg("gone-empty-handed")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_consumer_long_gone_with_nothing_pending_is_removed_and_one_with_a_job_stays() {
+    let t = TestEngine::start_with(real_time()).await;
+    let sku = t.product("TEE", 10).await;
+    purchase_groups_made(&t).await;
     let held = confirmed_holds(&t, &sku, 1).await;
     let stream = t
         .engine
@@ -67,14 +85,7 @@ async fn a_consumer_long_gone_with_nothing_pending_is_removed_and_one_with_a_job
         .query_async(&mut conn)
         .await
         .unwrap();
-    let _: i64 = redis::cmd("XGROUP")
-        .arg("CREATECONSUMER")
-        .arg(&stream)
-        .arg(PURCHASE_GROUP)
-        .arg("gone-empty-handed")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    gone_empty_handed(&t, &stream).await;
 
     let workers = RunningWorkers::start(
         &t,
@@ -131,25 +142,9 @@ async fn with_forget_consumers_after_zero_no_consumer_is_removed() {
         },
     )
     .await;
-    Buyer::for_every_partition(
-        &t.engine,
-        &t.redis_config(),
-        Arc::new(AcceptAll),
-        &quick_config("first"),
-        &WorkerMetrics::new(),
-    )
-    .await
-    .unwrap();
+    purchase_groups_made(&t).await;
     let stream = t.engine.config().partitions.all().next().unwrap().purchases;
-    let mut conn = t.raw_connection().await;
-    let _: i64 = redis::cmd("XGROUP")
-        .arg("CREATECONSUMER")
-        .arg(&stream)
-        .arg(PURCHASE_GROUP)
-        .arg("gone-empty-handed")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    gone_empty_handed(&t, &stream).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         consumers(&t, &stream).await,
