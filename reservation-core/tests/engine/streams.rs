@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use reservation_core::testing::TestEngine;
+use reservation_core::{GroupStart, StreamGroup};
 
 #[tokio::test]
 async fn a_stream_is_trimmed_to_its_retention_but_keeps_what_a_group_still_needs() {
@@ -102,36 +103,24 @@ async fn a_stream_is_trimmed_to_its_retention_but_keeps_what_a_group_still_needs
 async fn a_group_forgets_consumers_long_idle_with_nothing_pending_and_keeps_the_rest() {
     let t = TestEngine::start_real_time().await;
     let stream = t.engine.config().partitions.all().next().unwrap().orders;
+    let downstream = StreamGroup::connect(
+        &t.redis_config(),
+        &stream,
+        "downstream",
+        GroupStart::Beginning,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    t.engine
+        .append_to_stream(&stream, &[("n", "1".to_owned())])
+        .await
+        .unwrap();
+    downstream
+        .read("holding", 1, Duration::from_millis(10))
+        .await
+        .unwrap();
     let mut conn = t.raw_connection().await;
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&stream)
-        .arg("downstream")
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let _: String = redis::cmd("XADD")
-        .arg(&stream)
-        .arg("*")
-        .arg("n")
-        .arg(1)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg("downstream")
-        .arg("holding")
-        .arg("COUNT")
-        .arg(1)
-        .arg("STREAMS")
-        .arg(&stream)
-        .arg(">")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
     let _: i64 = redis::cmd("XGROUP")
         .arg("CREATECONSUMER")
         .arg(&stream)
