@@ -95,8 +95,9 @@ impl<S: PurchaseStep> Buyer<S> {
                     continue;
                 }
             };
+            let taken_at = Instant::now();
             for job in jobs {
-                if let Err(e) = self.process(&job).await {
+                if let Err(e) = self.process(&job, taken_at).await {
                     // Left unacknowledged: claimed again after `claim_idle`.
                     tracing::warn!(entry = %job.entry_id, error = %e, "purchase job left pending");
                     tokio::time::sleep(self.config.backoff).await;
@@ -127,7 +128,8 @@ impl<S: PurchaseStep> Buyer<S> {
 
     /// Finishes one job. An error means Redis could not be reached and the
     /// job stays pending.
-    pub async fn process(&self, job: &PurchaseJob) -> Result<()> {
+    /// `taken_at` is when it was read or claimed.
+    pub async fn process(&self, job: &PurchaseJob, taken_at: Instant) -> Result<()> {
         let id = match &job.reservation {
             Ok(id) => id,
             Err(reason) => return self.give_up(job, reason).await,
@@ -157,13 +159,18 @@ impl<S: PurchaseStep> Buyer<S> {
             product,
             attempt: 1,
         };
+        let mut kept_at = taken_at;
         loop {
             // A job waiting behind others in its batch, or retried for long,
-            // must not look abandoned to the other workers: each try keeps it
-            // first, and leaves it if another worker has it already.
-            if !self.queue.keep(&self.config.consumer, job).await? {
-                tracing::info!(reservation = %id, "purchase job taken over by another worker");
-                return Ok(());
+            // must not look abandoned to the other workers: a try that could
+            // come late keeps it first, and leaves it if another worker has
+            // it already.
+            if self.config.needs_keeping(kept_at) {
+                if !self.queue.keep(&self.config.consumer, job).await? {
+                    tracing::info!(reservation = %id, "purchase job taken over by another worker");
+                    return Ok(());
+                }
+                kept_at = Instant::now();
             }
             let Err(failure) = self.step.purchase(&purchase).await else {
                 break;

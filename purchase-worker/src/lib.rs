@@ -115,6 +115,13 @@ impl WorkerConfig {
             .min(Self::MAX_RETRY_DELAY)
     }
 
+    /// Whether an entry taken (or last kept) at `since` should be kept
+    /// before more work on it: past half of `claim_idle`, another worker
+    /// could soon take it for abandoned. A fresh one needs no call to Redis.
+    pub fn needs_keeping(&self, since: std::time::Instant) -> bool {
+        since.elapsed() >= self.claim_idle / 2
+    }
+
     /// The longest wait between two tries: doubling is for a service that
     /// stumbles, not a reason to wait for hours.
     pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);

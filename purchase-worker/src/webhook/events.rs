@@ -20,6 +20,7 @@ use reservation_core::{
 };
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::watch;
 
 use super::EventEndpoints;
@@ -119,8 +120,9 @@ impl EventDeliverer {
                     continue;
                 }
             };
+            let taken_at = Instant::now();
             for entry in entries {
-                if let Err(e) = self.deliver(&entry, &shutdown).await {
+                if let Err(e) = self.deliver(&entry, taken_at, &shutdown).await {
                     // Left pending: claimed again after `claim_idle`.
                     tracing::warn!(entry = %entry.id, error = %e, "event left pending");
                     tokio::time::sleep(self.config.backoff).await;
@@ -151,18 +153,28 @@ impl EventDeliverer {
     /// Delivers one entry's event to every endpoint, or dead-letters it for
     /// those that keep failing, and acknowledges it. An error means Redis
     /// could not be reached; the entry stays pending.
-    async fn deliver(&self, entry: &StreamId, shutdown: &watch::Receiver<bool>) -> Result<()> {
+    async fn deliver(
+        &self,
+        entry: &StreamId,
+        taken_at: Instant,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<()> {
         let Some(event) = self.event_of(entry).await? else {
             return self.entries.ack(&entry.id).await;
         };
         let mut pending = self.endpoints.all();
         let mut attempt = 1;
+        let mut kept_at = taken_at;
         loop {
-            // Kept before each try, so a slow endpoint does not make the
-            // entry look abandoned; left if another worker has it already.
-            if !self.entries.keep(&self.config.consumer, &entry.id).await? {
-                tracing::info!(event = %event.id, "event taken over by another worker");
-                return Ok(());
+            // Kept before a try that could come late, so a slow endpoint does
+            // not make the entry look abandoned; left if another worker has
+            // it already.
+            if self.config.needs_keeping(kept_at) {
+                if !self.entries.keep(&self.config.consumer, &entry.id).await? {
+                    tracing::info!(event = %event.id, "event taken over by another worker");
+                    return Ok(());
+                }
+                kept_at = Instant::now();
             }
             let reached = pending.len();
             let failures = self
