@@ -56,6 +56,7 @@ function render() {
   $("product").classList.toggle("soldout", product.available === 0);
   $("reserve").disabled = product.available === 0 || notYet || over;
   $("reserve").textContent = product.available === 0 ? "Sold out" : "Reserve";
+  $("notify-sale-opens-row").hidden = !notYet;
   const limit = Math.min(product.per_customer_limit || 10, 10);
   if ($("quantity").options.length !== limit) {
     $("quantity").replaceChildren(...Array.from({ length: limit }, (_, i) => new Option(String(i + 1), String(i + 1))));
@@ -208,5 +209,157 @@ socket.on("hold", event => {
   renderHold();
 });
 
+// "Notify me": web pushes that reach the shopper with the page closed (sw.js
+// shows them). The browser has one push subscription for the whole shop,
+// shared by every product followed; the server keeps which products and
+// topics go with it. Permission is asked on the click, never on load.
+const notify = { key: null };
+const NOTIFY_ERRORS = {
+  denied: "Notifications are blocked for this shop. Allow them in your browser's site settings, then try again.",
+  dismissed: "You did not allow notifications, so we can't notify you.",
+  unsupported: "This browser cannot receive notifications from shops.",
+  "push-service": "Your browser could not reach its notification service. Try again later.",
+  "too-many": "You already get notifications for too many products: turn one off, then try again.",
+  "no-product": MESSAGES.NOT_FOUND,
+  refused: "The shop refused this browser's notification address. Try another browser.",
+  server: "The shop could not save this right now. Try again later.",
+};
+const TOPIC_WORDS = { sale_opens: "the sale opens", back_in_stock: "it is back in stock", hold_expiring: "your hold is about to expire" };
+const notifyFailure = why => Object.assign(new Error(NOTIFY_ERRORS[why]), { why });
+const pushPath = () => `/api/products/${encodeURIComponent(sku)}/push-subscriptions`;
+
+function notifyState(text, kind = "ok") {
+  $("notify-state").textContent = text;
+  $("notify-state").className = `message ${kind}`;
+}
+
+/** A push route's body; an error carries the status (the page tells 409 and 503 apart). */
+async function pushCall(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: body ? { "content-type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status}`), { status: response.status });
+  return text ? JSON.parse(text) : null;
+}
+
+/** The shopper's interests, every product: `[{id, sku, endpoint, notify}]`. */
+async function myInterests() {
+  const data = await pushCall("GET", "/api/push/subscriptions");
+  return Array.isArray(data) ? data : data?.subscriptions ?? [];
+}
+
+function base64urlBytes(text) {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  return Uint8Array.from(atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "=")), c => c.charCodeAt(0));
+}
+const sameBytes = (buffer, bytes) => Boolean(buffer) && buffer.byteLength === bytes.length && new Uint8Array(buffer).every((b, i) => b === bytes[i]);
+
+/** The visible topics ticked ("the sale opens" shows only before it does). */
+const chosenTopics = () => [...$("notify-topics").querySelectorAll("input:checked")].filter(box => !box.parentElement.hidden).map(box => box.value);
+
+function showNotifyOn(topics) {
+  for (const box of $("notify-topics").querySelectorAll("input")) box.checked = topics.includes(box.value);
+  const words = topics.map(t => TOPIC_WORDS[t]).filter(Boolean);
+  const list = words.length > 1 ? `${words.slice(0, -1).join(", ")} or ${words.at(-1)}` : words[0];
+  $("notify-on").textContent = "Save changes";
+  $("notify-off").hidden = false;
+  notifyState(`We'll notify you when ${list}.`);
+}
+
+function showNotifyOff(text, kind = "ok") {
+  $("notify-on").textContent = "Notify me";
+  $("notify-off").hidden = true;
+  notifyState(text, kind);
+}
+
+/** The browser's subscription, made now (`fresh`) or already there. */
+async function browserSubscription() {
+  const registration = await navigator.serviceWorker.ready;
+  let subscription = await registration.pushManager.getSubscription();
+  // Made for a VAPID key the shop no longer uses: nothing could reach it.
+  if (subscription && !sameBytes(subscription.options.applicationServerKey, notify.key)) {
+    await subscription.unsubscribe();
+    subscription = null;
+  }
+  if (subscription) return { subscription, fresh: false };
+  try {
+    const made = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: notify.key });
+    return { subscription: made, fresh: true };
+  } catch (e) {
+    throw notifyFailure(e.name === "NotSupportedError" ? "unsupported" : e.name === "NotAllowedError" ? "denied" : "push-service");
+  }
+}
+
+async function turnNotifyOn() {
+  const topics = chosenTopics();
+  if (topics.length === 0) return notifyState("Choose at least one thing to be told about.", "error");
+  const permission = Notification.permission === "granted" ? "granted" : await Notification.requestPermission();
+  if (permission !== "granted") throw notifyFailure(permission === "denied" ? "denied" : "dismissed");
+  const { subscription, fresh } = await browserSubscription();
+  try {
+    const saved = await pushCall("POST", pushPath(), { subscription: subscription.toJSON(), notify: topics });
+    showNotifyOn(saved?.notify ?? topics);
+  } catch (e) {
+    // Nothing else uses a subscription made for this click.
+    if (fresh) await subscription.unsubscribe().catch(() => {});
+    const status = e.status ?? 0;
+    throw notifyFailure(status === 409 ? "too-many" : status === 404 ? "no-product" : status >= 400 && status < 500 ? "refused" : "server");
+  }
+}
+
+async function turnNotifyOff() {
+  const registration = await navigator.serviceWorker.ready;
+  const subscription = await registration.pushManager.getSubscription();
+  if (subscription) {
+    await pushCall("DELETE", pushPath(), { endpoint: subscription.endpoint }).catch(e => {
+      if (e.status !== 404) throw e; // 404: already off
+    });
+    // The last product followed takes the browser's subscription with it.
+    const left = (await myInterests()).filter(i => i.endpoint === subscription.endpoint);
+    if (left.length === 0) await subscription.unsubscribe();
+  }
+  showNotifyOff("Notifications are off for this product.");
+}
+
+/** A click's work, with the button held down and any failure said in words. */
+const notifyAction = (button, work, fallback) => async () => {
+  $(button).disabled = true;
+  try {
+    await work();
+  } catch (e) {
+    notifyState(e.why ? e.message : fallback, "error");
+  } finally {
+    $(button).disabled = false;
+  }
+};
+$("notify-on").addEventListener("click", notifyAction("notify-on", turnNotifyOn, NOTIFY_ERRORS.server));
+$("notify-off").addEventListener("click", notifyAction("notify-off", turnNotifyOff, "We could not turn notifications off. Try again."));
+
+/** Shows "Notify me" when this browser can get pushes and the shop sends them
+ *  (its key route answers 503 when it does not), with what was asked before. */
+async function setUpNotify() {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) return;
+  let registration;
+  try {
+    notify.key = base64urlBytes((await pushCall("GET", "/api/push/vapid-public-key")).public_key);
+    registration = await navigator.serviceWorker.register("/sw.js");
+  } catch {
+    return;
+  }
+  $("notify").hidden = false;
+  if (Notification.permission === "denied") return notifyState(NOTIFY_ERRORS.denied, "error");
+  try {
+    const subscription = await registration.pushManager.getSubscription();
+    const mine = subscription && (await myInterests()).find(i => i.sku === sku && i.endpoint === subscription.endpoint);
+    if (mine) showNotifyOn(mine.notify);
+  } catch {
+    // Unknown: the shopper can still turn it on.
+  }
+}
+
 setInterval(render, 250);
 load();
+setUpNotify();

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use api_server::LimitOptions;
 use api_server::LiveOptions;
+use api_server::PushOptions;
 use clap::Parser;
-use reservation_core::{DeploymentArgs, LogArgs, RedisArgs};
+use reservation_core::{DeploymentArgs, LogArgs, RedisArgs, VapidArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -172,12 +173,34 @@ pub struct Args {
     #[arg(long, env = "FLASHSALE_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
 
+    #[command(flatten)]
+    pub vapid: VapidArgs,
+
+    /// Most "Notify me" subscriptions one shopper may hold: one per product
+    /// and browser. Subscribing a browser to a product again changes what it
+    /// is told and does not count twice.
+    #[arg(
+        long,
+        env = "FLASHSALE_PUSH_SUBSCRIPTIONS_PER_SHOPPER",
+        default_value_t = PushOptions::default().max_per_shopper,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub push_subscriptions_per_shopper: u32,
+
+    /// Take push endpoints on plain http to a loopback host (127.0.0.1, ::1,
+    /// localhost), such as a mock push service in tests and local
+    /// development. Real push services are https only: leave it off in
+    /// production.
+    #[arg(long, env = "FLASHSALE_PUSH_ALLOW_HTTP_LOOPBACK")]
+    pub push_allow_http_loopback: bool,
+
     /// The static web pages to serve.
     #[arg(long, env = "FLASHSALE_WEB_DIR", default_value = "web")]
     pub web_dir: PathBuf,
 
     /// Demo mode: start a private Redis when none is configured, add a few
-    /// products, and make up a merchant token when none is configured.
+    /// products, and make up a merchant token and a VAPID key when none is
+    /// configured (the key is kept in Redis, shared by the demo's workers).
     #[arg(long, env = "FLASHSALE_DEMO")]
     pub demo: bool,
 }

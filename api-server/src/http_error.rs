@@ -1,5 +1,6 @@
 //! HTTP errors: a status code and `{"error": {"code", "message"}}`, where
-//! `code` is the same reason the gRPC API gives. Outside [`crate::http`]
+//! `code` is the same reason the gRPC API gives, and `field` names the
+//! invalid field of an `INVALID_ARGUMENT` (as gRPC's `BadRequest` does). Outside [`crate::http`]
 //! because the live channel's session admission, HTTP middleware in front
 //! of Socket.IO, answers with them too.
 
@@ -18,6 +19,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The request's field at fault, for a page to point at.
+    pub field: Option<&'static str>,
     /// Sent as `Retry-After` (whole seconds, rounded up).
     pub retry_after: Option<std::time::Duration>,
 }
@@ -28,6 +31,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
             retry_after: None,
         }
     }
@@ -41,7 +45,8 @@ impl From<Error> for ApiError {
             | Error::SaleClosed { .. }
             | Error::WrongState { .. }
             | Error::IdempotencyMismatch { .. }
-            | Error::ProductExists(_) => StatusCode::CONFLICT,
+            | Error::ProductExists(_)
+            | Error::PushSubscriptionsFull { .. } => StatusCode::CONFLICT,
             Error::ProductNotFound(_)
             | Error::ReservationNotFound(_)
             | Error::ReservationAgedOut { .. } => StatusCode::NOT_FOUND,
@@ -49,7 +54,14 @@ impl From<Error> for ApiError {
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self::new(status, err.reason(), err.to_string())
+        let field = match &err {
+            Error::InvalidArgument { field, .. } => Some(*field),
+            _ => None,
+        };
+        Self {
+            field,
+            ..Self::new(status, err.reason(), err.to_string())
+        }
     }
 }
 
@@ -81,7 +93,11 @@ impl From<JsonRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = field.into();
+        }
+        let body = json!({ "error": error });
         let mut response = (self.status, Json(body)).into_response();
         if let Some(wait) = self.retry_after {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -28,7 +28,7 @@ pub mod testing;
 
 pub use auth::MerchantTokens;
 pub use grpc::GrpcOptions;
-pub use http::HttpOptions;
+pub use http::{HttpOptions, PushOptions};
 pub use identity::{CustomerTokens, Identity, JwtOptions, ShopJwts, ShopTokens};
 pub use limits::LimitOptions;
 pub use live::LiveOptions;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use api_server::{
     CustomerTokens, GrpcOptions, HttpOptions, Identity, JwtOptions, LimitOptions, LiveOptions,
-    MerchantTokens, RunningServer, ServerConfig, ShopJwts, ShopTokens,
+    MerchantTokens, PushOptions, RunningServer, ServerConfig, ShopJwts, ShopTokens,
 };
 use clap::Parser;
 use reservation_core::local_redis::LocalRedis;
@@ -63,6 +63,9 @@ async fn main() -> anyhow::Result<()> {
         ),
     };
 
+    // Read before Redis is reached, so that a bad key file fails fast.
+    let vapid = args.vapid.load().context("read the VAPID private key")?;
+
     let mut _private_redis = None;
     let redis_url = match (&args.redis_url, args.demo) {
         (Some(url), _) => url.clone(),
@@ -87,6 +90,22 @@ async fn main() -> anyhow::Result<()> {
     .await
     .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;
     let feed = StockFeed::start(&redis, engine.clone())?;
+
+    let vapid = match vapid {
+        Some(key) => Some(key),
+        // Every process of the demo must sign with the key the browsers
+        // subscribed with, so it is made up once and shared through Redis.
+        None if args.demo => Some(
+            engine
+                .demo_vapid_key()
+                .await
+                .context("make up the demo's VAPID key")?,
+        ),
+        None => {
+            tracing::info!("no VAPID key configured: web push (\"Notify me\") is off");
+            None
+        }
+    };
 
     let mut demo_token = None;
     if args.demo {
@@ -135,6 +154,11 @@ async fn main() -> anyhow::Result<()> {
                     interval: Duration::from_millis(args.stock_interval_ms),
                     ws_read_buffer: args.ws_read_buffer_bytes,
                     ..LiveOptions::default()
+                },
+                push: PushOptions {
+                    vapid_public_key: vapid.as_ref().map(|key| key.public_key_base64url()),
+                    max_per_shopper: args.push_subscriptions_per_shopper,
+                    allow_http_loopback: args.push_allow_http_loopback,
                 },
             },
         },

@@ -3,10 +3,11 @@
 //! from these (and checked by the binary's tests).
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use reservation_core::{DeploymentArgs, LogArgs, RedisArgs};
+use reservation_core::{DeploymentArgs, LogArgs, RedisArgs, VapidArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -155,6 +156,67 @@ pub struct Args {
     /// the streams are trimmed (0s: never). One with pending jobs is kept.
     #[arg(long, env = "FLASHSALE_FORGET_CONSUMERS_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
     pub forget_consumers_after: Duration,
+
+    #[command(flatten)]
+    pub vapid: VapidArgs,
+
+    /// Who push services may contact about this deployment's pushes: a
+    /// `mailto:` or `https:` URL, sent in every VAPID token. Required with a
+    /// VAPID key (with --demo-vapid, mailto:demo@flash-sale.example).
+    #[arg(long, env = "FLASHSALE_VAPID_SUBJECT")]
+    pub vapid_subject: Option<String>,
+
+    /// Push with the demo deployment's VAPID key, made up by the first
+    /// process that asks and kept in Redis (as `api-server --demo` does).
+    /// For demos only: anyone who can read Redis has the private key.
+    #[arg(
+        long,
+        env = "FLASHSALE_DEMO_VAPID",
+        conflicts_with_all = ["vapid_private_key_file", "vapid_private_key"]
+    )]
+    pub demo_vapid: bool,
+
+    /// Web pushes this worker sends at once; one push service origin gets
+    /// at most half of them, so a slow one cannot take them all.
+    #[arg(long, env = "FLASHSALE_PUSH_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub push_concurrency: u32,
+
+    /// Web pushes a second this worker sends to one push service origin
+    /// (`https://fcm.googleapis.com`, …). Most of a sale's subscribers share
+    /// two or three such services, so this bounds how fast an opening goes
+    /// out; a service that wants less says so with 429 and `Retry-After`.
+    #[arg(long, env = "FLASHSALE_PUSH_PER_ORIGIN", default_value = "1000")]
+    pub push_per_origin: NonZeroU32,
+
+    /// Tries of one web push (doubling backoff, or the push service's
+    /// `Retry-After`) before it goes to `fs:push:dead`.
+    #[arg(long, env = "FLASHSALE_PUSH_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub push_attempts: u32,
+
+    /// A subscription is told a product is back in stock at most once in
+    /// this long, however often its units come and go.
+    #[arg(long, env = "FLASHSALE_PUSH_QUIET_PERIOD", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub push_quiet_period: Duration,
+
+    /// How often the worker holding sweep partition 0 looks for sales
+    /// opening and products back in stock, to push to their subscribers.
+    #[arg(long, env = "FLASHSALE_PUSH_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub push_interval: Duration,
+
+    /// Longest a push service may take to answer one push, connecting
+    /// included.
+    #[arg(long, env = "FLASHSALE_PUSH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub push_timeout: Duration,
+
+    /// Subscriptions a push round reads and enqueues per step (tests make
+    /// it small to stop a worker mid-round).
+    #[arg(
+        long,
+        env = "FLASHSALE_PUSH_ROUND_BATCH",
+        default_value_t = 500,
+        hide = true
+    )]
+    pub push_round_batch: u32,
 }
 
 #[derive(Subcommand, Debug)]

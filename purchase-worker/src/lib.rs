@@ -16,12 +16,18 @@
 //!   the partitions it holds: the running workers share the partitions out
 //!   ([`share`]), so each due hold is visited by one of them.
 //!
+//! With a VAPID key, each worker also delivers web pushes ([`push`]): the
+//! one holding sweep partition 0 plans them (a sale opening, a product back
+//! in stock), the sweeper hands over holds about to expire, and every
+//! worker sends the jobs from their stream.
+//!
 //! Every state change is one script of `reservation-core`, so any number of
 //! buyers and sweepers can race without returning or selling a unit twice.
 
 mod admin_listener;
 mod buyer;
 mod metrics;
+pub mod push;
 pub mod share;
 mod step;
 mod sweeper;
@@ -34,6 +40,7 @@ use std::time::Duration;
 pub use admin_listener::AdminListener;
 pub use buyer::Buyer;
 pub use metrics::WorkerMetrics;
+pub use push::{HoldExpiringPushes, PushDeliverer, PushPlanner, PushSettings};
 pub use step::{AcceptAll, Purchase, PurchaseFailure, PurchaseStep};
 pub use sweeper::Sweeper;
 pub use webhook::availability::AvailabilityAnnouncer;

@@ -1,7 +1,8 @@
 //! `purchase-worker`: reads its configuration (flags or `FLASHSALE_*`
-//! variables), runs a buyer and a sweeper on the engine, serves `/metrics`
-//! and the probes, and on SIGTERM or Ctrl-C finishes the job in hand,
-//! acknowledges it and exits 0. `purchase-worker upgrade` converts a Redis
+//! variables), runs a buyer and a sweeper on the engine (and with a VAPID
+//! key the web push planner and deliverer), serves `/metrics` and the
+//! probes, and on SIGTERM or Ctrl-C finishes the job in hand, acknowledges
+//! it and exits 0. `purchase-worker upgrade` converts a Redis
 //! of an older layout instead, and exits.
 
 mod args;
@@ -11,9 +12,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use purchase_worker::push::check_subject;
 use purchase_worker::{
     AcceptAll, AdminListener, AvailabilityAnnouncer, Buyer, EventDeliverer, EventEndpoints,
-    PurchaseStep, Sweeper, WebhookEndpoint, WebhookPurchase, WorkerConfig, WorkerMetrics,
+    HoldExpiringPushes, PurchaseStep, PushDeliverer, PushPlanner, PushSettings, Sweeper,
+    WebhookEndpoint, WebhookPurchase, WorkerConfig, WorkerMetrics,
 };
 use reservation_core::keys::Retention;
 use reservation_core::{Engine, EngineConfig, RedisConfig, SystemClock};
@@ -40,7 +43,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connect to Redis at {}", redis.redacted_url()))?;
 
-    let mut config = WorkerConfig::new(args.name.unwrap_or_else(WorkerConfig::unique_consumer));
+    let mut config = WorkerConfig::new(
+        args.name
+            .clone()
+            .unwrap_or_else(WorkerConfig::unique_consumer),
+    );
     config.max_attempts = args.max_attempts;
     config.claim_idle = Duration::from_millis(args.claim_idle_ms);
     config.sweep_interval = Duration::from_millis(args.sweep_interval_ms);
@@ -61,8 +68,37 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     // The event groups start at the streams' new entries: they are made
     // before this worker's buyers append any order.
-    let sweeper = Sweeper::new(engine.clone(), config.clone(), metrics.clone());
+    let mut sweeper = Sweeper::new(engine.clone(), config.clone(), metrics.clone());
     let mut delivering = Vec::new();
+    let mut pushing = None;
+    match push_settings(&args, &engine).await? {
+        None => tracing::info!(
+            "no VAPID key (--vapid-private-key-file, --vapid-private-key or --demo-vapid): web push is off"
+        ),
+        Some((key, settings)) => {
+            let deliverer = PushDeliverer::new(&engine, &key, settings.clone(), &config, &metrics)
+                .await
+                .context("web push")?;
+            let stopping = stopped.clone();
+            delivering.push(
+                deliverer
+                    .spawn_on_own_thread(stopping)
+                    .context("start web push's thread")?,
+            );
+            let planner = PushPlanner::new(
+                engine.clone(),
+                sweeper.holder().to_owned(),
+                settings,
+                metrics.clone(),
+            );
+            let stopping = stopped.clone();
+            delivering.push(tokio::spawn(async move { planner.run(stopping).await }));
+            let (hook, task) = HoldExpiringPushes::start(engine.clone(), metrics.clone());
+            sweeper = sweeper.with_hold_expiring_pushes(hook);
+            pushing = Some(task);
+            tracing::info!(public_key = %key.public_key_base64url(), "web push on");
+        }
+    }
     if !args.event_webhook.is_empty() {
         let secrets = &args.event_webhook_secret;
         if secrets.len() != 1 && secrets.len() != args.event_webhook.len() {
@@ -151,13 +187,58 @@ async fn main() -> anyhow::Result<()> {
         task.await?;
     }
     sweeping.await?;
+    // The sweeper's notices handed over so far are enqueued before exit.
+    if let Some(task) = pushing {
+        task.await?;
+    }
     Ok(())
 }
+
+/// The VAPID key and push settings, when a key is given; `None` turns web
+/// push off.
+async fn push_settings(
+    args: &Args,
+    engine: &Engine,
+) -> anyhow::Result<Option<(reservation_core::VapidKey, PushSettings)>> {
+    let key = if args.demo_vapid {
+        Some(
+            engine
+                .demo_vapid_key()
+                .await
+                .context("read or make the demo VAPID key")?,
+        )
+    } else {
+        args.vapid.load().context("read the VAPID private key")?
+    };
+    let Some(key) = key else { return Ok(None) };
+    let subject = match (&args.vapid_subject, args.demo_vapid) {
+        (Some(subject), _) => subject.clone(),
+        (None, true) => DEMO_SUBJECT.to_owned(),
+        (None, false) => bail!(
+            "a VAPID key needs --vapid-subject (FLASHSALE_VAPID_SUBJECT): a mailto: or https: URL push services may contact"
+        ),
+    };
+    check_subject(&subject).map_err(anyhow::Error::msg)?;
+    let settings = PushSettings {
+        concurrency: args.push_concurrency as usize,
+        per_origin: args.push_per_origin,
+        attempts: args.push_attempts,
+        quiet_period: args.push_quiet_period,
+        interval: args.push_interval,
+        timeout: args.push_timeout,
+        round_batch: args.push_round_batch.max(1),
+        ..PushSettings::new(subject)
+    };
+    Ok(Some((key, settings)))
+}
+
+/// The VAPID subject of a demo deployment that names none.
+const DEMO_SUBJECT: &str = "mailto:demo@flash-sale.example";
 
 /// Another worker takes a job over once it has been idle `claim_idle`; a job
 /// is kept before each try, so only a single try outlasting it (the
 /// endpoint's timeout and the longest wait between tries) lets two workers
-/// ask the shop at once.
+/// ask the shop (or a push service) at once.
 fn warn_if_claimed_mid_try(config: &WorkerConfig, timeout: Duration, kind: &str) {
     let one_try = timeout + WorkerConfig::MAX_RETRY_DELAY;
     if config.claim_idle <= one_try {

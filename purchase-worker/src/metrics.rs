@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry};
@@ -36,6 +37,22 @@ pub struct WorkerMetrics {
     pub webhook_failures: Counter,
     /// Event webhooks given up on, recorded in the dead-letter stream.
     pub webhooks_dead_lettered: Counter,
+    /// Push jobs enqueued: a round's batches, and hold-expiring notices.
+    pub push_jobs_enqueued: Counter,
+    /// Web pushes a push service took.
+    pub pushes_delivered: Counter,
+    /// Web push attempts that did not deliver, by outcome (`gone`,
+    /// `retry_after`, `rejected`, `failed`).
+    pub push_failures: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Subscriptions removed because their push service said they are gone.
+    pub push_subscriptions_removed: Counter,
+    /// Push jobs acknowledged unsent, by reason (`duplicate`,
+    /// `unsubscribed`, `expired`).
+    pub pushes_skipped: Family<Vec<(&'static str, &'static str)>, Counter>,
+    /// Pushes given up on, recorded in `fs:push:dead`.
+    pub pushes_dead_lettered: Counter,
+    /// Push jobs left pending because their origin held all it may.
+    pub push_jobs_set_aside: Counter,
 }
 
 impl WorkerMetrics {
@@ -104,6 +121,48 @@ impl WorkerMetrics {
             "Event webhooks given up on after their last attempt",
             Counter::default(),
         );
+        let push_jobs_enqueued = registered(
+            &mut registry,
+            "push_jobs_enqueued",
+            "Push jobs enqueued by push rounds and hold-expiring notices",
+            Counter::default(),
+        );
+        let pushes_delivered = registered(
+            &mut registry,
+            "pushes_delivered",
+            "Web pushes a push service took",
+            Counter::default(),
+        );
+        let push_failures = registered(
+            &mut registry,
+            "push_failures",
+            "Web push attempts that did not deliver, by outcome",
+            Family::default(),
+        );
+        let push_subscriptions_removed = registered(
+            &mut registry,
+            "push_subscriptions_removed",
+            "Push subscriptions removed because their push service said they are gone",
+            Counter::default(),
+        );
+        let pushes_skipped = registered(
+            &mut registry,
+            "pushes_skipped",
+            "Push jobs acknowledged unsent: duplicates, unsubscribed, expired",
+            Family::default(),
+        );
+        let pushes_dead_lettered = registered(
+            &mut registry,
+            "pushes_dead_lettered",
+            "Web pushes given up on, recorded in fs:push:dead",
+            Counter::default(),
+        );
+        let push_jobs_set_aside = registered(
+            &mut registry,
+            "push_jobs_set_aside",
+            "Push jobs left pending for later because their origin held all it may",
+            Counter::default(),
+        );
         let sweep_lag = registered(
             &mut registry,
             "sweep_lag_seconds",
@@ -129,7 +188,28 @@ impl WorkerMetrics {
             webhooks_delivered,
             webhook_failures,
             webhooks_dead_lettered,
+            push_jobs_enqueued,
+            pushes_delivered,
+            push_failures,
+            push_subscriptions_removed,
+            pushes_skipped,
+            pushes_dead_lettered,
+            push_jobs_set_aside,
         })
+    }
+
+    /// One more push attempt that did not deliver, with its outcome.
+    pub fn push_failed(&self, outcome: &'static str) {
+        self.push_failures
+            .get_or_create(&vec![("outcome", outcome)])
+            .inc();
+    }
+
+    /// One more push job acknowledged unsent, with why.
+    pub fn push_skipped(&self, reason: &'static str) {
+        self.pushes_skipped
+            .get_or_create(&vec![("reason", reason)])
+            .inc();
     }
 
     /// The Prometheus text exposition.

@@ -12,6 +12,10 @@
 //! Chores that need doing once per deployment (the catalog check for
 //! products missing from the index, trimming the dead-letter stream) fall
 //! to whoever holds partition 0.
+//!
+//! With web push on, the expiry notices a sweep sends are handed to the
+//! [`HoldExpiringPushes`] hook, which pushes them to the shoppers who
+//! asked, off the sweep's path.
 
 use std::sync::Arc;
 
@@ -23,6 +27,7 @@ use reservation_core::{Engine, Error, Result, Sku};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::push::HoldExpiringPushes;
 use crate::share::PartitionShare;
 use crate::{WorkerConfig, WorkerMetrics};
 
@@ -39,6 +44,8 @@ pub struct Sweeper {
     config: WorkerConfig,
     metrics: Arc<WorkerMetrics>,
     share: PartitionShare,
+    /// Where expiry notices go to be pushed, when web push is on.
+    hold_expiring: Option<HoldExpiringPushes>,
 }
 
 impl Sweeper {
@@ -49,7 +56,15 @@ impl Sweeper {
             config,
             metrics,
             share,
+            hold_expiring: None,
         }
+    }
+
+    /// Hands every expiry notice to `pushes` (web push is on), and trims
+    /// the push streams with the other chores.
+    pub fn with_hold_expiring_pushes(mut self, pushes: HoldExpiringPushes) -> Self {
+        self.hold_expiring = Some(pushes);
+        self
     }
 
     /// Sweeps until `shutdown` turns true, then gives up its partitions.
@@ -137,7 +152,7 @@ impl Sweeper {
     /// number of steps). Returns it with its next deadline, if any.
     async fn sweep_product(&self, sku: Sku) -> Result<(Sku, Option<i64>)> {
         for _ in 0..STEPS_PER_PASS {
-            let swept = match self
+            let mut swept = match self
                 .engine
                 .sweep_product(&sku, self.config.sweep_batch)
                 .await
@@ -149,7 +164,14 @@ impl Sweeper {
             self.metrics
                 .expired_units
                 .inc_by(swept.expired_units as u64);
-            self.metrics.expiry_notices.inc_by(swept.notices as u64);
+            self.metrics
+                .expiry_notices
+                .inc_by(swept.notices.len() as u64);
+            if let Some(pushes) = &self.hold_expiring {
+                pushes
+                    .notices(&sku, std::mem::take(&mut swept.notices))
+                    .await;
+            }
             if !swept.requeued.is_empty() {
                 tracing::warn!(%sku, holds = swept.requeued.len(), "enqueued stranded purchases again");
                 self.metrics.requeued.inc_by(swept.requeued.len() as u64);
@@ -163,7 +185,9 @@ impl Sweeper {
     }
 
     /// Trims the streams of the partitions held (and the dead letters of
-    /// purchases and of event webhooks, with the chores) to their retention.
+    /// purchases and of event webhooks, with the chores, and with push on
+    /// its jobs, as long as acknowledged purchase jobs, and its dead
+    /// letters, as long as orders) to their retention.
     async fn trim(&self, chores: bool) -> Result<()> {
         let mut trimmed = 0;
         for partition in self.share.held() {
@@ -181,6 +205,12 @@ impl Sweeper {
                 trimmed += self
                     .engine
                     .trim_stream(dead_letters, self.config.order_retention)
+                    .await?;
+            }
+            if self.hold_expiring.is_some() {
+                trimmed += self
+                    .engine
+                    .trim_push_streams(self.config.purchase_retention, self.config.order_retention)
                     .await?;
             }
         }

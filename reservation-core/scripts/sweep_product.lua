@@ -26,9 +26,13 @@
 --   expired_units  units the expired holds gave back
 --   next_look      when to look at the product next: its next deadline or
 --                  notice, ms; -1 when it has no live holds
---   notices        expiry notices sent
 --   expired        the expired holds' tokens, oldest first
 --   requeued       the tokens of the confirmed holds given a new deadline
+--   noticed        the tokens of the holds sent an expiry notice (at most
+--                  the holds of 16 due entries, or of one deadline)
+--   noticed_customers, noticed_quantities, noticed_deadlines
+--                  each noticed hold's owner, units and deadline (ms), in
+--                  the order of `noticed`
 
 local product = load_product()
 if not product then
@@ -56,6 +60,7 @@ end
 -- Sends the notices of the due entries past `noticed_until` whose time has
 -- come, whole deadlines at a time (entries sharing the deadline where the
 -- step stops wait for the next step), and moves `noticed_until` on.
+-- Returns the events sent.
 local function send_notices()
   local page = redis.call('ZRANGE', DUE, string.format('(%.0f', product.noticed_until),
     string.format('%.0f', NOW + LEAD), 'BYSCORE', 'LIMIT', 0, NOTICE_ENTRIES + 1, 'WITHSCORES')
@@ -64,7 +69,7 @@ local function send_notices()
     entries[#entries + 1] = { page[i], tonumber(page[i + 1]) }
   end
   if #entries == 0 then
-    return 0
+    return {}
   end
   if #entries > NOTICE_ENTRIES then
     local cut = entries[NOTICE_ENTRIES + 1][2]
@@ -105,12 +110,17 @@ local function send_notices()
   publish_hold_events(events, notice_of)
   product.noticed_until = entries[#entries][2]
   redis.call('HSET', PRODUCT, 'noticed_until', string.format('%.0f', product.noticed_until))
-  return #events
+  return events
 end
 
-local notices = 0
+local noticed, noticed_customers, noticed_quantities, noticed_deadlines = {}, {}, {}, {}
 if gets_notices(product, LEAD) then
-  notices = send_notices()
+  for i, event in ipairs(send_notices()) do
+    noticed[i] = event[3].token
+    noticed_customers[i] = event[1]
+    noticed_quantities[i] = event[3].quantity
+    noticed_deadlines[i] = event[3].expires
+  end
 end
 
 local timeout = tonumber(ARGV[8])
@@ -137,5 +147,7 @@ local expired = {}
 for i, due in ipairs(plan.due) do
   expired[i] = token_of(due.key, { created_at_ms = tonumber(due.created) })
 end
-return { 'OK', 'expired_units', plan.units, 'next_look', next_look or -1, 'notices', notices,
-  'expired', expired, 'requeued', requeued }
+return { 'OK', 'expired_units', plan.units, 'next_look', next_look or -1,
+  'expired', expired, 'requeued', requeued, 'noticed', noticed,
+  'noticed_customers', noticed_customers, 'noticed_quantities', noticed_quantities,
+  'noticed_deadlines', noticed_deadlines }

@@ -69,6 +69,11 @@ pub enum Error {
         action: &'static str,
     },
 
+    /// The shopper already has as many push interests as a deployment
+    /// allows (one per product and subscription).
+    #[error("customer {customer} already has {max} push subscriptions, the most allowed")]
+    PushSubscriptionsFull { customer: CustomerId, max: u32 },
+
     #[error("Redis is unavailable: {0}")]
     Unavailable(#[source] Cause),
 
@@ -113,6 +118,7 @@ impl Error {
             Self::IdempotencyMismatch { .. } => "IDEMPOTENCY_MISMATCH",
             Self::ProductExists(_) => "PRODUCT_EXISTS",
             Self::WrongState { .. } => "WRONG_STATE",
+            Self::PushSubscriptionsFull { .. } => "TOO_MANY_SUBSCRIPTIONS",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }

@@ -69,12 +69,14 @@ mod stream_retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
+mod vapid;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalescer::{CoalescerConfig, CoalescerStats, ReserveCoalescer};
 pub use engine::{
-    Announced, AuditReport, Engine, EngineConfig, HoldPage, LAYOUT_VERSION, ProductPage,
-    ProductSweep, RawReserveCommand, SweeperRegistration, UpgradeReport,
+    Announced, AuditReport, Engine, EngineConfig, ExpiryNotice, HoldPage, LAYOUT_VERSION,
+    ProductPage, ProductSweep, PushClaim, PushRoundBatch, RawReserveCommand, SweeperRegistration,
+    UpgradeReport,
 };
 pub use error::{Error, Result};
 pub use feed::{HoldWatch, StockFeed, StockWatch};
@@ -85,10 +87,12 @@ pub use readiness::Readiness;
 pub use redis_config::{ConnectionMode, RedisConfig, RedisTls};
 pub use scripts::script_hashes;
 #[cfg(feature = "cli")]
-pub use shared_args::{DeploymentArgs, RedisArgs};
+pub use shared_args::{DeploymentArgs, RedisArgs, VapidArgs};
 pub use stream_group::{GroupStart, StreamGroup, Taken};
 pub use types::{
-    CartLine, CartRequest, CustomerId, Hold, HoldEvent, HoldState, NewProduct, Product,
-    ProductUpdate, Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku,
-    StockEvent, StockSnapshot, Transition,
+    CartLine, CartRequest, CustomerId, EndpointPolicy, Hold, HoldEvent, HoldState, NewProduct,
+    Product, ProductUpdate, PushInterest, PushJob, PushKind, PushSubscription, PushTopics,
+    Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,
+    StockSnapshot, SubscriptionId, Transition,
 };
+pub use vapid::VapidKey;

@@ -6,6 +6,8 @@
 //! committing a change); then the shared parts it needs:
 //! `reserving.lua` (deciding and granting one request), `carts.lua` (the
 //! cart scripts' layout), `holding.lua` (the scripts that move one hold).
+//! The web push scripts (`push_*.lua`) stand alone: they touch only push
+//! keys (and read whether a product exists).
 //! `redis::Script` runs a script by its SHA1 and loads it when Redis answers
 //! NOSCRIPT (after a restart or `SCRIPT FLUSH`).
 
@@ -63,6 +65,14 @@ pub(crate) struct Scripts {
     pub earliest_deadline: Script,
     pub take_lease: Script,
     pub give_up_lease: Script,
+    pub push_subscribe_shopper: Script,
+    pub push_subscribe_product: Script,
+    pub push_unsubscribe: Script,
+    pub push_start_round: Script,
+    pub push_observe_availability: Script,
+    pub push_round_batch: Script,
+    pub push_advance_round: Script,
+    pub push_claim: Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -89,6 +99,16 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     earliest_deadline: Script::new(include_str!("../scripts/earliest_deadline.lua")),
     take_lease: Script::new(include_str!("../scripts/take_lease.lua")),
     give_up_lease: Script::new(include_str!("../scripts/give_up_lease.lua")),
+    push_subscribe_shopper: Script::new(include_str!("../scripts/push_subscribe_shopper.lua")),
+    push_subscribe_product: Script::new(include_str!("../scripts/push_subscribe_product.lua")),
+    push_unsubscribe: Script::new(include_str!("../scripts/push_unsubscribe.lua")),
+    push_start_round: Script::new(include_str!("../scripts/push_start_round.lua")),
+    push_observe_availability: Script::new(include_str!(
+        "../scripts/push_observe_availability.lua"
+    )),
+    push_round_batch: Script::new(include_str!("../scripts/push_round_batch.lua")),
+    push_advance_round: Script::new(include_str!("../scripts/push_advance_round.lua")),
+    push_claim: Script::new(include_str!("../scripts/push_claim.lua")),
 });
 
 /// Every script's name and SHA1, as `SLOWLOG` and `SCRIPT EXISTS` name
@@ -119,6 +139,14 @@ pub fn script_hashes() -> Vec<(&'static str, &'static str)> {
         ("earliest_deadline", &s.earliest_deadline),
         ("take_lease", &s.take_lease),
         ("give_up_lease", &s.give_up_lease),
+        ("push_subscribe_shopper", &s.push_subscribe_shopper),
+        ("push_subscribe_product", &s.push_subscribe_product),
+        ("push_unsubscribe", &s.push_unsubscribe),
+        ("push_start_round", &s.push_start_round),
+        ("push_observe_availability", &s.push_observe_availability),
+        ("push_round_batch", &s.push_round_batch),
+        ("push_advance_round", &s.push_advance_round),
+        ("push_claim", &s.push_claim),
     ]
     .into_iter()
     .map(|(name, script)| (name, script.get_hash()))

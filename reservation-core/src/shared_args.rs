@@ -106,3 +106,36 @@ impl RedisArgs {
         Duration::from_millis(self.redis_wait_ms)
     }
 }
+
+/// Where the deployment's VAPID private key comes from (web push): the
+/// same for every api-server and worker.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct VapidArgs {
+    /// A file holding the VAPID private key: PEM (SEC1 `EC PRIVATE KEY` or
+    /// PKCS#8 `PRIVATE KEY`) or the raw 32 bytes as base64url.
+    #[arg(long, env = "FLASHSALE_VAPID_PRIVATE_KEY_FILE")]
+    pub vapid_private_key_file: Option<PathBuf>,
+
+    /// The VAPID private key itself, the raw 32 bytes as base64url (as
+    /// `npx web-push generate-vapid-keys` prints it).
+    #[arg(
+        long,
+        env = "FLASHSALE_VAPID_PRIVATE_KEY",
+        hide_env_values = true,
+        conflicts_with = "vapid_private_key_file",
+        // base64url may start with '-'.
+        allow_hyphen_values = true
+    )]
+    pub vapid_private_key: Option<String>,
+}
+
+impl VapidArgs {
+    /// The key given, if any.
+    pub fn load(&self) -> crate::Result<Option<crate::VapidKey>> {
+        match (&self.vapid_private_key_file, &self.vapid_private_key) {
+            (Some(path), _) => crate::VapidKey::read_file(path).map(Some),
+            (None, Some(text)) => crate::VapidKey::from_base64url(text).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}

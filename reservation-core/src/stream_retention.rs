@@ -1,4 +1,5 @@
-//! How long the purchase, orders and dead-letter streams keep their entries.
+//! How long the purchase, orders, push and dead-letter streams keep their
+//! entries.
 //!
 //! A stream is trimmed to the entries of its retention (`XTRIM MINID ~`), but
 //! never past an entry some consumer group still needs: one delivered and
@@ -20,6 +21,7 @@ use redis::streams::{StreamInfoGroupsReply, StreamPendingReply};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::keys::{DEAD_PUSHES, PUSH_JOBS};
 use crate::scripts::SCRIPTS;
 
 /// A stream entry id: (milliseconds, sequence).
@@ -93,5 +95,20 @@ impl Engine {
         let removed = self.redis().invoke(&call).await?;
         redis::from_redis_value(removed)
             .map_err(|e| Error::Internal(format!("forget_idle_consumers answered {e}")))
+    }
+}
+
+impl Engine {
+    /// Trims the push streams like the others: the jobs to `jobs_retention`
+    /// and the pushes given up on to `dead_retention`, never past a job the
+    /// senders' group has pending or has not read. Returns how many entries
+    /// went.
+    pub async fn trim_push_streams(
+        &self,
+        jobs_retention: Duration,
+        dead_retention: Duration,
+    ) -> Result<u64> {
+        Ok(self.trim_stream(PUSH_JOBS, jobs_retention).await?
+            + self.trim_stream(DEAD_PUSHES, dead_retention).await?)
     }
 }

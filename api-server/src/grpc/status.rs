@@ -18,7 +18,8 @@ pub fn to_status(err: Error) -> Status {
         Error::OutOfStock { .. }
         | Error::CustomerLimit { .. }
         | Error::SaleClosed { .. }
-        | Error::WrongState { .. } => Code::FailedPrecondition,
+        | Error::WrongState { .. }
+        | Error::PushSubscriptionsFull { .. } => Code::FailedPrecondition,
         Error::ProductNotFound(_)
         | Error::ReservationNotFound(_)
         | Error::ReservationAgedOut { .. } => Code::NotFound,
@@ -89,6 +90,10 @@ fn metadata(err: &Error) -> HashMap<String, String> {
         }
         Error::InvalidArgument { field, .. } => vec![("field", (*field).to_owned())],
         Error::IdempotencyMismatch { request_id } => vec![("request_id", request_id.to_string())],
+        Error::PushSubscriptionsFull { customer, max } => vec![
+            ("customer_id", customer.to_string()),
+            ("max", max.to_string()),
+        ],
         Error::Unavailable(_) | Error::Internal(_) => vec![],
     };
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()

@@ -7,15 +7,19 @@
 //! | `GET /api/products` | products in SKU order (`?after=SKU&limit=N`) |
 //! | `GET /api/products/{sku}` | one product |
 //! | `POST /api/products/{sku}/reservations` | reserve `{"quantity", "request_id"}` |
+//! | `POST /api/carts` | reserve several products, all or nothing |
+//! | `GET /api/reservations` | the shopper's live holds |
 //! | `GET /api/reservations/{id}` | one of the shopper's holds |
 //! | `POST /api/reservations/{id}/confirm` | buy it |
 //! | `DELETE /api/reservations/{id}` | give it back |
+//! | `…/push-subscriptions`, `/api/push/…` | "Notify me" (see `push.rs`) |
 //!
 //! A product's JSON is its stock event (`sku`, `available`, `held`, `sold`,
 //! `total`, `version`, `at_ms`) plus its settings.
 
 mod admin;
 mod customer;
+mod push;
 mod record;
 mod routes;
 
@@ -35,6 +39,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use crate::http_error::ApiError;
+pub use push::PushOptions;
 
 use crate::app::App;
 use crate::identity::{CUSTOMER_HEADER, TOKEN_HEADER};
@@ -53,6 +58,8 @@ pub struct HttpOptions {
     /// (Socket.IO polling and the JSON API). Empty: same origin only.
     pub cors_origins: Vec<HeaderValue>,
     pub live: LiveOptions,
+    /// Web push subscriptions ("Notify me").
+    pub push: PushOptions,
 }
 
 /// The HTTP API, the pages and Socket.IO, and the handle that closes the
@@ -81,6 +88,7 @@ pub fn router(app: App, options: &HttpOptions) -> (Router, SocketIo) {
     let (live, io) = live::layer(app.clone(), options.live.clone());
     let router = routes::api()
         .merge(admin::api())
+        .merge(push::api(options.push.clone()))
         // The pages: the product page and the dashboard are single files that
         // read what they show from the URL and the APIs.
         .route_service("/p/{sku}", ServeFile::new(web.join("product.html")))

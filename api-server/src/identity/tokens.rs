@@ -3,6 +3,8 @@
 //! the shop and the engine share, in unpadded URL-safe base64. `~` is not in
 //! the customer id alphabet, so the parts cannot be confused.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -14,7 +16,10 @@ use super::Unidentified;
 /// Issues and checks customer tokens with the shop's secret.
 #[derive(Clone)]
 pub struct CustomerTokens {
-    key: Hmac<Sha256>,
+    /// Shared rather than copied: every request clones the node's `App`,
+    /// and the keyed state is a few hundred bytes (more still when a
+    /// dependency turns on `hmac`'s `reset`).
+    key: Arc<Hmac<Sha256>>,
 }
 
 /// The secret never shows, in logs or anywhere else.
@@ -27,7 +32,7 @@ impl std::fmt::Debug for CustomerTokens {
 impl CustomerTokens {
     pub fn new(secret: &[u8]) -> Self {
         Self {
-            key: Hmac::new_from_slice(secret).expect("HMAC takes a key of any length"),
+            key: Arc::new(Hmac::new_from_slice(secret).expect("HMAC takes a key of any length")),
         }
     }
 
@@ -58,7 +63,7 @@ impl CustomerTokens {
     }
 
     fn sign(&self, claim: &str) -> Hmac<Sha256> {
-        let mut mac = self.key.clone();
+        let mut mac = Hmac::clone(&self.key);
         mac.update(claim.as_bytes());
         mac
     }

@@ -20,8 +20,8 @@ use reservation_core::{CoalescerConfig, StockFeed};
 use tonic::transport::Channel;
 
 use crate::{
-    GrpcOptions, HttpOptions, Identity, LimitOptions, LiveOptions, MerchantTokens, RunningServer,
-    ServerConfig,
+    GrpcOptions, HttpOptions, Identity, LimitOptions, LiveOptions, MerchantTokens, PushOptions,
+    RunningServer, ServerConfig,
 };
 
 /// The merchant token every test server accepts.
@@ -49,6 +49,8 @@ pub struct ServerOptions {
     pub limits: LimitOptions,
     /// Trusted by default: tests name shoppers with the bare header.
     pub identity: Identity,
+    /// Off by default (no VAPID key), as a deployment without one.
+    pub push: PushOptions,
 }
 
 impl Default for ServerOptions {
@@ -64,6 +66,7 @@ impl Default for ServerOptions {
             reserves: CoalescerConfig::default(),
             limits: LimitOptions::unlimited(),
             identity: Identity::Trusted,
+            push: PushOptions::default(),
         }
     }
 }
@@ -243,6 +246,7 @@ async fn start_node(t: &TestEngine, options: &ServerOptions) -> RunningServer {
                 web_dir: options.web_dir.clone(),
                 cors_origins: Vec::new(),
                 live: options.live.clone(),
+                push: options.push.clone(),
             },
         },
         engine,

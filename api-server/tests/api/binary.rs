@@ -1,6 +1,7 @@
 //! The `api-server` binary as an operator runs it: demo mode starts its own
 //! Redis and products, prints where it listens, and exits 0 on SIGTERM after
-//! finishing what is in flight.
+//! finishing what is in flight; it serves the public half of the VAPID key it
+//! is given (or, in demo mode, of the one its deployment made up).
 
 use api_server::testing::ServerProcess;
 
@@ -189,4 +190,50 @@ async fn over_tls_as_the_engines_acl_user_it_serves_shoppers_and_never_logs_the_
         !logs.contains(password),
         "the password reached the logs:\n{logs}"
     );
+}
+
+/// The public key `server` serves for push subscriptions.
+async fn served_vapid_key(server: &ServerProcess) -> String {
+    let url = format!("http://{}/api/push/vapid-public-key", server.http_addr);
+    let answer: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    answer["public_key"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn it_serves_its_vapid_key_and_demo_processes_share_one() {
+    use api_server::testing::TestServer;
+    use reservation_core::VapidKey;
+
+    let redis = TestServer::start().await;
+    let url = redis.t.redis.url();
+    let key = VapidKey::generate();
+    let private = key.to_base64url();
+    let given = ServerProcess::spawn_with_env(
+        env!("CARGO_BIN_EXE_api-server"),
+        &["--redis-url", &url, "--insecure-customer-header"],
+        &[("FLASHSALE_VAPID_PRIVATE_KEY", &private)],
+        "debug",
+    );
+    assert_eq!(served_vapid_key(&given).await, key.public_key_base64url());
+    let (status, logs) = given.terminate_printing().await;
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        !logs.contains(&private),
+        "the private key reached the logs:\n{logs}"
+    );
+
+    // Every process of a demo deployment signs with the key its browsers
+    // subscribed with, whichever made it up.
+    let demos = [0, 1].map(|_| {
+        ServerProcess::spawn(
+            env!("CARGO_BIN_EXE_api-server"),
+            &["--demo", "--redis-url", &url],
+        )
+    });
+    let (first, second) = (
+        served_vapid_key(&demos[0]).await,
+        served_vapid_key(&demos[1]).await,
+    );
+    assert_eq!(first, second);
+    assert_ne!(first, key.public_key_base64url());
 }

@@ -3,7 +3,6 @@
 
 use std::process::Command;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use api_server::testing::{ServerOptions, TOKEN, TestServer};
@@ -24,31 +23,17 @@ async fn shoppers_and_the_merchant_see_stock_live_in_a_browser() {
     let workers =
         RunningWorkers::start(&s.t, Arc::new(AcceptAll), 1, 1, quick_config("browser")).await;
 
-    let web = concat!(env!("CARGO_MANIFEST_DIR"), "/../web");
-    let base = s.url("");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(format!("{web}/tests/browser.mjs"))
-            .args([
-                base.as_str(),
-                TOKEN,
-                "BROWSER-A",
-                "BROWSER-B",
-                "BROWSER-C",
-                &format!("{web}/test-results"),
-            ])
-            .output()
-            .expect("run node (Chromium and web/node_modules come from .ci/install-deps)")
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "the browser run failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = run_browser_script(
+        "browser.mjs",
+        vec![
+            s.url(""),
+            TOKEN.to_owned(),
+            "BROWSER-A".to_owned(),
+            "BROWSER-B".to_owned(),
+            "BROWSER-C".to_owned(),
+        ],
+    )
+    .await;
     println!("browser run: {summary}");
     assert!(
         summary["other_page_ms"].as_u64().unwrap() < 1_000,
@@ -67,4 +52,28 @@ async fn shoppers_and_the_merchant_see_stock_live_in_a_browser() {
         assert_eq!(summary[step], Value::Bool(true), "{step}: {summary}");
     }
     workers.stop().await;
+}
+
+/// Runs `web/tests/SCRIPT` with `args` and the folder for its screenshots;
+/// returns the JSON summary it prints, after asserting that it passed.
+pub(crate) async fn run_browser_script(script: &str, mut args: Vec<String>) -> Value {
+    let web = concat!(env!("CARGO_MANIFEST_DIR"), "/../web");
+    let script = format!("{web}/tests/{script}");
+    args.push(format!("{web}/test-results"));
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args(args)
+            .output()
+            .expect("run node (Chromium and web/node_modules come from .ci/install-deps)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }

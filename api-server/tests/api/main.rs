@@ -16,6 +16,7 @@ mod live;
 mod logs;
 mod merchant;
 mod probes;
+mod push_browser;
 mod resilience;
 mod scale;
 mod shopper_holds;

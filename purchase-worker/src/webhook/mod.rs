@@ -252,7 +252,7 @@ impl EventEndpoints {
 
 /// The start of an answer's body, as text; reading stops there, and a body
 /// that breaks off keeps what came.
-async fn reason_of(mut response: reqwest::Response) -> String {
+pub(crate) async fn reason_of(mut response: reqwest::Response) -> String {
     let mut body = Vec::new();
     while body.len() < REASON_BYTES {
         match response.chunk().await {
@@ -267,7 +267,7 @@ async fn reason_of(mut response: reqwest::Response) -> String {
 
 /// A delivery error with its causes (refused, DNS, TLS), which its own
 /// message leaves out, and without its URL, which may hold a token.
-fn causes(error: reqwest::Error) -> String {
+pub(crate) fn causes(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut text = error.to_string();
     let mut source = std::error::Error::source(&error);

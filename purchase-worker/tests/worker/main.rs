@@ -10,6 +10,8 @@ mod event_webhooks;
 mod faults;
 mod operating;
 mod purchase_webhook;
+mod push;
+mod receiver_process;
 mod secured;
 mod shop_endpoint;
 mod shutdown;

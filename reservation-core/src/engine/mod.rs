@@ -13,6 +13,8 @@ mod holds;
 mod layout;
 mod leases;
 mod products;
+mod push;
+mod push_rounds;
 mod record;
 mod reply;
 mod salts;
@@ -37,9 +39,10 @@ pub use baseline::RawReserveCommand;
 pub use layout::LAYOUT_VERSION;
 pub use leases::SweeperRegistration;
 pub use products::ProductPage;
+pub use push_rounds::{PushClaim, PushRoundBatch};
 use reply::Reply;
 pub use shoppers::HoldPage;
-pub use sweep::ProductSweep;
+pub use sweep::{ExpiryNotice, ProductSweep};
 pub use upgrade::UpgradeReport;
 
 /// Limits and timings of the engine.
@@ -111,6 +114,9 @@ impl EngineConfig {
 #[derive(Clone)]
 pub struct Engine {
     redis: Connection,
+    /// Where `redis` goes, for readers that need a connection of their own
+    /// (a stream group's blocking reads).
+    redis_config: Arc<RedisConfig>,
     config: Arc<EngineConfig>,
     clock: Arc<dyn Clock>,
     salts: salts::Salts,
@@ -165,6 +171,7 @@ impl Engine {
         config.validate()?;
         Ok(Self {
             redis: Connection::open(redis).await?,
+            redis_config: Arc::new(redis.clone()),
             config: Arc::new(config),
             clock,
             salts: salts::Salts::default(),

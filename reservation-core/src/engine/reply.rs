@@ -128,6 +128,17 @@ impl Named {
         }
     }
 
+    /// A string (a cursor, an id).
+    pub(super) fn text(&self, name: &str) -> Result<&str> {
+        let value = self.field(name)?;
+        match value {
+            Value::BulkString(b) => {
+                std::str::from_utf8(b).map_err(|_| self.mistyped(name, "a UTF-8 string", value))
+            }
+            other => Err(self.mistyped(name, "a string", other)),
+        }
+    }
+
     /// A list of strings (tokens, ids).
     pub(super) fn texts(&self, name: &str) -> Result<Vec<&str>> {
         let value = self.field(name)?;

@@ -20,7 +20,7 @@ use super::{Engine, Reply};
 use crate::error::{Error, Result};
 use crate::keys::{PartitionKeys, ProductKeys};
 use crate::scripts::SCRIPTS;
-use crate::types::{ReservationId, Sku};
+use crate::types::{CustomerId, ReservationId, Sku};
 
 /// What one sweep step did to one product.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,14 +32,24 @@ pub struct ProductSweep {
     /// Confirmed holds whose purchase deadline had passed, given a new one
     /// and enqueued again.
     pub requeued: Vec<ReservationId>,
-    /// Expiry notices sent (see [`EngineConfig::expiry_notice`]).
+    /// The expiry notices sent (see [`EngineConfig::expiry_notice`]), for
+    /// the pushes of shoppers who asked to be told.
     ///
     /// [`EngineConfig::expiry_notice`]: super::EngineConfig::expiry_notice
-    pub notices: usize,
+    pub notices: Vec<ExpiryNotice>,
     /// When the product must be looked at next: the earliest deadline of
     /// its live holds afterwards, or its next expiry notice when that comes
     /// first; `None` when it has no live holds.
     pub next_deadline_ms: Option<i64>,
+}
+
+/// One hold's "expiring soon" notice, as a sweep step sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpiryNotice {
+    pub reservation_id: ReservationId,
+    pub customer: CustomerId,
+    pub quantity: i64,
+    pub expires_at_ms: i64,
 }
 
 impl ProductSweep {
@@ -272,7 +282,42 @@ fn product_sweep(sku: &Sku, reply: Reply) -> Result<ProductSweep> {
         expired_units: reply.int("expired_units")?,
         expired: ids("expired")?,
         requeued: ids("requeued")?,
-        notices: reply.int("notices")? as usize,
+        notices: expiry_notices(sku, &reply)?,
         next_deadline_ms: Some(reply.int("next_look")?).filter(|&ms| ms >= 0),
     })
+}
+
+/// The noticed holds of a sweep's reply, from its parallel lists.
+fn expiry_notices(sku: &Sku, reply: &super::reply::Named) -> Result<Vec<ExpiryNotice>> {
+    let tokens = reply.texts("noticed")?;
+    let customers = reply.texts("noticed_customers")?;
+    let quantities = reply.texts("noticed_quantities")?;
+    let deadlines = reply.texts("noticed_deadlines")?;
+    if [customers.len(), quantities.len(), deadlines.len()] != [tokens.len(); 3] {
+        return Err(Error::Internal(format!(
+            "OK reply: the noticed lists differ in length ({}, {}, {}, {})",
+            tokens.len(),
+            customers.len(),
+            quantities.len(),
+            deadlines.len()
+        )));
+    }
+    let number = |name: &str, text: &str| {
+        text.parse::<i64>()
+            .map_err(|e| Error::Internal(format!("OK reply: {name} {text:?}: {e}")))
+    };
+    tokens
+        .into_iter()
+        .zip(customers)
+        .zip(quantities.into_iter().zip(deadlines))
+        .map(|((token, customer), (quantity, deadline))| {
+            Ok(ExpiryNotice {
+                reservation_id: ReservationId::from_parts(sku, token)?,
+                customer: CustomerId::new(customer)
+                    .map_err(|e| Error::Internal(format!("OK reply: noticed customer: {e}")))?,
+                quantity: number("noticed_quantities", quantity)?,
+                expires_at_ms: number("noticed_deadlines", deadline)?,
+            })
+        })
+        .collect()
 }

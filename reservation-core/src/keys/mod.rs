@@ -9,13 +9,15 @@
 //! `partitions` splits the purchase and order streams and the sweep index,
 //! `retention` is how long ended holds are kept, `product` is one product's
 //! keys and channel, `holds` finds a hold's key from its reservation id or
-//! its request, `customers` is a customer's index and channel.
+//! its request, `customers` is a customer's index and channel, `push` the
+//! keys of web push.
 
 mod customers;
 mod holds;
 mod names;
 mod partitions;
 mod product;
+mod push;
 mod retention;
 
 pub use customers::{customer_channel, shopper_products};
@@ -26,4 +28,8 @@ pub use names::{
 };
 pub use partitions::{PartitionKeys, Partitions};
 pub use product::ProductKeys;
+pub use push::{
+    DEAD_PUSHES, DEMO_VAPID_KEY, PUSH_GROUP, PUSH_JOBS, PUSH_PRODUCTS, PushProductKeys,
+    push_shopper,
+};
 pub use retention::Retention;

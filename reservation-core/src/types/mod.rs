@@ -4,11 +4,15 @@
 //!
 //! One idea per file: `ids` names things, `requests` is what a client asks
 //! for, `holds` is a hold's life and the answers that carry it, `stock` is a
-//! product's stock as published, `products` is the catalog.
+//! product's stock as published, `products` is the catalog, `push` is a
+//! browser's push subscription, `push_jobs` what a shopper asked to be told
+//! and the pushes that tell it.
 
 mod holds;
 mod ids;
 mod products;
+mod push;
+mod push_jobs;
 mod requests;
 mod stock;
 
@@ -17,6 +21,8 @@ use crate::error::Error;
 pub use holds::{Hold, HoldEvent, HoldState, Reservation, Transition};
 pub use ids::{CustomerId, RequestId, ReservationId, Sku};
 pub use products::{NewProduct, Product, ProductUpdate};
+pub use push::{EndpointPolicy, PushSubscription, SubscriptionId};
+pub use push_jobs::{PushInterest, PushJob, PushKind, PushTopics};
 pub use requests::{CartLine, CartRequest, Quantity, ReserveRequest};
 pub use stock::{StockEvent, StockSnapshot};
 

@@ -4,6 +4,7 @@
 //! - `holds.rs`: a shopper's holds reserved, replayed, read, confirmed and
 //!   cancelled by that shopper alone;
 //! - `carts.rs`: a cart reserved whole or not at all;
+//! - `push.rs`: "Notify me" subscriptions, the VAPID key, their refusals;
 //! - `refusals.rs`: bad input and refused reserves answered with a status
 //!   and a reason, changing nothing;
 //! - `service.rs`: health, metrics and the pages.
@@ -13,6 +14,7 @@
 mod carts;
 mod holds;
 mod products;
+mod push;
 mod refusals;
 mod service;
 

@@ -1,0 +1,26 @@
+//! Web push fixtures: subscriptions with real P-256 keys (the engine checks
+//! a subscription's key is a point on the curve), at made-up endpoints.
+
+use crate::types::{EndpointPolicy, PushSubscription};
+use crate::vapid::VapidKey;
+
+/// A subscription at `endpoint` (https, or http to loopback) with a fresh
+/// key pair's public key and a fixed auth secret: for specs that store and
+/// read subscriptions, not for ones that decrypt what is sent.
+pub fn push_subscription(endpoint: &str) -> PushSubscription {
+    let auth = "AAECAwQFBgcICQoLDA0ODw";
+    PushSubscription::new(
+        endpoint,
+        &VapidKey::generate().public_key_base64url(),
+        auth,
+        EndpointPolicy {
+            allow_http_loopback: true,
+        },
+    )
+    .unwrap_or_else(|e| panic!("test subscription at {endpoint}: {e}"))
+}
+
+/// A subscription at `https://push.example/N`.
+pub fn push_subscription_n(n: usize) -> PushSubscription {
+    push_subscription(&format!("https://push.example/send/{n}"))
+}
