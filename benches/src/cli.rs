@@ -40,6 +40,10 @@ pub enum Command {
     /// retries (workers, the api-server and Redis killed and restarted),
     /// then every book checked.
     Torture(TortureArgs),
+    /// A sale opening to many "notify me" subscribers: web pushes per
+    /// second from one purchase worker to a local push service, while
+    /// purchases and expiries are timed beside it.
+    PushOpening(PushOpeningArgs),
 }
 
 /// The api-server to load, and how to talk to it.
@@ -200,9 +204,15 @@ pub struct WatchArgs {
     /// After the last change, how long clients get to reach the final version.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub settle: Duration,
-    /// The api-server's process id, to report its memory per connected client.
+    /// The server's process id (the api-server's, or any other Socket.IO
+    /// server's), to report its memory per connected client and its CPU per
+    /// delivered event.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// The Redis the server uses (a Cluster's nodes comma-separated), to
+    /// report its CPU per delivered event too.
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +274,38 @@ pub struct TortureArgs {
     pub seed: Option<u64>,
     /// Where the api-server and purchase-worker binaries are [default:
     /// flashload's own directory].
+    #[arg(long, value_name = "DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// Write every figure as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// `flashload push-opening`: starts its own Redis, one purchase worker and a
+/// push service, all on loopback.
+#[derive(Clone, Debug, Args)]
+pub struct PushOpeningArgs {
+    /// Shoppers subscribed to the sale's opening.
+    #[arg(long, default_value_t = 100_000)]
+    pub subscribers: usize,
+    /// Subscriptions made at once while setting up.
+    #[arg(long, default_value_t = 64)]
+    pub setup_concurrency: usize,
+    /// How long the probes run before the sale opens: their baseline.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub baseline: Duration,
+    /// A purchase probe and an expiry probe start this often.
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub probe_interval: Duration,
+    /// Longest the pushes may take to reach every subscriber.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// A flag for the purchase worker (repeat it), e.g.
+    /// `--worker-flag=--push-concurrency=256`.
+    #[arg(long = "worker-flag", value_name = "FLAG", allow_hyphen_values = true)]
+    pub worker_flags: Vec<String>,
+    /// Where the purchase-worker binary is [default: flashload's own
+    /// directory].
     #[arg(long, value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
     /// Write every figure as JSON to FILE.

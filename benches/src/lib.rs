@@ -17,6 +17,9 @@
 //! - `flashload torture` ([`torture`]): a deployment of its own under load
 //!   while its processes and Redis are killed and restarted, then every
 //!   book checked.
+//! - `flashload push-opening` ([`push`]): a sale opening to many "notify
+//!   me" subscribers; web pushes per second from one purchase worker, and
+//!   purchases and expiries timed beside them.
 //! - `benches/engine.rs` (criterion): the core's reserve path one call at a
 //!   time, over a pool and over one multiplexed (pipelining) connection;
 //!   stock-event encoding and decoding; key building.
@@ -34,6 +37,7 @@ pub mod output;
 pub mod plot;
 pub mod profile;
 pub mod progress;
+pub mod push;
 pub mod report;
 pub mod reserve;
 pub mod run;

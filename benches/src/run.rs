@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
-use crate::{audit, baseline, reserve, torture, watch};
+use crate::{audit, baseline, push, reserve, torture, watch};
 
 /// Runs the command; `Ok(false)` when a check or an objective failed.
 pub async fn run(cli: Cli) -> Result<bool> {
@@ -21,5 +21,6 @@ pub async fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Torture(args) => torture::run(args).await,
+        Command::PushOpening(args) => push::run(args).await,
     }
 }

@@ -26,7 +26,7 @@
 //! The same `--seed` plans the same faults at the same moments.
 
 mod checks;
-mod deployment;
+pub(crate) mod deployment;
 mod faults;
 mod report;
 mod shoppers;

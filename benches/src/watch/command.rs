@@ -9,9 +9,10 @@ use anyhow::{Result, bail};
 
 use super::changes;
 use super::clients::{TransportMix, Watchers};
+use super::cpu::CpuMeter;
 use super::host::{raise_file_limit, resident_kb};
 use super::recorder::Shared;
-use super::report::{Crowd, WatchReport};
+use super::report::{Crowd, ServerCost, WatchReport};
 use crate::cli::WatchArgs;
 use crate::merchant::Merchant;
 use crate::output::{Results, finish, objectives};
@@ -34,6 +35,8 @@ pub async fn run(args: WatchArgs) -> Result<bool> {
         .await?
         .skus;
     let rss_before = args.server_pid.map(resident_kb).transpose()?;
+    // The measured window: from the first connect to the settled clients.
+    let cpu = CpuMeter::start(args.server_pid, args.redis_url.as_deref()).await?;
 
     let progress = Progress::start(args.duration);
     let start = Instant::now();
@@ -61,6 +64,7 @@ pub async fn run(args: WatchArgs) -> Result<bool> {
     .await?;
     let finals = final_versions(&merchant, &skus).await?;
     let convergence = shared.settle(&finals, args.settle).await;
+    let cpu = cpu.stop().await;
     watchers.stop(&shared);
     progress.finish();
 
@@ -75,7 +79,10 @@ pub async fn run(args: WatchArgs) -> Result<bool> {
         &shared.recorder(),
         &changes,
         convergence,
-        rss_per_client,
+        ServerCost {
+            rss_kb_per_client: rss_per_client,
+            cpu,
+        },
         start.elapsed().as_secs_f64(),
     );
     conclude(&args, &objectives, &report)

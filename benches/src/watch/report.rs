@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::changes::Changes;
+use super::cpu::CpuUse;
 use super::recorder::{Convergence, Recorder};
 use crate::latency::LatencySummary;
 use crate::report::{self, Check, Second, Table};
@@ -39,9 +40,26 @@ pub struct WatchReport {
     pub converged_after_s: Option<f64>,
     /// The server's resident memory growth per connected client, in KB.
     pub server_rss_kb_per_client: Option<f64>,
+    /// The server's CPU (user + system, every thread) from the first
+    /// connect until the clients settled, in seconds.
+    pub server_cpu_s: Option<f64>,
+    /// `server_cpu_s` per stock event delivered, in µs: connects, watches,
+    /// pings and the changes' calls counted in.
+    pub server_cpu_us_per_event: Option<f64>,
+    /// Redis's CPU (`used_cpu_user` + `used_cpu_sys`) over the same window,
+    /// in seconds, when the run was given `--redis-url`.
+    pub redis_cpu_s: Option<f64>,
+    /// `redis_cpu_s` per stock event delivered, in µs.
+    pub redis_cpu_us_per_event: Option<f64>,
     pub elapsed_s: f64,
     pub timeline: Vec<Second>,
     pub checks: Vec<Check>,
+}
+
+/// What the server and Redis spent on the run, where measured.
+pub(super) struct ServerCost {
+    pub(super) rss_kb_per_client: Option<f64>,
+    pub(super) cpu: CpuUse,
 }
 
 /// The clients a run opened: how many, how many of them poll, how many
@@ -60,9 +78,14 @@ impl WatchReport {
         recorder: &Recorder,
         changes: &Changes,
         convergence: Convergence,
-        server_rss_kb_per_client: Option<f64>,
+        cost: ServerCost,
         elapsed_s: f64,
     ) -> Self {
+        let per_event = |cpu_s: Option<f64>| {
+            cpu_s
+                .filter(|_| recorder.events > 0)
+                .map(|s| s * 1e6 / recorder.events as f64)
+        };
         let mut report = Self {
             clients: crowd.clients,
             websocket_clients: crowd.clients - crowd.polling,
@@ -87,7 +110,11 @@ impl WatchReport {
             out_of_order: recorder.out_of_order,
             not_converged: convergence.not_converged,
             converged_after_s: convergence.after_s,
-            server_rss_kb_per_client,
+            server_rss_kb_per_client: cost.rss_kb_per_client,
+            server_cpu_s: cost.cpu.server_s,
+            server_cpu_us_per_event: per_event(cost.cpu.server_s),
+            redis_cpu_s: cost.cpu.redis_s,
+            redis_cpu_us_per_event: per_event(cost.cpu.redis_s),
             elapsed_s,
             timeline: recorder
                 .seconds
@@ -114,6 +141,8 @@ impl WatchReport {
             "events_per_second" => self.events_per_second,
             "bytes_per_event" => self.bytes_per_event,
             "rss_kb_per_client" => self.server_rss_kb_per_client?,
+            "server_cpu_us_per_event" => self.server_cpu_us_per_event?,
+            "redis_cpu_us_per_event" => self.redis_cpu_us_per_event?,
             _ => return None,
         })
     }
@@ -200,6 +229,16 @@ impl WatchReport {
         );
         if let Some(kb) = r.server_rss_kb_per_client {
             add("server memory", format!("{kb:.1} KB per client"));
+        }
+        let cpu = |s: f64, per_event: Option<f64>| match per_event {
+            Some(us) => format!("{s:.2} s, {us:.1} µs per event delivered"),
+            None => format!("{s:.2} s, no event delivered"),
+        };
+        if let Some(s) = r.server_cpu_s {
+            add("server CPU", cpu(s, r.server_cpu_us_per_event));
+        }
+        if let Some(s) = r.redis_cpu_s {
+            add("Redis CPU", cpu(s, r.redis_cpu_us_per_event));
         }
         let latency = report::latency_table(
             "publish→receive latency (ms)",

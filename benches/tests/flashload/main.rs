@@ -10,7 +10,8 @@
 //! - `failing_runs.rs`: an oversell behind the engine's back and a missed
 //!   objective fail the run, a malformed objective is refused;
 //! - `watch.rs`: `flashload watch` timing every event to clients that all
-//!   converge;
+//!   converge, on the api-server and on the Node relay baseline, with the
+//!   CPU each delivery cost;
 //! - `baseline.rs`: the `redis-benchmark` baseline;
 //! - `html_report.rs`: the self-contained HTML report.
 //!

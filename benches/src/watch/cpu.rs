@@ -1,0 +1,134 @@
+//! The CPU a watch run cost the server and Redis, read at the start of the
+//! measured window (just before the first client connects) and at its end
+//! (once the clients have settled): the server's from `/proc/PID/stat`, so
+//! any process can be measured (the api-server, or the Node relay baseline),
+//! and Redis's from `INFO cpu`, when the run is told where Redis is.
+//!
+//! Divided by the stock events delivered, it is what each delivery costs
+//! with everything around it counted in: connects, watches and their
+//! snapshots, pings, and the changes' own calls. That is what decides how
+//! many watchers a core serves, and it is the same sum for both servers.
+
+use anyhow::{Context, Result};
+
+/// CPU used so far, in seconds, by the server and by Redis.
+struct Reading {
+    server: Option<f64>,
+    redis: Option<f64>,
+}
+
+/// What the window cost, in CPU seconds; `None` for what was not measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct CpuUse {
+    pub(super) server_s: Option<f64>,
+    pub(super) redis_s: Option<f64>,
+}
+
+/// The readings at the start of the window, and where to take the next.
+pub(super) struct CpuMeter {
+    server_pid: Option<u32>,
+    redis_urls: Vec<String>,
+    start: Reading,
+}
+
+impl CpuMeter {
+    /// Starts the window. `redis_url` may be a comma-separated list of
+    /// nodes: their CPU is summed. A Redis that cannot be read now fails the
+    /// run before it begins, as a wrong flag should.
+    pub(super) async fn start(server_pid: Option<u32>, redis_url: Option<&str>) -> Result<Self> {
+        let redis_urls: Vec<String> = redis_url
+            .map(|urls| urls.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        let start = Reading {
+            server: server_pid.map(process_cpu_s).transpose()?,
+            redis: redis_cpu_s(&redis_urls).await?,
+        };
+        Ok(Self {
+            server_pid,
+            redis_urls,
+            start,
+        })
+    }
+
+    /// Ends the window. A figure that can no longer be read (the server
+    /// died, Redis went away) is left out, said on stderr, rather than
+    /// losing the run's report.
+    pub(super) async fn stop(self) -> CpuUse {
+        let server = self.server_pid.map(process_cpu_s).transpose();
+        let redis = redis_cpu_s(&self.redis_urls).await;
+        let spent = |start: Option<f64>, end: Result<Option<f64>>, what: &str| match end {
+            Ok(end) => Some(end? - start?),
+            Err(e) => {
+                eprintln!("{what} CPU left out: {e:#}");
+                None
+            }
+        };
+        CpuUse {
+            server_s: spent(self.start.server, server, "the server's"),
+            redis_s: spent(self.start.redis, redis, "Redis's"),
+        }
+    }
+}
+
+/// User plus system CPU of process `pid` (all its threads), in seconds.
+fn process_cpu_s(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading the CPU of process {pid}"))?;
+    // The command name, field 2, is in parentheses and may hold spaces or
+    // parentheses itself; the fields after its last `)` are plain. utime
+    // and stime are fields 14 and 15, so the 12th and 13th after it.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("no command name in /proc/PID/stat")?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let mut ticks = || -> Result<u64> {
+        fields
+            .next()
+            .and_then(|v| v.parse().ok())
+            .context("no utime and stime in /proc/PID/stat")
+    };
+    let used = ticks()? + ticks()?;
+    Ok(used as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// `used_cpu_user` plus `used_cpu_sys` of every node in `urls`, summed, in
+/// seconds; `None` without any.
+async fn redis_cpu_s(urls: &[String]) -> Result<Option<f64>> {
+    let mut total = None;
+    for url in urls {
+        let mut conn = redis::Client::open(url.as_str())?
+            .get_multiplexed_async_connection()
+            .await
+            .with_context(|| format!("reaching Redis at {url} for its CPU"))?;
+        let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
+        let field = |name: &str| -> Result<f64> {
+            info.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.trim().parse().ok())
+                .with_context(|| format!("no {name} in Redis's INFO cpu"))
+        };
+        *total.get_or_insert(0.0) += field("used_cpu_user")? + field("used_cpu_sys")?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_of_a_busy_process_grows() {
+        let pid = std::process::id();
+        let before = process_cpu_s(pid).unwrap();
+        // Busy until the kernel has counted a tick more, however loaded the
+        // machine; seconds of it would mean the reading never moves.
+        let spin = std::time::Instant::now();
+        while process_cpu_s(pid).unwrap() <= before {
+            assert!(
+                spin.elapsed().as_secs() < 10,
+                "the CPU read stays at {before}"
+            );
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `flashload push-opening`, small, as the specification of what the bench
+//! promises: every subscriber of a sale's opening is told exactly once by
+//! one purchase worker, and the run reports the rate and the probes beside
+//! it. It runs the purchase-worker binary beside flashload's, which `cargo
+//! test --workspace` (the README's test command) builds; alone, `cargo
+//! build --workspace` first.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn a_sale_opening_reaches_every_subscriber_once_and_is_measured() {
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_flashload"))
+        .args(["push-opening", "--subscribers", "400", "--baseline", "2s"])
+        .args(["--timeout", "120s", "--json"])
+        .arg(json.path())
+        .output()
+        .expect("run flashload");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "flashload push-opening failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    assert_eq!(report["told"], 400, "{report}");
+    assert_eq!(report["pushes"], 400, "each subscriber once: {report}");
+    assert!(
+        report["pushes_per_second"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["worker_cpu_us_per_push"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    for probe in [
+        "purchases_before",
+        "purchases_during",
+        "expiry_lateness_before",
+    ] {
+        assert!(
+            report[probe]["count"].as_u64().unwrap() > 0,
+            "{probe}: {report}"
+        );
+    }
+}
