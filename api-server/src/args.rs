@@ -10,7 +10,9 @@ use api_server::LimitOptions;
 use api_server::LiveOptions;
 use api_server::PushOptions;
 use clap::Parser;
-use reservation_core::{DeploymentArgs, LogArgs, RedisArgs, VapidArgs};
+use reservation_core::{
+    DeploymentArgs, Error, LogArgs, PushServiceHost, PushServices, RedisArgs, VapidArgs,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -189,10 +191,26 @@ pub struct Args {
 
     /// Take push endpoints on plain http to a loopback host (127.0.0.1, ::1,
     /// localhost), such as a mock push service in tests and local
-    /// development. Real push services are https only: leave it off in
-    /// production.
+    /// development, whatever --push-service-hosts lists. Real push services
+    /// are https only: leave it off in production.
     #[arg(long, env = "FLASHSALE_PUSH_ALLOW_HTTP_LOOPBACK")]
     pub push_allow_http_loopback: bool,
+
+    /// Comma-separated push services whose subscription endpoints are
+    /// taken (https only, never an IP address), replacing the browsers' own
+    /// (the default): a host name, `*.domain` for every host under it, and
+    /// `:port` when not 443. Name a self-hosted one (UnifiedPush, ntfy) here
+    /// with the browsers' if shoppers use both. The workers post to every
+    /// endpoint taken: list only push services.
+    #[arg(
+        long,
+        env = "FLASHSALE_PUSH_SERVICE_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST",
+        default_values_t = PushServices::BROWSERS.hosts().to_vec(),
+        value_parser = push_service_host
+    )]
+    pub push_service_hosts: Vec<PushServiceHost>,
 
     /// The static web pages to serve.
     #[arg(long, env = "FLASHSALE_WEB_DIR", default_value = "web")]
@@ -203,6 +221,14 @@ pub struct Args {
     /// configured (the key is kept in Redis, shared by the demo's workers).
     #[arg(long, env = "FLASHSALE_DEMO")]
     pub demo: bool,
+}
+
+/// One of `--push-service-hosts`; the error says what is wrong with it.
+fn push_service_host(text: &str) -> Result<PushServiceHost, String> {
+    text.trim().parse().map_err(|e| match e {
+        Error::InvalidArgument { reason, .. } => reason,
+        e => e.to_string(),
+    })
 }
 
 /// A duration, as humantime reads it, that is more than zero: a period of

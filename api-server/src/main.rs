@@ -16,7 +16,9 @@ use api_server::{
 };
 use clap::Parser;
 use reservation_core::local_redis::LocalRedis;
-use reservation_core::{CoalescerConfig, Engine, EngineConfig, NewProduct, Sku, StockFeed};
+use reservation_core::{
+    CoalescerConfig, EndpointPolicy, Engine, EngineConfig, NewProduct, PushServices, Sku, StockFeed,
+};
 
 use args::Args;
 
@@ -158,7 +160,10 @@ async fn main() -> anyhow::Result<()> {
                 push: PushOptions {
                     vapid_public_key: vapid.as_ref().map(|key| key.public_key_base64url()),
                     max_per_shopper: args.push_subscriptions_per_shopper,
-                    allow_http_loopback: args.push_allow_http_loopback,
+                    endpoints: EndpointPolicy {
+                        allow_http_loopback: args.push_allow_http_loopback,
+                        push_services: PushServices::leaked(args.push_service_hosts.clone()),
+                    },
                 },
             },
         },
@@ -226,6 +231,47 @@ async fn seed_demo_products(engine: &Engine) -> anyhow::Result<()> {
 mod tests {
     use clap::CommandFactory;
     use reservation_core::testing::{CONFIGURATION_PAGE, check_generated_block, settings_table};
+
+    #[test]
+    fn push_service_hosts_default_to_the_browsers_and_a_list_replaces_them() {
+        use clap::Parser;
+        use reservation_core::{PushServiceHost, PushServices};
+
+        let parse = |flags: &[&str]| {
+            let mut argv = vec!["api-server"];
+            argv.extend_from_slice(flags);
+            super::Args::try_parse_from(argv)
+        };
+        let default = parse(&[]).unwrap();
+        assert_eq!(
+            default.push_service_hosts,
+            PushServices::BROWSERS.hosts().to_vec()
+        );
+        let listed = parse(&[
+            "--push-service-hosts",
+            "ntfy.shop.example:8443,*.UP.example",
+        ])
+        .unwrap();
+        assert_eq!(
+            listed.push_service_hosts,
+            [
+                PushServiceHost::exact("ntfy.shop.example").with_port(8443),
+                PushServiceHost::under("up.example"),
+            ]
+        );
+        for bad in [
+            "10.0.0.7",
+            "[::1]",
+            "https://ntfy.example",
+            "ntfy.example:0",
+            "",
+        ] {
+            assert!(
+                parse(&["--push-service-hosts", bad]).is_err(),
+                "{bad:?} was taken"
+            );
+        }
+    }
 
     #[test]
     fn the_configuration_reference_is_current() {

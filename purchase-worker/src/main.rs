@@ -85,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
                     .spawn_on_own_thread(stopping)
                     .context("start web push's thread")?,
             );
+            let drain_within = settings.timeout;
             let planner = PushPlanner::new(
                 engine.clone(),
                 sweeper.holder().to_owned(),
@@ -95,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
             delivering.push(tokio::spawn(async move { planner.run(stopping).await }));
             let (hook, task) = HoldExpiringPushes::start(engine.clone(), metrics.clone());
             sweeper = sweeper.with_hold_expiring_pushes(hook);
-            pushing = Some(task);
+            pushing = Some((task, drain_within));
             tracing::info!(public_key = %key.public_key_base64url(), "web push on");
         }
     }
@@ -187,9 +188,17 @@ async fn main() -> anyhow::Result<()> {
         task.await?;
     }
     sweeping.await?;
-    // The sweeper's notices handed over so far are enqueued before exit.
-    if let Some(task) = pushing {
-        task.await?;
+    // The sweeper's notices handed over so far are enqueued before exit,
+    // for at most a push's timeout: with Redis away, their lookups would
+    // hold the exit for minutes, for pushes that are best effort anyway.
+    if let Some((task, within)) = pushing {
+        match tokio::time::timeout(within, task).await {
+            Ok(done) => done?,
+            Err(_) => tracing::warn!(
+                ?within,
+                "hold-expiring pushes still being enqueued at exit; the rest are not pushed"
+            ),
+        }
     }
     Ok(())
 }

@@ -53,6 +53,11 @@ pub struct WorkerMetrics {
     pub pushes_dead_lettered: Counter,
     /// Push jobs left pending because their origin held all it may.
     pub push_jobs_set_aside: Counter,
+    /// Pushes not planned, by reason: a stored interest a round could not
+    /// read (`unreadable_interest`), an expiry notice dropped because the
+    /// hold-expiring lookups were behind (`backlog_full`) or whose lookup
+    /// failed (`lookup_failed`).
+    pub pushes_not_planned: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
 impl WorkerMetrics {
@@ -163,6 +168,12 @@ impl WorkerMetrics {
             "Push jobs left pending for later because their origin held all it may",
             Counter::default(),
         );
+        let pushes_not_planned = registered(
+            &mut registry,
+            "pushes_not_planned",
+            "Pushes not planned: unreadable stored interests, hold-expiring notices dropped",
+            Family::default(),
+        );
         let sweep_lag = registered(
             &mut registry,
             "sweep_lag_seconds",
@@ -195,6 +206,7 @@ impl WorkerMetrics {
             pushes_skipped,
             pushes_dead_lettered,
             push_jobs_set_aside,
+            pushes_not_planned,
         })
     }
 
@@ -210,6 +222,13 @@ impl WorkerMetrics {
         self.pushes_skipped
             .get_or_create(&vec![("reason", reason)])
             .inc();
+    }
+
+    /// `count` more pushes not planned, with why.
+    pub fn push_not_planned(&self, reason: &'static str, count: u64) {
+        self.pushes_not_planned
+            .get_or_create(&vec![("reason", reason)])
+            .inc_by(count);
     }
 
     /// The Prometheus text exposition.

@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use reservation_core::keys::{
-    DEAD_PURCHASES, DEAD_WEBHOOKS, PURCHASE_GROUP, PartitionKeys, WEBHOOK_GROUP,
+    DEAD_PURCHASES, DEAD_WEBHOOKS, PURCHASE_GROUP, PUSH_GROUP, PUSH_JOBS, PartitionKeys,
+    WEBHOOK_GROUP,
 };
 use reservation_core::{Engine, Error, Result, Sku};
 use tokio::sync::watch;
@@ -168,9 +169,8 @@ impl Sweeper {
                 .expiry_notices
                 .inc_by(swept.notices.len() as u64);
             if let Some(pushes) = &self.hold_expiring {
-                pushes
-                    .notices(&sku, std::mem::take(&mut swept.notices))
-                    .await;
+                // Never waits: notices past its backlog are dropped.
+                pushes.notices(&sku, std::mem::take(&mut swept.notices));
             }
             if !swept.requeued.is_empty() {
                 tracing::warn!(%sku, holds = swept.requeued.len(), "enqueued stranded purchases again");
@@ -220,10 +220,11 @@ impl Sweeper {
 
     /// Removes from the groups of the partitions' streams held (the buyers'
     /// on the purchase streams, the event deliveries' on the orders streams,
-    /// and with partition 0 on the purchases' dead letters) the consumers
-    /// gone longer than `forget_consumers_after` with nothing pending: every
-    /// worker process reads under a name of its own, and a group would
-    /// otherwise list every one that ever ran.
+    /// and with partition 0 on the purchases' dead letters and the push
+    /// senders' on the push jobs, whether or not this worker pushes) the
+    /// consumers gone longer than `forget_consumers_after` with nothing
+    /// pending: every worker process reads under a name of its own, and a
+    /// group would otherwise list every one that ever ran.
     async fn forget_gone_consumers(&self) -> Result<()> {
         let after = self.config.forget_consumers_after;
         if after.is_zero() {
@@ -236,6 +237,7 @@ impl Sweeper {
             ];
             if partition.index == 0 {
                 groups.push((DEAD_PURCHASES.to_owned(), WEBHOOK_GROUP));
+                groups.push((PUSH_JOBS.to_owned(), PUSH_GROUP));
             }
             for (stream, group) in groups {
                 let gone = self

@@ -1,6 +1,9 @@
 -- Starts a push round of one kind on a product, unless one with this notice
 -- or a later one was started already: compare-and-set, so any number of
--- planners that see the same sale open start its round once.
+-- planners that see the same sale open start its round once. A stored
+-- notice that is not a number (written behind the engine's back) counts as
+-- none: the round starts, and the claims' sent marks keep it to one push
+-- per interest per notice.
 --
 -- KEYS[1] the product's push rounds (fs:push:round:{SKU})
 -- ARGV[1] the round's kind: opens or back
@@ -10,9 +13,9 @@
 -- started already.
 
 local notice_field = ARGV[1] .. '_notice'
-local current = redis.call('HGET', KEYS[1], notice_field)
-if current and tonumber(current) >= tonumber(ARGV[2]) then
-  return { 'KEPT', tonumber(current) }
+local current = tonumber(redis.call('HGET', KEYS[1], notice_field) or '')
+if current and current >= tonumber(ARGV[2]) then
+  return { 'KEPT', current }
 end
 redis.call('HSET', KEYS[1], notice_field, ARGV[2], ARGV[1] .. '_cursor', '0')
 return { 'STARTED' }

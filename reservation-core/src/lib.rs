@@ -91,8 +91,8 @@ pub use shared_args::{DeploymentArgs, RedisArgs, VapidArgs};
 pub use stream_group::{GroupStart, StreamGroup, Taken};
 pub use types::{
     CartLine, CartRequest, CustomerId, EndpointPolicy, Hold, HoldEvent, HoldState, NewProduct,
-    Product, ProductUpdate, PushInterest, PushJob, PushKind, PushSubscription, PushTopics,
-    Quantity, RequestId, Reservation, ReservationId, ReserveRequest, Sku, StockEvent,
-    StockSnapshot, SubscriptionId, Transition,
+    Product, ProductUpdate, PushInterest, PushJob, PushKind, PushServiceHost, PushServices,
+    PushSubscription, PushTopics, Quantity, RequestId, Reservation, ReservationId, ReserveRequest,
+    Sku, StockEvent, StockSnapshot, SubscriptionId, Transition,
 };
 pub use vapid::VapidKey;

@@ -8,6 +8,7 @@
 //! A reader uses a connection of its own, because a blocking read would hold
 //! up every other command pipelined on a shared one.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
@@ -38,7 +39,14 @@ pub struct StreamGroup {
     redis: Connection,
     stream: String,
     group: String,
+    /// Where the next `XAUTOCLAIM` goes on in the group's pending entries:
+    /// each call looks at a bounded number of them, so entries kept at the
+    /// front would otherwise hide idle ones further back.
+    claim_cursor: Mutex<String>,
 }
+
+/// An `XAUTOCLAIM` cursor at the start of the pending entries.
+const FIRST_PENDING: &str = "0-0";
 
 impl StreamGroup {
     /// Connects, and makes the group (and the stream) unless they exist.
@@ -56,6 +64,7 @@ impl StreamGroup {
             redis: Connection::open(&config).await?,
             stream: stream.to_owned(),
             group: group.to_owned(),
+            claim_cursor: Mutex::new(FIRST_PENDING.to_owned()),
         };
         let created = reader
             .redis
@@ -112,13 +121,18 @@ impl StreamGroup {
     }
 
     /// Takes over entries another consumer (dead, or stuck) has held
-    /// unacknowledged for at least `min_idle`.
+    /// unacknowledged for at least `min_idle`. Each call looks at a bounded
+    /// stretch of the pending entries (`XAUTOCLAIM` scans about ten times
+    /// `count`) and goes on where the last one stopped, from the first
+    /// again once the end is reached: an idle entry is found within a few
+    /// calls however many entries in front of it are still worked on.
     pub async fn claim_idle(
         &self,
         consumer: &str,
         min_idle: Duration,
         count: usize,
     ) -> Result<Vec<StreamId>> {
+        let cursor = self.claim_cursor().clone();
         let reply: StreamAutoClaimReply = self
             .redis
             .query(
@@ -127,12 +141,21 @@ impl StreamGroup {
                     .arg(&self.group)
                     .arg(consumer)
                     .arg(min_idle.as_millis() as u64)
-                    .arg("0-0")
+                    .arg(&cursor)
                     .arg("COUNT")
                     .arg(count),
             )
             .await?;
+        // "0-0" when the scan reached the end: the next starts again.
+        *self.claim_cursor() = reply.next_stream_id;
         Ok(reply.claimed)
+    }
+
+    fn claim_cursor(&self) -> std::sync::MutexGuard<'_, String> {
+        // A String cannot be left half-written: a poisoned lock is usable.
+        self.claim_cursor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The next entries for `consumer`: those abandoned by consumers idle

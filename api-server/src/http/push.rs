@@ -42,9 +42,11 @@ pub struct PushOptions {
     pub vapid_public_key: Option<String>,
     /// Most interests (product × browser endpoint) one shopper holds.
     pub max_per_shopper: u32,
-    /// Plain http endpoints on a loopback host are taken: for a mock push
-    /// service in tests and local development, never in production.
-    pub allow_http_loopback: bool,
+    /// Which endpoints are taken: https to the deployment's push services
+    /// (the browsers' by default), and plain http on a loopback host when
+    /// it says so (a mock push service in tests and local development,
+    /// never in production).
+    pub endpoints: EndpointPolicy,
 }
 
 impl Default for PushOptions {
@@ -52,7 +54,7 @@ impl Default for PushOptions {
         Self {
             vapid_public_key: None,
             max_per_shopper: 20,
-            allow_http_loopback: false,
+            endpoints: EndpointPolicy::default(),
         }
     }
 }
@@ -159,10 +161,7 @@ async fn subscribe(
     options.public_key()?;
     let Json(body) = body?;
     let sku = Sku::new(sku)?;
-    let policy = EndpointPolicy {
-        allow_http_loopback: options.allow_http_loopback,
-    };
-    let subscription = checked(body.subscription, policy)?;
+    let subscription = checked(body.subscription, options.endpoints)?;
     let topics = topics(&body.notify.ok_or_else(|| missing("notify"))?)?;
     let id = app
         .call(

@@ -7,7 +7,7 @@
 
 use api_server::PushOptions;
 use api_server::testing::{ServerOptions, TestServer};
-use reservation_core::VapidKey;
+use reservation_core::{EndpointPolicy, PushServices, VapidKey};
 use serde_json::Value;
 
 use super::browser::run_browser_script;
@@ -17,6 +17,11 @@ async fn the_product_page_subscribes_and_its_service_worker_shows_pushes() {
     let options = ServerOptions {
         push: PushOptions {
             vapid_public_key: Some(VapidKey::generate().public_key_base64url()),
+            // The stand-in PushManager's made-up endpoints.
+            endpoints: EndpointPolicy {
+                push_services: PushServices::parse_list("push.example.test").unwrap(),
+                ..EndpointPolicy::default()
+            },
             ..PushOptions::default()
         },
         ..ServerOptions::default()

@@ -191,6 +191,7 @@ async fn subscribe(
         .collect();
     let policy = EndpointPolicy {
         allow_http_loopback: true,
+        ..EndpointPolicy::default()
     };
     let topics = PushTopics {
         sale_opens: true,

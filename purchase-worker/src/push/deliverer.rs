@@ -6,8 +6,10 @@
 //! worker dies holding is claimed by another after `claim_idle`; one this
 //! worker holds a while (queued behind its origin, or waiting for a retry)
 //! is kept in the group every half `claim_idle`, so no other worker takes
-//! it meanwhile. On shutdown it stops reading, lets the pushes in flight
-//! finish, and leaves every other job pending for the workers still
+//! it meanwhile. Keeping is a Redis call per job, thousands when an origin
+//! is paused: it runs on a task of its own ([`Keeper`]) and the loop goes
+//! on sending meanwhile. On shutdown it stops reading, lets the pushes in
+//! flight finish, and leaves every other job pending for the workers still
 //! running.
 //!
 //! [`queues`]: super::queues
@@ -27,7 +29,7 @@ use tokio::task::JoinSet;
 use super::PushSettings;
 use super::delivery::{Courier, Done};
 use super::products::ProductCache;
-use super::queues::{Held, Limits, Offer, OriginQueues, Paused};
+use super::queues::{Heard, Held, Limits, Offer, OriginQueues, Paused};
 use super::send::{PushError, PushSender};
 use crate::{WorkerConfig, WorkerMetrics};
 
@@ -142,6 +144,8 @@ impl PushDeliverer {
             }
         });
 
+        let mut keeper = Keeper::spawn(courier.clone());
+        let mut keeping = false;
         let mut queues = OriginQueues::new(self.limits);
         let mut sends: JoinSet<Done> = JoinSet::new();
         let mut sending: HashMap<tokio::task::Id, (String, String)> = HashMap::new();
@@ -151,6 +155,7 @@ impl PushDeliverer {
         let mut read_failures = 0u32;
         let mut read_after = Instant::now();
         let paused = |origin: &str| courier.sender.paused_until(origin);
+        let permit = |origin: &str| courier.sender.permit(origin);
         let mut give_up_at: Option<Instant> = None;
         loop {
             let stopping = *shutdown.borrow();
@@ -163,9 +168,9 @@ impl PushDeliverer {
                 if sends.is_empty() && !asked {
                     return;
                 }
-                // A push still waiting for its origin (paused by a long
-                // Retry-After) would hold the exit up: past one push's
-                // timeout, what is still in flight is left pending too.
+                // A push gets no answer within its timeout only if something
+                // is wrong (a push never waits for a pause): past it, what
+                // is still in flight is left pending too.
                 let deadline = *give_up_at.get_or_insert(now + courier.settings.timeout + GRACE);
                 if now >= deadline && !sends.is_empty() {
                     tracing::warn!(
@@ -178,7 +183,9 @@ impl PushDeliverer {
                 }
             } else {
                 queues.shed_stuck(&paused, now);
-                while let Some(job) = queues.next_to_send(&paused, now) {
+                // The permit (rate and pause) is taken here, before a slot
+                // is given: a task never waits for its origin in a slot.
+                while let Some(job) = queues.next_to_send(&permit, now) {
                     let courier = courier.clone();
                     let ids = (job.origin.clone(), job.entry_id.clone());
                     let task = sends.spawn(async move { courier.deliver(job).await });
@@ -226,22 +233,28 @@ impl PushDeliverer {
                         Ok((id, done)) => (id, done),
                         Err(e) => {
                             tracing::error!(error = %e, "a push delivery failed; its job stays pending");
-                            (e.id(), Done::Finished)
+                            (e.id(), Done { retry: None, heard: Heard::Nothing })
                         }
                     };
+                    let Done { retry, heard } = done;
                     if let Some((origin, entry_id)) = sending.remove(&id) {
-                        let retry = match done {
-                            Done::Retry(job) => Some(*job),
-                            Done::Finished => None,
-                        };
-                        queues.sent(&origin, &entry_id, retry, Instant::now());
+                        queues.sent(&origin, &entry_id, retry.map(|job| *job), heard, Instant::now());
+                    }
+                }
+                Some(taken_over) = keeper.kept.recv(), if keeping => {
+                    keeping = false;
+                    for id in taken_over {
+                        tracing::info!(entry = %id, "push job taken over by another worker");
+                        queues.let_go(&id);
                     }
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
                 _ = shutdown.changed(), if !stopping => {}
             }
-            if Instant::now() >= next_keep {
-                self.courier.keep(&mut queues, keep_every).await;
+            // One keeping at a time: a slow one is not doubled by the next.
+            if !keeping && !*shutdown.borrow() && Instant::now() >= next_keep {
+                let due = queues.due_for_keeping(keep_every, Instant::now());
+                keeping = !due.is_empty() && keeper.due.send(due).await.is_ok();
                 next_keep = Instant::now() + keep_every / 2;
             }
         }
@@ -282,31 +295,6 @@ impl Courier {
         }
     }
 
-    /// Keeps the jobs held a while in the group; lets go of those another
-    /// worker took over meanwhile.
-    async fn keep(&self, queues: &mut OriginQueues, every: Duration) {
-        let due = queues.due_for_keeping(every, Instant::now());
-        let consumer = &self.config.consumer;
-        let kept: Vec<(String, Result<bool>)> = futures_util::stream::iter(due)
-            .map(|id| async move {
-                let kept = self.group.keep(consumer, &id).await;
-                (id, kept)
-            })
-            .buffer_unordered(16)
-            .collect()
-            .await;
-        for (id, kept) in kept {
-            match kept {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::info!(entry = %id, "push job taken over by another worker");
-                    queues.let_go(&id);
-                }
-                Err(e) => tracing::warn!(entry = %id, error = %e, "cannot keep a push job"),
-            }
-        }
-    }
-
     /// An entry that holds no push job (written by hand, or by another
     /// version): dead-lettered with why, so it is neither lost nor read
     /// forever.
@@ -328,6 +316,57 @@ impl Courier {
                 tracing::warn!(entry = %entry.id, error = %e, "cannot dead-letter it; left pending");
             }
         }
+    }
+}
+
+/// Keeps the jobs a deliverer holds a while in the group, on a task of its
+/// own: the loop hands it the ids due ([`OriginQueues::due_for_keeping`])
+/// and goes on sending; it hands back those another worker took over
+/// meanwhile, which the loop lets go.
+struct Keeper {
+    due: mpsc::Sender<Vec<String>>,
+    kept: mpsc::Receiver<Vec<String>>,
+}
+
+impl Keeper {
+    fn spawn(courier: Arc<Courier>) -> Self {
+        let (due, mut dues) = mpsc::channel::<Vec<String>>(1);
+        let (taken, kept) = mpsc::channel(1);
+        tokio::spawn(async move {
+            while let Some(ids) = dues.recv().await {
+                let taken_over = courier.keep_all(ids).await;
+                if taken.send(taken_over).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Self { due, kept }
+    }
+}
+
+impl Courier {
+    /// Keeps `ids` in the group, 16 calls at a time; returns those another
+    /// worker took over. One that cannot be kept now is kept next time.
+    async fn keep_all(&self, ids: Vec<String>) -> Vec<String> {
+        let consumer = &self.config.consumer;
+        let kept: Vec<(String, Result<bool>)> = futures_util::stream::iter(ids)
+            .map(|id| async move {
+                let kept = self.group.keep(consumer, &id).await;
+                (id, kept)
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        kept.into_iter()
+            .filter_map(|(id, kept)| match kept {
+                Ok(true) => None,
+                Ok(false) => Some(id),
+                Err(e) => {
+                    tracing::warn!(entry = %id, error = %e, "cannot keep a push job");
+                    None
+                }
+            })
+            .collect()
     }
 }
 

@@ -2,23 +2,28 @@
 //! duplicates and jobs of subscriptions gone; the payload is made from the
 //! product as it is now; the push service's answer decides the rest
 //! (delivered: acknowledged; gone: the subscription removed; throttled or
-//! failed: tried again later, up to the attempts; rejected: dead-lettered).
+//! failed: tried again later, up to the attempts; rejected: dead-lettered;
+//! its origin paused meanwhile: kept for the pause's end, no try counted).
+//! A job whose time is over ([`payload::ttl`]) is acknowledged unsent.
 //!
-//! Any Redis error leaves the job pending: it is claimed again after
+//! Redis unavailable leaves the job pending: it is claimed again after
 //! `claim_idle`, by this worker or another, and a push already sent may
 //! then go twice (push is at least once; the `Topic` header and the
-//! notification's tag make a second one replace the first).
+//! notification's tag make a second one replace the first). Any other
+//! error (a notice the claim refuses, an answer Redis should not give)
+//! would come back every time: the job is dead-lettered with it, or it
+//! would stay pending, and unacknowledged jobs are never trimmed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reservation_core::keys::DEAD_PUSHES;
-use reservation_core::{Engine, Error, PushClaim, PushJob, PushKind, Result, StreamGroup};
+use reservation_core::{Engine, Error, PushClaim, PushJob, Result, StreamGroup};
 
 use super::PushSettings;
 use super::payload::{self, Notification};
 use super::products::ProductCache;
-use super::queues::Held;
+use super::queues::{Heard, Held};
 use super::send::{Push, PushOutcome, PushSender};
 use crate::{WorkerConfig, WorkerMetrics};
 
@@ -37,11 +42,12 @@ pub(crate) struct Courier {
 
 /// What became of a job.
 #[derive(Debug)]
-pub(crate) enum Done {
-    /// Acknowledged, or let go (left pending for whoever has it now).
-    Finished,
-    /// To be tried again at its `not_before`.
-    Retry(Box<Held>),
+pub(crate) struct Done {
+    /// To be tried again at its `not_before`; None when acknowledged, or
+    /// let go (left pending for whoever has it now).
+    pub retry: Option<Box<Held>>,
+    /// What its push heard from the origin.
+    pub heard: Heard,
 }
 
 /// What to do with a job after a try.
@@ -51,28 +57,34 @@ enum Next {
 }
 
 impl Courier {
-    /// Delivers one job; a Redis error leaves it pending.
+    /// Delivers one job. Redis unavailable leaves it pending; any other
+    /// error dead-letters it.
     pub(crate) async fn deliver(&self, mut held: Held) -> Done {
-        match self.try_deliver(&mut held).await {
-            Ok(Next::Finished) => Done::Finished,
-            Ok(Next::Retry) => Done::Retry(Box::new(held)),
-            Err(e) => {
+        let mut heard = Heard::Nothing;
+        let retry = match self.try_deliver(&mut held, &mut heard).await {
+            Ok(Next::Finished) => None,
+            Ok(Next::Retry) => Some(Box::new(held)),
+            Err(e @ Error::Unavailable(_)) => {
                 tracing::warn!(entry = %held.entry_id, error = %e, "push job left pending");
-                Done::Finished
+                None
             }
-        }
+            Err(e) => {
+                let reason = format!("cannot deliver it: {e}");
+                if let Err(e) = self.dead_letter(&held, &reason).await {
+                    tracing::warn!(entry = %held.entry_id, error = %e, "cannot dead-letter a push job; left pending");
+                }
+                None
+            }
+        };
+        Done { retry, heard }
     }
 
-    async fn try_deliver(&self, held: &mut Held) -> Result<Next> {
+    async fn try_deliver(&self, held: &mut Held, heard: &mut Heard) -> Result<Next> {
         if !self.still_ours(held).await? {
             return Ok(Next::Finished);
         }
-        let now_ms = self.engine.now_ms();
-        if outlived(&held.job, now_ms) {
-            // Too late to be of use ("the sale opened an hour ago", a hold
-            // already over): not a failure of anyone's, only late.
-            self.metrics.push_skipped("expired");
-            return self.ack(held).await;
+        if payload::ttl(&held.job, self.engine.now_ms()).is_none() {
+            return self.expired(held).await;
         }
         if !held.claimed {
             let quiet = self.settings.quiet_period;
@@ -100,18 +112,33 @@ impl Courier {
             Err(e) => return Err(e),
         };
         let job = &held.job;
+        // The time left is read once more: claiming and reading the product
+        // took some, and the TTL sent is what is left now.
+        let now_ms = self.engine.now_ms();
+        let Some(ttl) = payload::ttl(job, now_ms) else {
+            return self.expired(held).await;
+        };
         let body = Notification::for_job(job, &product, now_ms).to_bytes();
         let topic = payload::topic(job.kind, &job.sku);
         let push = Push {
             subscription: &job.subscription,
             payload: &body,
-            ttl: payload::ttl(job, now_ms),
+            ttl,
             urgency: payload::urgency(job.kind),
             topic: Some(&topic),
         };
         let outcome = self
-            .send_kept(&push, &held.entry_id, &mut held.kept_at)
-            .await?;
+            .send_kept(&push, &held.entry_id, job, &mut held.kept_at)
+            .await;
+        *heard = match &outcome {
+            PushOutcome::Delivered | PushOutcome::Gone(_) | PushOutcome::Rejected { .. } => {
+                Heard::Answered
+            }
+            PushOutcome::RetryAfter { .. }
+            | PushOutcome::Failed(_)
+            | PushOutcome::Paused { .. } => Heard::Troubled,
+        };
+        let job = &held.job;
         match outcome {
             PushOutcome::Delivered => {
                 self.metrics.pushes_delivered.inc();
@@ -119,14 +146,18 @@ impl Courier {
             }
             PushOutcome::Gone(status) => {
                 self.metrics.push_failed("gone");
+                // The endpoint is gone for every product the shopper asked
+                // about on it, not only this one.
                 let id = job.subscription.id();
-                if self
+                let removed = self
                     .engine
-                    .unsubscribe_push(&job.customer, &job.sku, &id)
-                    .await?
-                {
-                    self.metrics.push_subscriptions_removed.inc();
-                    tracing::info!(customer = %job.customer, sku = %job.sku, subscription = %id, status, "push subscription gone; removed");
+                    .forget_push_subscription(&job.customer, &id)
+                    .await?;
+                if removed > 0 {
+                    self.metrics
+                        .push_subscriptions_removed
+                        .inc_by(removed as u64);
+                    tracing::info!(customer = %job.customer, subscription = %id, removed, status, "push subscription gone; its interests removed");
                 }
                 self.ack(held).await
             }
@@ -147,7 +178,25 @@ impl Courier {
                 self.metrics.push_failed("failed");
                 self.again_or_dead(held, why, Duration::ZERO).await
             }
+            // Not sent, so not a try: it waits for the pause's end, unless
+            // its time is over by then.
+            PushOutcome::Paused { until } => {
+                let wait = until.saturating_duration_since(Instant::now());
+                let then_ms = self.engine.now_ms() + wait.as_millis() as i64;
+                if payload::ttl(job, then_ms).is_none() {
+                    return self.expired(held).await;
+                }
+                held.not_before = until;
+                Ok(Next::Retry)
+            }
         }
+    }
+
+    /// Too late to be of use ("the sale opened an hour ago", a hold already
+    /// over): not a failure of anyone's, only late; acknowledged unsent.
+    async fn expired(&self, held: &Held) -> Result<Next> {
+        self.metrics.push_skipped("expired");
+        self.ack(held).await
     }
 
     /// Keeps the job first if it has waited long enough to look
@@ -168,26 +217,31 @@ impl Courier {
         Ok(true)
     }
 
-    /// Sends, keeping the job every half `claim_idle` while the push waits
-    /// for its origin's turn or its answer, so no other worker takes it
-    /// for abandoned and sends it too.
+    /// Sends (its origin's permit taken by the caller), keeping the job
+    /// every half `claim_idle` while the push waits for its answer, so no
+    /// other worker takes it for abandoned and sends it too. A keep that
+    /// fails is only logged: dropping the send halfway would lose a push
+    /// the service may already have, and the answer still decides.
     async fn send_kept(
         &self,
         push: &Push<'_>,
         entry_id: &str,
+        job: &PushJob,
         kept_at: &mut Instant,
-    ) -> Result<PushOutcome> {
-        let send = self.sender.send(push);
+    ) -> PushOutcome {
+        let send = self.sender.send_permitted(push);
         tokio::pin!(send);
         let every = (self.config.claim_idle / 2).max(Duration::from_millis(10));
         loop {
             tokio::select! {
-                outcome = &mut send => return Ok(outcome),
+                outcome = &mut send => return outcome,
                 () = tokio::time::sleep_until((*kept_at + every).into()) => {
                     // Taken over meanwhile: the answer still decides, and
                     // the other worker's claim of the same job sends again
                     // at worst.
-                    self.group.keep(&self.config.consumer, entry_id).await?;
+                    if let Err(e) = self.group.keep(&self.config.consumer, entry_id).await {
+                        tracing::warn!(entry = %entry_id, kind = %job.kind, sku = %job.sku, customer = %job.customer, error = %e, "cannot keep a push job while it is sent; still waiting for the answer");
+                    }
                     *kept_at = Instant::now();
                 }
             }
@@ -213,7 +267,7 @@ impl Courier {
             after
         };
         let retry_at_ms = self.engine.now_ms() + wait.as_millis() as i64;
-        if outlived(&held.job, retry_at_ms) {
+        if payload::ttl(&held.job, retry_at_ms).is_none() {
             let reason = format!("{reason}; it would be stale by the time it may be sent again");
             return self.dead_letter(held, &reason).await;
         }
@@ -240,18 +294,5 @@ impl Courier {
     async fn ack(&self, held: &Held) -> Result<Next> {
         self.group.ack(&held.entry_id).await?;
         Ok(Next::Finished)
-    }
-}
-
-/// Whether `job` is of no use any more at `now_ms`: a hold's notice past
-/// the hold's deadline, or another push past the time the push service
-/// would have kept it for.
-fn outlived(job: &PushJob, now_ms: i64) -> bool {
-    match job.kind {
-        PushKind::HoldExpiring => job.expires_at_ms.is_some_and(|deadline| now_ms >= deadline),
-        PushKind::SaleOpens | PushKind::BackInStock => {
-            let kept_ms = payload::ttl(job, job.enqueued_at_ms).as_millis() as i64;
-            now_ms >= job.enqueued_at_ms + kept_ms
-        }
     }
 }

@@ -4,22 +4,31 @@
 //! `hold_expiring`, kept by the push service until the hold's deadline.
 //!
 //! The lookups happen off the sweep's path, so a sweep is never slower for
-//! them. Like the "expiring soon" hold event it follows, the push is at
-//! most once: a worker that dies between the sweep and the enqueue loses
+//! them: handing notices over never waits. Those handed over while
+//! [`BACKLOG`] sweep steps' worth wait already (Redis slow or failing) are
+//! dropped, with a warning and `pushes_not_planned{reason="backlog_full"}`,
+//! and the lookups run [`LOOKUPS`] at a time. The push is best effort, at
+//! most once, like the "expiring soon" hold event it follows: a notice
+//! dropped, or a worker that dies between the sweep and the enqueue, loses
 //! it (the hold still expires on time, and the shopper's open tab still
 //! gets the event).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use reservation_core::{Engine, ExpiryNotice, PushJob, PushKind, Result, Sku};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::task::JoinHandle;
 
 use crate::WorkerMetrics;
 
-/// Products' notices waiting for their lookups; past this, sweeps wait.
-const BACKLOG: usize = 1024;
+/// Sweep steps' notices waiting for their lookups; past this, notices are
+/// dropped rather than the sweep kept waiting.
+pub const BACKLOG: usize = 1024;
+/// Notices looked up and enqueued at once.
+pub const LOOKUPS: usize = 16;
 /// Tries of one notice's lookup and enqueue.
 const TRIES: u32 = 3;
 
@@ -27,6 +36,7 @@ const TRIES: u32 = 3;
 #[derive(Clone)]
 pub struct HoldExpiringPushes {
     notices: mpsc::Sender<(Sku, Vec<ExpiryNotice>)>,
+    metrics: Arc<WorkerMetrics>,
 }
 
 impl HoldExpiringPushes {
@@ -34,24 +44,46 @@ impl HoldExpiringPushes {
     /// clone of the hook is dropped (the sweeper stopped) and what was
     /// handed over is enqueued.
     pub fn start(engine: Engine, metrics: Arc<WorkerMetrics>) -> (Self, JoinHandle<()>) {
-        let (notices, mut handed) = mpsc::channel::<(Sku, Vec<ExpiryNotice>)>(BACKLOG);
+        let (notices, handed) = mpsc::channel::<(Sku, Vec<ExpiryNotice>)>(BACKLOG);
+        let hook = Self {
+            notices,
+            metrics: metrics.clone(),
+        };
         let task = tokio::spawn(async move {
-            while let Some((sku, notices)) = handed.recv().await {
-                for notice in &notices {
-                    enqueue_with_retries(&engine, &metrics, &sku, notice).await;
-                }
-            }
+            let handed = futures_util::stream::unfold(handed, |mut handed| async move {
+                let next = handed.recv().await?;
+                Some((next, handed))
+            });
+            handed
+                .flat_map(|(sku, notices)| {
+                    futures_util::stream::iter(
+                        notices.into_iter().map(move |notice| (sku.clone(), notice)),
+                    )
+                })
+                .for_each_concurrent(LOOKUPS, |(sku, notice)| {
+                    let (engine, metrics) = (&engine, &metrics);
+                    async move { enqueue_with_retries(engine, metrics, &sku, &notice).await }
+                })
+                .await;
         });
-        (Self { notices }, task)
+        (hook, task)
     }
 
-    /// Hands over the notices a sweep step of `sku` sent.
-    pub async fn notices(&self, sku: &Sku, notices: Vec<ExpiryNotice>) {
+    /// Hands over the notices a sweep step of `sku` sent; never waits.
+    pub fn notices(&self, sku: &Sku, notices: Vec<ExpiryNotice>) {
         if notices.is_empty() {
             return;
         }
-        if self.notices.send((sku.clone(), notices)).await.is_err() {
-            tracing::warn!(%sku, "hold-expiring pushes stopped; notices not pushed");
+        match self.notices.try_send((sku.clone(), notices)) {
+            Ok(()) => {}
+            Err(TrySendError::Full((_, notices))) => {
+                tracing::warn!(%sku, notices = notices.len(), "hold-expiring pushes behind; these holds' pushes dropped");
+                self.metrics
+                    .push_not_planned("backlog_full", notices.len() as u64);
+            }
+            Err(TrySendError::Closed(_)) => {
+                tracing::warn!(%sku, "hold-expiring pushes stopped; notices not pushed");
+            }
         }
     }
 }
@@ -74,6 +106,7 @@ async fn enqueue_with_retries(
             }
             Err(e) => {
                 tracing::warn!(reservation = %notice.reservation_id, error = %e, "hold-expiring push not enqueued");
+                metrics.push_not_planned("lookup_failed", 1);
             }
         }
     }
@@ -99,4 +132,40 @@ async fn enqueue(engine: &Engine, sku: &Sku, notice: &ExpiryNotice) -> Result<us
         .collect();
     engine.enqueue_push_jobs(&jobs).await?;
     Ok(jobs.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use reservation_core::{CustomerId, ReservationId};
+
+    use super::*;
+
+    #[test]
+    fn notices_past_the_backlog_are_dropped_and_counted_never_waited_for() {
+        let metrics = WorkerMetrics::new();
+        // A lookup task that never takes anything: Redis stalled.
+        let (notices, _stalled) = mpsc::channel(2);
+        let hook = HoldExpiringPushes {
+            notices,
+            metrics: metrics.clone(),
+        };
+        let sku = Sku::new("TEE").unwrap();
+        let notice = ExpiryNotice {
+            reservation_id: ReservationId::generate(&sku),
+            customer: CustomerId::new("ann").unwrap(),
+            quantity: 1,
+            expires_at_ms: 1_700_000_000_000,
+        };
+        for _ in 0..5 {
+            hook.notices(&sku, vec![notice.clone(), notice.clone()]);
+        }
+        let dropped = metrics
+            .pushes_not_planned
+            .get_or_create(&vec![("reason", "backlog_full")])
+            .get();
+        assert_eq!(
+            dropped, 6,
+            "three steps of two notices past a backlog of two"
+        );
+    }
 }

@@ -62,7 +62,7 @@ impl PushSettings {
         Self {
             subject: subject.into(),
             concurrency: 64,
-            per_origin: NonZeroU32::new(50).expect("not zero"),
+            per_origin: NonZeroU32::new(1000).expect("not zero"),
             attempts: 5,
             quiet_period: Duration::from_secs(10 * 60),
             interval: Duration::from_secs(1),

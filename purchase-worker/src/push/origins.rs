@@ -2,8 +2,9 @@
 //! `https://updates.push.services.mozilla.com`, …) gets its own pace: a rate
 //! limit of so many pushes a second, and a pause when it asked for one (a
 //! `429` or `503` with `Retry-After`, or a short default after a `429`
-//! without). A push to one origin waits only for that origin, so a service
-//! that throttles or stalls holds up its own pushes and nobody else's.
+//! without). Nothing here waits through a pause: a caller is told until when
+//! and keeps its push for then, so a service that throttles or stalls holds
+//! up its own pushes and takes nobody else's turn or send slot.
 //!
 //! Endpoints come from shoppers' browsers, so the origins are not a fixed
 //! list: what is kept of an origin is forgotten once it has been idle a
@@ -60,20 +61,35 @@ impl Origins {
         }
     }
 
-    /// Waits until a push may go to `origin`: it is not paused, and its
-    /// rate allows one more. A pause recorded while waiting is honoured too.
-    pub async fn ready(&self, origin: &str) {
+    /// Whether a push may go to `origin` now, without waiting: when it is
+    /// paused, `Err(end of the pause)`; when its rate allows no more yet,
+    /// `Err(when it will)`; otherwise `Ok`, and the push is counted against
+    /// the rate. A caller with pushes for many origins asks this before it
+    /// gives a push a slot, so a slot never waits for an origin.
+    pub fn permit(&self, origin: &str) -> Result<(), Instant> {
         self.forget_idle();
-        let key = origin.to_owned();
+        if let Some(until) = self.paused_until(origin) {
+            return Err(until);
+        }
+        self.limiter
+            .check_key(&origin.to_owned())
+            .map_err(|not_until| {
+                Instant::now() + not_until.wait_time_from(self.limiter.clock().now())
+            })
+    }
+
+    /// Waits for `origin`'s rate to allow a push, but never through a
+    /// pause: `Err(end of the pause)` as soon as it is paused, before or
+    /// while waiting (the caller decides what to do with the time).
+    pub async fn rate(&self, origin: &str) -> Result<(), Instant> {
         loop {
-            if let Some(until) = self.paused_until(origin) {
-                tokio::time::sleep_until(until.into()).await;
-                continue;
-            }
-            match self.limiter.check_key(&key) {
-                Ok(()) => return,
-                Err(not_until) => {
-                    tokio::time::sleep(not_until.wait_time_from(self.limiter.clock().now())).await;
+            match self.permit(origin) {
+                Ok(()) => return Ok(()),
+                Err(at) => {
+                    if let Some(until) = self.paused_until(origin) {
+                        return Err(until);
+                    }
+                    tokio::time::sleep_until(at.into()).await;
                 }
             }
         }
@@ -147,17 +163,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_permit_never_waits_and_tells_when_to_ask_again() {
+        let origins = Origins::new(NonZeroU32::new(1).unwrap());
+        let before = Instant::now();
+        assert_eq!(origins.permit("https://a.example"), Ok(()));
+        let again = origins.permit("https://a.example").unwrap_err();
+        assert!(again > before && again <= Instant::now() + Duration::from_secs(1));
+        assert_eq!(origins.permit("https://b.example"), Ok(()));
+        origins.pause("https://b.example", Duration::from_secs(30));
+        let until = origins.paused_until("https://b.example").unwrap();
+        assert_eq!(origins.permit("https://b.example"), Err(until));
+        // Waiting for the rate stops at a pause rather than sleep through it.
+        origins.pause("https://a.example", Duration::from_secs(30));
+        let paused =
+            tokio::time::timeout(Duration::from_secs(2), origins.rate("https://a.example"));
+        assert!(paused.await.expect("no wait through a pause").is_err());
+    }
+
+    #[tokio::test]
     async fn idle_origins_are_forgotten() {
         let origins = Origins::new(NonZeroU32::new(1000).unwrap());
         for i in 0..50 {
-            origins.ready(&format!("https://{i}.example")).await;
+            origins.permit(&format!("https://{i}.example")).unwrap();
         }
         origins.pause("https://gone.example", Duration::from_millis(1));
         assert!(origins.remembered() >= 50);
         // A thousand a second: a permit's trace is gone after a millisecond.
         tokio::time::sleep(Duration::from_millis(20)).await;
         origins.pauses.lock().unwrap().forgotten_at -= FORGET_EVERY;
-        origins.ready("https://new.example").await;
+        origins.permit("https://new.example").unwrap();
         assert!(origins.remembered() <= 1, "{}", origins.remembered());
     }
 }

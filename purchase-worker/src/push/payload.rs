@@ -21,6 +21,9 @@ use super::send::Urgency;
 const SALE_OPENS_TTL: Duration = Duration::from_secs(60 * 60);
 /// "Back in stock" goes stale fast: the units are gone within minutes.
 const BACK_IN_STOCK_TTL: Duration = Duration::from_secs(15 * 60);
+/// A hold's notice without the hold's deadline (a job of an older version)
+/// is worth sending only soon after it was made.
+const HOLD_WITHOUT_DEADLINE_TTL: Duration = Duration::from_secs(60);
 /// RFC 8030 allows a TTL of 0 ("deliver now or never"), but a hold about to
 /// expire is still worth a second's wait.
 const MIN_TTL: Duration = Duration::from_secs(1);
@@ -112,22 +115,34 @@ pub fn topic(kind: PushKind, sku: &Sku) -> String {
     topic
 }
 
-/// How long the push service keeps the push for a browser that is offline.
-pub fn ttl(job: &PushJob, now_ms: i64) -> Duration {
+/// Until when (ms since the epoch) `job` is of use: a sale opening an hour
+/// from the sale's start (its notice; from when it was enqueued if the
+/// notice is no time), "back in stock" a quarter of an hour from its round,
+/// a hold's notice until the hold's deadline (an old job without one: a
+/// minute from when it was enqueued). The one place that decides when a
+/// push is too late: [`ttl`] and the deliverer both ask it.
+pub fn good_until_ms(job: &PushJob) -> i64 {
+    let after = |from_ms: i64, ttl: Duration| from_ms.saturating_add(ttl.as_millis() as i64);
     match job.kind {
-        PushKind::SaleOpens => SALE_OPENS_TTL,
-        PushKind::BackInStock => BACK_IN_STOCK_TTL,
-        // After the deadline the hold is gone and the push would mislead;
-        // without a deadline (an old job), the least TTL.
+        PushKind::SaleOpens => {
+            let start = job.notice.parse::<i64>().unwrap_or(job.enqueued_at_ms);
+            after(start, SALE_OPENS_TTL)
+        }
+        PushKind::BackInStock => after(job.enqueued_at_ms, BACK_IN_STOCK_TTL),
         PushKind::HoldExpiring => job
             .expires_at_ms
-            .map(|deadline| {
-                let left_ms = u64::try_from(deadline.saturating_sub(now_ms)).unwrap_or(0);
-                Duration::from_secs(left_ms.div_ceil(1000))
-            })
-            .unwrap_or(MIN_TTL)
-            .max(MIN_TTL),
+            .unwrap_or_else(|| after(job.enqueued_at_ms, HOLD_WITHOUT_DEADLINE_TTL)),
     }
+}
+
+/// How long the push service should keep the push, sent at `now_ms`, for a
+/// browser that is offline: what is left of its time (a job that waited
+/// behind a slow push service must not be kept past its use), at least
+/// [`MIN_TTL`]. None when its time is over: it is not sent at all.
+pub fn ttl(job: &PushJob, now_ms: i64) -> Option<Duration> {
+    let left_ms = good_until_ms(job).saturating_sub(now_ms);
+    let left_ms = u64::try_from(left_ms).ok().filter(|&left| left > 0)?;
+    Some(Duration::from_secs(left_ms.div_ceil(1000)).max(MIN_TTL))
 }
 
 /// How eagerly the push service should wake the device (RFC 8030 section
@@ -163,7 +178,8 @@ fn time_left(deadline_ms: Option<i64>, now_ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use reservation_core::{CustomerId, EndpointPolicy, PushSubscription, StockSnapshot, VapidKey};
+    use reservation_core::testing::TEST_ENDPOINTS;
+    use reservation_core::{CustomerId, PushSubscription, StockSnapshot, VapidKey};
 
     use super::*;
 
@@ -173,7 +189,7 @@ mod tests {
             "https://push.example/s/1",
             &p256dh,
             "AAAAAAAAAAAAAAAAAAAAAA",
-            EndpointPolicy::default(),
+            TEST_ENDPOINTS,
         )
         .unwrap();
         PushJob {
@@ -235,13 +251,32 @@ mod tests {
     #[test]
     fn a_hold_push_lives_until_the_hold_does() {
         let hold = |deadline| ttl(&job(PushKind::HoldExpiring, deadline), 10_000);
-        assert_eq!(hold(Some(70_500)), Duration::from_secs(61));
-        assert_eq!(hold(Some(9_000)), MIN_TTL);
-        assert_eq!(hold(None), MIN_TTL);
-        assert_eq!(ttl(&job(PushKind::SaleOpens, None), 0), SALE_OPENS_TTL);
-        assert_eq!(ttl(&job(PushKind::BackInStock, None), 0), BACK_IN_STOCK_TTL);
+        assert_eq!(hold(Some(70_500)), Some(Duration::from_secs(61)));
+        assert_eq!(hold(Some(10_400)), Some(MIN_TTL));
+        assert_eq!(hold(Some(9_000)), None, "the hold is over");
+        assert_eq!(hold(None), Some(Duration::from_secs(50)));
         assert_eq!(urgency(PushKind::BackInStock), Urgency::Normal);
         assert_eq!(urgency(PushKind::HoldExpiring), Urgency::High);
+    }
+
+    #[test]
+    fn a_push_is_kept_only_for_what_is_left_of_its_time() {
+        let mut opens = job(PushKind::SaleOpens, None);
+        opens.notice = "1000000".to_owned();
+        opens.enqueued_at_ms = 1_000_500;
+        assert_eq!(ttl(&opens, 1_000_000), Some(SALE_OPENS_TTL));
+        // Counted from the sale's start, not from when it was enqueued.
+        assert_eq!(ttl(&opens, 1_600_000), Some(Duration::from_secs(3000)));
+        assert_eq!(ttl(&opens, 1_000_000 + 3_599_900), Some(MIN_TTL));
+        assert_eq!(ttl(&opens, 1_000_000 + 3_600_000), None);
+        opens.notice = "not a time".to_owned();
+        assert_eq!(ttl(&opens, 1_000_500), Some(SALE_OPENS_TTL));
+        let mut back = job(PushKind::BackInStock, None);
+        back.enqueued_at_ms = 50_000;
+        assert_eq!(ttl(&back, 50_000), Some(BACK_IN_STOCK_TTL));
+        assert_eq!(ttl(&back, 110_000), Some(Duration::from_secs(840)));
+        assert_eq!(ttl(&back, 50_000 + 900_000), None);
+        assert_eq!(good_until_ms(&back), 950_000);
     }
 
     #[test]

@@ -9,7 +9,11 @@
 //!   more than [`LATE_START`] ago starts nothing (push turned on long after
 //!   a sale opened would announce it to nobody's use);
 //! - while its sale is open, records whether it has units; from none to
-//!   some starts a "back in stock" round (`observe_push_availability`).
+//!   some starts a "back in stock" round (`observe_push_availability`),
+//!   unless the last one started less than the quiet period before.
+//!
+//! A product that cannot be read or started is logged and tried again next
+//! tick; the others go on.
 //!
 //! Then it walks every round in progress to its end without waiting for
 //! the next tick: a batch of interests read, their jobs enqueued, the round
@@ -121,28 +125,36 @@ impl PushPlanner {
         let listed: HashSet<&Sku> = skus.iter().collect();
         self.memory.opened.retain(|sku, _| listed.contains(sku));
         self.memory.available.retain(|sku, _| listed.contains(sku));
+        // Each product on its own: one that cannot be read or started (a
+        // Redis error, a hash written behind the engine's back) is tried
+        // again next tick, and holds up no other.
         let engine = &self.engine;
         let products: Vec<Product> = futures_util::stream::iter(skus.iter().cloned())
             .map(|sku| async move {
-                match engine.product(&sku).await {
-                    Ok(product) => Ok(Some(product)),
-                    Err(Error::ProductNotFound(_)) => Ok(None),
-                    Err(e) => Err(e),
-                }
+                let read = engine.product(&sku).await;
+                (sku, read)
             })
             .buffer_unordered(IN_FLIGHT)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+            .filter_map(|(sku, read)| async move {
+                match read {
+                    Ok(product) => Some(product),
+                    Err(Error::ProductNotFound(_)) => None,
+                    Err(e) => {
+                        tracing::warn!(%sku, error = %e, "cannot read a product to plan its pushes; trying next tick");
+                        None
+                    }
+                }
+            })
+            .collect()
+            .await;
         for product in &products {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            self.start_rounds(product, now).await?;
+            if let Err(e) = self.start_rounds(product, now).await {
+                let sku = &product.sku;
+                tracing::warn!(%sku, error = %e, "cannot start a product's push rounds; trying next tick");
+            }
         }
         self.walk_rounds(shutdown).await;
         Ok(())
@@ -197,7 +209,12 @@ impl PushPlanner {
         if self.memory.available.get(sku) != Some(&available) {
             let back = self
                 .engine
-                .observe_push_availability(sku, product.stock.available, now_ms)
+                .observe_push_availability(
+                    sku,
+                    product.stock.available,
+                    now_ms,
+                    self.settings.quiet_period,
+                )
                 .await?;
             if let Some(notice) = back {
                 tracing::info!(%sku, notice, available = product.stock.available, "back in stock: pushing to its subscribers");
@@ -266,6 +283,11 @@ impl PushPlanner {
                     enqueued_at_ms: now_ms,
                 })
                 .collect();
+            if batch.skipped > 0 {
+                // The engine warned of each, with its field.
+                self.metrics
+                    .push_not_planned("unreadable_interest", batch.skipped as u64);
+            }
             self.engine.enqueue_push_jobs(&jobs).await?;
             self.metrics.push_jobs_enqueued.inc_by(jobs.len() as u64);
             let moved = self.engine.advance_push_round(&batch).await?;

@@ -1,8 +1,12 @@
 //! The push jobs a deliverer holds, queued by push service origin, and which
-//! to send next: the origins take turns, each with at most half the pushes
-//! in flight, and an origin that is paused (it answered `429`/`503` with
-//! `Retry-After`) or stalled (pushes in flight and no answer for a while)
-//! sends nothing until it recovers, while the others go on.
+//! to send next: the origins take turns, each with at most its share of the
+//! pushes in flight (the slots split between the origins with work, at most
+//! half each), so a few slow origins cannot take every slot. An origin that
+//! is paused (it answered `429`/`503` with `Retry-After`) or whose rate
+//! allows no more yet gets no slot at all until then; one that is stalled
+//! (pushes in flight and no answer for a while) or troubled (its last answer
+//! was a throttle, a `5xx` or none) gets one push at a time, a probe, until
+//! it answers well again, while the others go on.
 //!
 //! The stream is one queue for every origin, so a job of a quick origin may
 //! sit behind thousands of a stuck one. Reading goes on past a stuck
@@ -41,7 +45,7 @@ pub(crate) struct Held {
 pub(crate) struct Limits {
     /// Pushes in flight at once.
     pub in_flight: usize,
-    /// Pushes in flight at once to one origin.
+    /// Most pushes in flight at once to one origin, whatever its share.
     pub in_flight_per_origin: usize,
     /// Jobs held at once (queued, waiting for a retry, in flight).
     pub window: usize,
@@ -66,6 +70,18 @@ pub(crate) enum Offer {
     SetAside,
 }
 
+/// What a push that came back heard from its origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// It was not sent (a duplicate, too late, the origin paused…).
+    Nothing,
+    /// An answer of a service that works: delivered, gone, refused.
+    Answered,
+    /// A throttle, a `5xx`, no answer at all, or a pause: the origin gets
+    /// one push at a time until it answers well again.
+    Troubled,
+}
+
 #[derive(Default)]
 struct Origin {
     ready: VecDeque<Held>,
@@ -73,6 +89,8 @@ struct Origin {
     in_flight: usize,
     /// When a push to it last came back, or its first went out.
     last_answer: Option<Instant>,
+    /// Its last push heard [`Heard::Troubled`].
+    troubled: bool,
 }
 
 impl Origin {
@@ -91,6 +109,10 @@ impl Origin {
 /// Tells whether an origin is paused, and until when.
 pub(crate) type Paused<'a> = &'a (dyn Fn(&str) -> Option<Instant> + Sync);
 
+/// Whether a push may go to an origin now (its rate, counted when `Ok`, and
+/// its pause); when not, when to ask again.
+pub(crate) type Permit<'a> = &'a (dyn Fn(&str) -> Result<(), Instant> + Sync);
+
 pub(crate) struct OriginQueues {
     limits: Limits,
     origins: HashMap<String, Origin>,
@@ -99,6 +121,9 @@ pub(crate) struct OriginQueues {
     /// Entry ids held, so a claim of one's own entry is not held twice.
     held: HashSet<String>,
     in_flight: usize,
+    /// The soonest an origin with jobs ready but refused a permit may be
+    /// asked again, as the last [`OriginQueues::next_to_send`] found.
+    permit_due: Option<Instant>,
 }
 
 impl OriginQueues {
@@ -109,6 +134,7 @@ impl OriginQueues {
             turns: VecDeque::new(),
             held: HashSet::new(),
             in_flight: 0,
+            permit_due: None,
         }
     }
 
@@ -159,11 +185,16 @@ impl OriginQueues {
     }
 
     /// The next job to send, if one may go now: the origins take turns;
-    /// one is skipped while paused or at its share of the pushes in flight.
-    pub(crate) fn next_to_send(&mut self, paused: Paused<'_>, now: Instant) -> Option<Held> {
+    /// one is skipped while at its share of the pushes in flight (one, a
+    /// probe, while stalled or troubled), and when `permit` refuses it
+    /// (paused, or its rate allows no more yet). The permit is asked last,
+    /// since it counts a push against the origin's rate.
+    pub(crate) fn next_to_send(&mut self, permit: Permit<'_>, now: Instant) -> Option<Held> {
+        self.permit_due = None;
         if self.in_flight >= self.limits.in_flight {
             return None;
         }
+        let share = self.share(now);
         for _ in 0..self.turns.len() {
             let name = self.turns.pop_front()?;
             self.turns.push_back(name.clone());
@@ -171,10 +202,13 @@ impl OriginQueues {
                 continue;
             };
             promote(origin, now);
-            if origin.ready.is_empty()
-                || origin.in_flight >= self.limits.in_flight_per_origin
-                || paused(&name).is_some()
-            {
+            let probing = origin.troubled || origin.stalled(now, &self.limits);
+            let cap = if probing { 1 } else { share };
+            if origin.ready.is_empty() || origin.in_flight >= cap {
+                continue;
+            }
+            if let Err(again) = permit(&name) {
+                self.permit_due = Some(self.permit_due.map_or(again, |due| due.min(again)));
                 continue;
             }
             let job = origin.ready.pop_front()?;
@@ -188,13 +222,50 @@ impl OriginQueues {
         None
     }
 
-    /// A push came back. `retry`: the job, to be tried again at its
-    /// `not_before`; without, it is done (acknowledged or let go).
-    pub(crate) fn sent(&mut self, origin: &str, entry_id: &str, retry: Option<Held>, now: Instant) {
+    /// One origin's share of the pushes in flight: the slots split between
+    /// the origins that have pushes in flight or ready, at least one, at
+    /// most [`Limits::in_flight_per_origin`]. An origin over its share (more
+    /// origins came since) sends again once it is back under it.
+    fn share(&self, now: Instant) -> usize {
+        let active = self
+            .origins
+            .values()
+            .filter(|origin| {
+                origin.in_flight > 0
+                    || !origin.ready.is_empty()
+                    || origin.waiting.iter().any(|job| job.not_before <= now)
+            })
+            .count()
+            .max(1);
+        (self.limits.in_flight / active).clamp(1, self.limits.in_flight_per_origin.max(1))
+    }
+
+    /// A push came back, having `heard` what it did from its origin.
+    /// `retry`: the job, to be tried again at its `not_before`; without, it
+    /// is done (acknowledged or let go).
+    pub(crate) fn sent(
+        &mut self,
+        origin: &str,
+        entry_id: &str,
+        retry: Option<Held>,
+        heard: Heard,
+        now: Instant,
+    ) {
         self.in_flight = self.in_flight.saturating_sub(1);
         if let Some(state) = self.origins.get_mut(origin) {
             state.in_flight = state.in_flight.saturating_sub(1);
-            state.last_answer = Some(now);
+            match heard {
+                // Not sent: says nothing of the origin.
+                Heard::Nothing => {}
+                Heard::Answered => {
+                    state.last_answer = Some(now);
+                    state.troubled = false;
+                }
+                Heard::Troubled => {
+                    state.last_answer = Some(now);
+                    state.troubled = true;
+                }
+            }
             match retry {
                 Some(job) => state.waiting.push(job),
                 None => {
@@ -207,9 +278,11 @@ impl OriginQueues {
         self.forget_if_empty(origin);
     }
 
-    /// Lets go of a job not in flight (another worker took it over).
+    /// Lets go of a job not in flight (another worker took it over). One
+    /// in flight meanwhile is left to its delivery, which keeps it (or
+    /// finds it taken) itself.
     pub(crate) fn let_go(&mut self, entry_id: &str) {
-        if !self.held.remove(entry_id) {
+        if !self.held.contains(entry_id) {
             return;
         }
         let mut emptied = None;
@@ -223,6 +296,7 @@ impl OriginQueues {
             }
         }
         if let Some(name) = emptied {
+            self.held.remove(entry_id);
             self.forget_if_empty(&name);
         }
     }
@@ -264,8 +338,9 @@ impl OriginQueues {
         shed
     }
 
-    /// When a job next becomes due: a retry's time, or a paused origin's
-    /// end of pause (its queue is ready then).
+    /// When a job next becomes due: a retry's time, a paused origin's end
+    /// of pause (its queue is ready then), or when an origin refused a
+    /// permit by its rate may be asked again.
     pub(crate) fn next_due(&self, paused: Paused<'_>) -> Option<Instant> {
         self.origins
             .iter()
@@ -274,6 +349,7 @@ impl OriginQueues {
                 let resume = (!origin.ready.is_empty()).then(|| paused(name)).flatten();
                 retry.into_iter().chain(resume)
             })
+            .chain(self.permit_due)
             .min()
     }
 

@@ -11,7 +11,10 @@
 //! retry after (`429`, `5xx`, with the service's `Retry-After`); rejected
 //! (another `4xx`: this push will never be accepted); failed (no answer).
 //! A `429` or a `503` with `Retry-After` also pauses the whole origin
-//! ([`Origins`]), since it speaks of the service, not of one subscription.
+//! ([`Origins`]), since it speaks of the service, not of one subscription;
+//! a push to a paused origin is not sent and comes back paused at once
+//! (never waiting for the pause, which may last an hour, in its caller's
+//! send slot).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -93,6 +96,9 @@ pub enum PushOutcome {
     /// No answer (no connection, a timeout) or one that makes no sense for
     /// a push (a redirect): try again with backoff.
     Failed(String),
+    /// Not sent: the origin asked to be left alone until `until` (another
+    /// push's `429`/`503`). Not a try of this push: it waits until then.
+    Paused { until: Instant },
 }
 
 /// Why a sender cannot be made.
@@ -171,16 +177,39 @@ impl PushSender {
         })
     }
 
-    /// Waits until the origin may take a push (its rate, and its pause if
-    /// it asked for one), encrypts, signs, posts, and sorts the answer.
-    /// A caller with pushes for many origins should look at
-    /// [`Self::paused_until`] first and keep the paused ones' for later
-    /// rather than tie up a task waiting here.
+    /// Waits for the origin's rate to allow a push, then encrypts, signs,
+    /// posts, and sorts the answer. Never waits through a pause: while the
+    /// origin is paused (before or during the wait) it answers
+    /// [`PushOutcome::Paused`] at once, nothing sent. A caller with pushes
+    /// for many origins should rather take a [`Self::permit`] before it
+    /// gives a push a task, and then [`Self::send_permitted`].
     pub async fn send(&self, push: &Push<'_>) -> PushOutcome {
         let origin = push.subscription.origin();
-        // Signed after the wait, which may be a pause of up to an hour: the
-        // JWT taken must not near its expiry on the way.
-        self.origins.ready(&origin).await;
+        if let Err(until) = self.origins.rate(&origin).await {
+            return PushOutcome::Paused { until };
+        }
+        self.post(push, origin).await
+    }
+
+    /// Whether a push may go to `origin` (`scheme://host[:port]`) now: its
+    /// rate allows one (which this counts) and it is not paused; otherwise
+    /// when to ask again. Never waits.
+    pub fn permit(&self, origin: &str) -> Result<(), Instant> {
+        self.origins.permit(origin)
+    }
+
+    /// Sends a push whose [`Self::permit`] was taken: no rate wait. Still
+    /// [`PushOutcome::Paused`] if the origin was paused since, by another
+    /// push's answer.
+    pub async fn send_permitted(&self, push: &Push<'_>) -> PushOutcome {
+        let origin = push.subscription.origin();
+        if let Some(until) = self.origins.paused_until(&origin) {
+            return PushOutcome::Paused { until };
+        }
+        self.post(push, origin).await
+    }
+
+    async fn post(&self, push: &Push<'_>, origin: String) -> PushOutcome {
         let request = match self.request(push, &origin) {
             Ok(request) => request,
             Err(why) => {

@@ -164,16 +164,63 @@ impl Engine {
         Ok(from_product + from_shopper > 0)
     }
 
+    /// Removes every interest of `customer` on subscription `id`, in every
+    /// product: what a push service's "gone" (`404`/`410`) means, since the
+    /// endpoint is dead for all of them. The shopper's side (`SKU/ID`
+    /// fields, a hash of at most their bound) says which products; each is
+    /// then unsubscribed as [`Engine::unsubscribe_push`] does, the
+    /// product's side first. Returns how many interests were removed.
+    pub async fn forget_push_subscription(
+        &self,
+        customer: &CustomerId,
+        id: &SubscriptionId,
+    ) -> Result<usize> {
+        // HGETALL (the ACL allows no HKEYS): a hash of at most the bound.
+        let stored: Vec<(Vec<u8>, Vec<u8>)> = self
+            .redis
+            .query(redis::cmd("HGETALL").arg(push_shopper(customer)))
+            .await?;
+        let suffix = format!("/{id}");
+        let mut removed = 0;
+        for (field, _) in stored {
+            let Some(sku) = std::str::from_utf8(&field)
+                .ok()
+                .and_then(|field| field.strip_suffix(&suffix))
+            else {
+                continue;
+            };
+            match Sku::new(sku) {
+                Ok(sku) => removed += usize::from(self.unsubscribe_push(customer, &sku, id).await?),
+                // Not the engine's: nothing on a product's side to remove.
+                Err(_) => {
+                    let _: i64 = self
+                        .redis
+                        .query(redis::cmd("HDEL").arg(push_shopper(customer)).arg(&field))
+                        .await?;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// The shopper's interests in every product, by SKU and then endpoint.
+    /// One stored that is not an interest (written behind the engine's
+    /// back) is left out, with a warning.
     pub async fn push_interests_of(&self, customer: &CustomerId) -> Result<Vec<PushInterest>> {
         let stored: Vec<(String, String)> = self
             .redis
             .query(redis::cmd("HGETALL").arg(push_shopper(customer)))
             .await?;
-        let mut interests = stored
+        let mut interests: Vec<PushInterest> = stored
             .iter()
-            .map(|(_, json)| PushInterest::from_json(json))
-            .collect::<Result<Vec<_>>>()?;
+            .filter_map(|(field, json)| match PushInterest::from_json(json) {
+                Ok(interest) => Some(interest),
+                Err(e) => {
+                    tracing::warn!(%customer, field, error = %e, "a stored push interest is not one; left out");
+                    None
+                }
+            })
+            .collect();
         interests.sort_by(|a, b| {
             (&a.sku, a.subscription.endpoint()).cmp(&(&b.sku, b.subscription.endpoint()))
         });

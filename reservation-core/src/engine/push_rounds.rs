@@ -33,6 +33,10 @@ pub struct PushRoundBatch {
     pub to_cursor: String,
     /// The batch's interests that asked for `kind`.
     pub interests: Vec<PushInterest>,
+    /// The batch's stored interests that are not one (not JSON, not a
+    /// subscription the checks accept, not UTF-8: written behind the
+    /// engine's back), skipped with a warning so the round goes on.
+    pub skipped: usize,
 }
 
 impl PushRoundBatch {
@@ -82,29 +86,38 @@ impl Engine {
     /// Records whether `sku` has units `available`; when it goes from none
     /// to some, starts a `BackInStock` round with notice `now_ms` (later
     /// than the last round's, whatever the clock) and returns the notice.
-    /// The first observation of a product is recorded without a round.
+    /// The first observation of a product is recorded without a round, and
+    /// so is a return less than `quiet` after the last round's notice: a
+    /// unit flickering in and out as holds expire and are taken again does
+    /// not walk every subscriber each time (their claims would drop the
+    /// pushes as within the quiet period anyway).
     pub async fn observe_push_availability(
         &self,
         sku: &Sku,
         available: i64,
         now_ms: i64,
+        quiet: Duration,
     ) -> Result<Option<i64>> {
         let keys = PushProductKeys::new(sku);
         let mut call = SCRIPTS.push_observe_availability.prepare_invoke();
         call.key(&keys.rounds)
             .arg(u8::from(available > 0))
-            .arg(now_ms);
+            .arg(now_ms)
+            .arg(u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX));
         let reply = self.run(&call).await?;
         match reply.outcome() {
             "STARTED" => Ok(Some(reply.int(1)?)),
-            "FIRST" | "UNCHANGED" | "SOLD_OUT" => Ok(None),
+            "FIRST" | "UNCHANGED" | "SOLD_OUT" | "QUIET" => Ok(None),
             _ => Err(reply.unexpected_outcome()),
         }
     }
 
     /// The next batch (about `count` interests read, of which those that
     /// asked for `kind` are returned) of the round of `kind` in progress on
-    /// `sku`, without moving the round on; `None` when none is in progress.
+    /// `sku`, without moving the round on; `None` when none is in progress
+    /// (or the round's notice or cursor is not one the engine wrote). A
+    /// stored interest that is not one is skipped, logged and counted in
+    /// [`PushRoundBatch::skipped`]: it does not stop the round.
     pub async fn push_round_batch(
         &self,
         sku: &Sku,
@@ -124,16 +137,24 @@ impl Engine {
             _ => return Err(reply.unexpected_outcome()),
         }
         let reply = reply.named()?;
-        let interests = reply
-            .texts("interests")?
-            .into_iter()
-            .map(PushInterest::from_json)
-            .filter(|interest| {
-                interest
-                    .as_ref()
-                    .map_or(true, |interest| interest.topics.wants(kind))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let stored = reply.texts("interests")?;
+        let mut interests = Vec::with_capacity(stored.len() / 2);
+        let mut skipped = 0;
+        for pair in stored.chunks(2) {
+            let [field, json] = pair else {
+                return Err(Error::Internal(
+                    "push_round_batch: interests are not field, JSON pairs".to_owned(),
+                ));
+            };
+            match PushInterest::from_json(json) {
+                Ok(interest) if interest.topics.wants(kind) => interests.push(interest),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(%sku, field, error = %e, "a stored push interest is not one; skipped");
+                    skipped += 1;
+                }
+            }
+        }
         Ok(Some(PushRoundBatch {
             sku: sku.clone(),
             kind,
@@ -141,6 +162,7 @@ impl Engine {
             from_cursor: reply.text("from")?.to_owned(),
             to_cursor: reply.text("to")?.to_owned(),
             interests,
+            skipped,
         }))
     }
 

@@ -1,21 +1,32 @@
 //! Web push fixtures: subscriptions with real P-256 keys (the engine checks
 //! a subscription's key is a point on the curve), at made-up endpoints.
 
-use crate::types::{EndpointPolicy, PushSubscription};
+use crate::types::{EndpointPolicy, PushServiceHost, PushServices, PushSubscription};
 use crate::vapid::VapidKey;
 
-/// A subscription at `endpoint` (https, or http to loopback) with a fresh
-/// key pair's public key and a fixed auth secret: for specs that store and
-/// read subscriptions, not for ones that decrypt what is sent.
+/// The made-up push services specs subscribe to: every host under
+/// `example` (`push.example`, `a.example`, …), on port 443.
+pub const EXAMPLE_PUSH_SERVICES: PushServices =
+    PushServices::new(&[PushServiceHost::under("example")]);
+
+/// What specs' subscriptions may point at: [`EXAMPLE_PUSH_SERVICES`] over
+/// https, and plain http to loopback (a receiver the spec runs).
+pub const TEST_ENDPOINTS: EndpointPolicy = EndpointPolicy {
+    allow_http_loopback: true,
+    push_services: EXAMPLE_PUSH_SERVICES,
+};
+
+/// A subscription at `endpoint` (https to a host under `example`, or http
+/// to loopback) with a fresh key pair's public key and a fixed auth secret:
+/// for specs that store and read subscriptions, not for ones that decrypt
+/// what is sent.
 pub fn push_subscription(endpoint: &str) -> PushSubscription {
     let auth = "AAECAwQFBgcICQoLDA0ODw";
     PushSubscription::new(
         endpoint,
         &VapidKey::generate().public_key_base64url(),
         auth,
-        EndpointPolicy {
-            allow_http_loopback: true,
-        },
+        TEST_ENDPOINTS,
     )
     .unwrap_or_else(|e| panic!("test subscription at {endpoint}: {e}"))
 }

@@ -21,7 +21,7 @@ use crate::error::Error;
 pub use holds::{Hold, HoldEvent, HoldState, Reservation, Transition};
 pub use ids::{CustomerId, RequestId, ReservationId, Sku};
 pub use products::{NewProduct, Product, ProductUpdate};
-pub use push::{EndpointPolicy, PushSubscription, SubscriptionId};
+pub use push::{EndpointPolicy, PushServiceHost, PushServices, PushSubscription, SubscriptionId};
 pub use push_jobs::{PushInterest, PushJob, PushKind, PushTopics};
 pub use requests::{CartLine, CartRequest, Quantity, ReserveRequest};
 pub use stock::{StockEvent, StockSnapshot};

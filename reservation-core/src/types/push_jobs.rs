@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::invalid;
 use super::push::PushSubscription;
 use crate::error::{Error, Result};
-use crate::types::{CustomerId, Sku};
+use crate::types::{CustomerId, ReservationId, Sku};
 
 /// What a shopper wants to be told of one product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -137,8 +137,11 @@ impl PushInterest {
     }
 
     pub(crate) fn from_json(json: &str) -> Result<Self> {
-        let stored: StoredInterest = serde_json::from_str(json)
-            .map_err(|e| Error::Internal(format!("stored push interest {json:?}: {e}")))?;
+        let stored: StoredInterest = serde_json::from_str(json).map_err(|e| {
+            // Of what is not an interest, enough to recognise it.
+            let start: String = json.chars().take(120).collect();
+            Error::Internal(format!("stored push interest {start:?}: {e}"))
+        })?;
         let subscription = PushSubscription::stored(&stored.endpoint, &stored.p256dh, &stored.auth)
             .map_err(|e| Error::Internal(format!("stored push interest: {e}")))?;
         Ok(Self {
@@ -190,7 +193,9 @@ impl PushJob {
     }
 
     /// The job a stream entry holds; `Error::Internal` naming what is wrong
-    /// when it holds none.
+    /// when it holds none, including a notice that is not its kind's (ms
+    /// for `SaleOpens` and `BackInStock`, a reservation id for
+    /// `HoldExpiring`), which no claim could accept.
     pub fn from_entry(entry: &StreamId) -> Result<Self> {
         let field = |name: &str| {
             entry.get::<String>(name).ok_or_else(|| {
@@ -207,12 +212,24 @@ impl PushJob {
         let subscription =
             PushSubscription::stored(&field("endpoint")?, &field("p256dh")?, &field("auth")?)
                 .map_err(|e| bad("endpoint", e))?;
+        let kind: PushKind = field("kind")?.parse().map_err(|e| bad("kind", e))?;
+        let notice = field("notice")?;
+        match kind {
+            PushKind::SaleOpens | PushKind::BackInStock => {
+                number("notice", notice.clone())?;
+            }
+            PushKind::HoldExpiring => {
+                notice
+                    .parse::<ReservationId>()
+                    .map_err(|e| bad("notice", e))?;
+            }
+        }
         Ok(Self {
-            kind: field("kind")?.parse().map_err(|e| bad("kind", e))?,
+            kind,
             sku: Sku::new(field("sku")?).map_err(|e| bad("sku", e))?,
             customer: CustomerId::new(field("customer")?).map_err(|e| bad("customer", e))?,
             subscription,
-            notice: field("notice")?,
+            notice,
             expires_at_ms: entry
                 .get::<String>("expires_at_ms")
                 .map(|text| number("expires_at_ms", text))

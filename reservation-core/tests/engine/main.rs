@@ -19,6 +19,7 @@ mod products;
 mod push;
 mod push_claims;
 mod push_delivery;
+mod push_endpoints;
 mod push_rounds;
 mod reserve;
 mod retention;

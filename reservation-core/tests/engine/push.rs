@@ -13,9 +13,11 @@ use reservation_core::{
 const AUTH: &str = "AAECAwQFBgcICQoLDA0ODw";
 const STRICT: EndpointPolicy = EndpointPolicy {
     allow_http_loopback: false,
+    push_services: reservation_core::testing::EXAMPLE_PUSH_SERVICES,
 };
 const LOOPBACK: EndpointPolicy = EndpointPolicy {
     allow_http_loopback: true,
+    push_services: reservation_core::testing::EXAMPLE_PUSH_SERVICES,
 };
 
 fn p256dh() -> String {
@@ -99,7 +101,11 @@ fn the_keys_must_be_a_p256_point_and_a_16_byte_secret_in_base64url() {
         Base64UrlUnpadded::encode_string(bytes)
     };
     let key = |p256dh: &str| refused_field(PushSubscription::new(url, p256dh, AUTH, STRICT));
-    let point = VapidKey::generate().public_key_bytes();
+    // A point whose base64url differs from standard base64 (about one in
+    // four has neither '-' nor '_').
+    let point = std::iter::repeat_with(|| VapidKey::generate().public_key_bytes())
+        .find(|point| b64(point).contains(['-', '_']))
+        .unwrap();
     assert_eq!(key(&b64(&point[..64])), "p256dh", "64 bytes");
     assert_eq!(
         key(&b64(&[point.as_slice(), &[0]].concat())),
@@ -113,8 +119,13 @@ fn the_keys_must_be_a_p256_point_and_a_16_byte_secret_in_base64url() {
     off_curve[64] ^= 1;
     assert_eq!(key(&b64(&off_curve)), "p256dh", "not on the curve");
     assert_eq!(key("not base64url!"), "p256dh");
+    // A key whose base64url has a '-' or '_', so that the standard
+    // alphabet's text differs (a random key's lacks both one time in 16).
+    let urlsafe = std::iter::repeat_with(|| VapidKey::generate().public_key_base64url())
+        .find(|key| key.contains(['-', '_']))
+        .expect("keys keep coming");
     assert_eq!(
-        key(&b64(&point).replace('-', "+")),
+        key(&urlsafe.replace('-', "+").replace('_', "/")),
         "p256dh",
         "standard base64 alphabet"
     );

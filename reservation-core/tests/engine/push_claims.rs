@@ -1,7 +1,8 @@
 //! Claims: just before a push is sent, the product's sent marks decide
 //! whether it still is. One sale opening is claimed by at most one job per
 //! interest (a retry of that job is claimed again); "back in stock" also
-//! keeps a quiet period; a job for an interest gone is not sent.
+//! keeps a quiet period; a job for an interest gone is not sent, nor any
+//! of a subscription its push service said is gone, whatever the product.
 
 use std::time::Duration;
 
@@ -198,5 +199,66 @@ async fn a_job_for_an_interest_gone_or_a_topic_dropped_is_not_sent() {
         t.engine.claim_push(&strangers, "6-0", QUIET).await.unwrap(),
         PushClaim::Unsubscribed,
         "never subscribed"
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_gone_is_forgotten_in_every_product_and_only_that_one() {
+    let t = TestEngine::start().await;
+    let (tee, phone) = ann_interested(&t).await;
+    let mug = t.product("MUG", 1).await;
+    let laptop = push_subscription_n(2);
+    let (ann, bob) = (customer_of("ann"), customer_of("bob"));
+    for (customer, sku, sub) in [
+        (&ann, &mug, &phone),
+        (&ann, &tee, &laptop),
+        (&bob, &mug, &phone),
+    ] {
+        t.engine
+            .subscribe_push(customer, sku, sub, all_topics(), 20)
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(
+        t.engine
+            .forget_push_subscription(&ann, &phone.id())
+            .await
+            .unwrap(),
+        2,
+        "ann's phone, for TEE and for MUG"
+    );
+    for sku in [&tee, &mug] {
+        let sent = job(sku, "ann", &phone, PushKind::BackInStock, OPENS);
+        assert_eq!(
+            t.engine.claim_push(&sent, "1-0", QUIET).await.unwrap(),
+            PushClaim::Unsubscribed,
+            "{sku}"
+        );
+    }
+    let left: Vec<_> = t
+        .engine
+        .push_interests_of(&ann)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.sku, i.subscription))
+        .collect();
+    assert_eq!(left, [(tee.clone(), laptop)], "her laptop stays");
+    assert_eq!(
+        t.engine.push_interests_of(&bob).await.unwrap().len(),
+        1,
+        "bob's interest on the same endpoint is his own"
+    );
+    let mut products = t.engine.push_products().await.unwrap();
+    products.sort();
+    assert_eq!(products, [mug, tee]);
+    assert_eq!(
+        t.engine
+            .forget_push_subscription(&ann, &phone.id())
+            .await
+            .unwrap(),
+        0,
+        "nothing left to forget"
     );
 }

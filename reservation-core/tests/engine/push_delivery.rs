@@ -65,7 +65,11 @@ fn jobs(count: usize) -> Vec<PushJob> {
             sku: sku.clone(),
             customer: customer_of(&format!("fan-{n}")),
             subscription: push_subscription_n(n),
-            notice: n.to_string(),
+            notice: if n % 2 == 0 {
+                n.to_string()
+            } else {
+                format!("TEE~R{n}")
+            },
             expires_at_ms: (n % 2 == 1).then_some(1_700_000_000_000 + n as i64),
             enqueued_at_ms: 1_700_000_000_000,
         })
@@ -137,12 +141,66 @@ async fn push_jobs_go_through_a_stream_read_by_the_senders_group() {
         PushJob::from_entry(&garbage),
         Err(Error::Internal(_))
     ));
+    // A notice no claim could accept is refused on reading, not on every
+    // claim after: ms for a round's kinds, a reservation id for a hold's.
+    for (kind, notice, readable) in [
+        ("sale_opens", "1700000000000", true),
+        ("sale_opens", "soon", false),
+        ("back_in_stock", "TEE~R1", false),
+        ("hold_expiring", "TEE~R1", true),
+        ("hold_expiring", "1700000000000", false),
+    ] {
+        let mut entry = unread[1].clone();
+        for (name, value) in [("kind", kind), ("notice", notice)] {
+            entry
+                .map
+                .insert(name.to_owned(), redis::Value::BulkString(value.into()));
+        }
+        let read = PushJob::from_entry(&entry);
+        assert_eq!(read.is_ok(), readable, "{kind} {notice}: {read:?}");
+        if let Err(e) = read {
+            assert!(e.to_string().contains("notice"), "{e}");
+        }
+    }
 
     t.engine
         .append_to_stream(DEAD_PUSHES, &[("reason", "410 Gone".to_owned())])
         .await
         .unwrap();
     assert_eq!(group.stream(), PUSH_JOBS);
+}
+
+#[tokio::test]
+async fn idle_jobs_behind_many_still_kept_are_reached_within_a_few_claims() {
+    let t = TestEngine::start_real_time().await;
+    let group = t
+        .engine
+        .push_job_group(Duration::from_millis(10))
+        .await
+        .unwrap();
+    t.engine.enqueue_push_jobs(&jobs(30)).await.unwrap();
+    let block = Duration::from_millis(10);
+    let alive = group.read("alive", 25, block).await.unwrap();
+    let dead = group.read("dead", 5, block).await.unwrap();
+    assert_eq!((alive.len(), dead.len()), (25, 5));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for entry in &alive {
+        assert!(group.keep("alive", &entry.id).await.unwrap());
+    }
+
+    // A claim of one looks at about ten pending entries: those of the
+    // living consumer, at the front, are not idle; the dead one's are.
+    let idle = Duration::from_millis(300);
+    let mut claimed = Vec::new();
+    for _ in 0..5 {
+        claimed.extend(group.claim_idle("taker", idle, 1).await.unwrap());
+    }
+    let dead: HashSet<&str> = dead.iter().map(|e| e.id.as_str()).collect();
+    assert!(
+        !claimed.is_empty(),
+        "idle jobs behind 25 kept ones never reached"
+    );
+    assert!(claimed.iter().all(|e| dead.contains(e.id.as_str())));
 }
 
 // A key `openssl ecparam -genkey -name prime256v1` made, and its forms.

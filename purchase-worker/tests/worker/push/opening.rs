@@ -1,12 +1,14 @@
 //! "The sale opens": one push per subscription when the sale's start is
 //! reached, even when the worker planning the round is SIGKILLed in the
-//! middle of it; a sale moved later is announced at its new start only.
+//! middle of it; a sale moved later is announced at its new start only;
+//! what was written behind the engine's back (a product that is none, an
+//! interest that is none) holds up no other push.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use reservation_core::keys::PUSH_JOBS;
-use reservation_core::testing::TestEngine;
+use reservation_core::keys::{PUSH_JOBS, PUSH_PRODUCTS, PushProductKeys};
+use reservation_core::testing::{TestEngine, sku_of};
 use reservation_core::{ProductUpdate, PushTopics, VapidKey};
 
 use super::super::{eventually, real_time, stream_len};
@@ -182,5 +184,56 @@ async fn a_sale_moved_later_is_announced_at_its_new_start_only() {
             push["at_ms"].as_i64().unwrap() >= moved_to,
             "pushed before the new start: {push}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_or_an_interest_that_is_none_holds_up_no_other_push() {
+    let t = TestEngine::start_with(real_time()).await;
+    let key = VapidKey::generate();
+    let service = PushService::start(&key.public_key_base64url()).await;
+    let opens_at = t.engine.now_ms() + 1_000;
+    let sku = t
+        .product_with("OPENS", 5, |p| p.sale_starts_at_ms = Some(opens_at))
+        .await;
+    for name in ["ann", "bob"] {
+        subscribe(&t, &service, &sku, name, SALE_OPENS).await;
+    }
+    // Behind the engine's back: a product listed for pushes whose hash
+    // cannot be read, and an interest of OPENS that is not one.
+    let broken = PushProductKeys::new(&sku_of("BROKEN"));
+    let mut conn = t.raw_connection().await;
+    redis::pipe()
+        .cmd("SADD")
+        .arg(PUSH_PRODUCTS)
+        .arg("BROKEN")
+        .cmd("HSET")
+        .arg(&broken.product)
+        .arg("total")
+        .arg("many")
+        .cmd("HSET")
+        .arg(PushProductKeys::new(&sku).interests)
+        .arg("mallory/x")
+        .arg("not json")
+        .exec_async(&mut conn)
+        .await
+        .unwrap();
+    let worker = PushWorker::start(&t, "pusher", &key, &[]);
+
+    eventually(
+        "both hear of the opening",
+        Duration::from_secs(20),
+        async || service.pushes().len() >= 2,
+    )
+    .await;
+    assert!(
+        worker
+            .counter("pushes_not_planned", "reason=\"unreadable_interest\"")
+            .await
+            >= 1,
+        "the interest that is none, skipped and counted"
+    );
+    for push in service.pushes() {
+        assert_eq!(push["notification"]["kind"], "sale_opens");
     }
 }

@@ -1,16 +1,20 @@
 //! What a push service's answer does to a job: `410` removes the
 //! subscription, `429` with `Retry-After` is tried again no sooner, a `400`
-//! is dead-lettered at once and a `500` once the attempts are spent.
+//! is dead-lettered at once and a `500` once the attempts are spent. And
+//! what a job's age does: a push is kept by the service only for what is
+//! left of its time, one whose time is over is not sent, and one the claim
+//! refuses (a malformed notice) is dead-lettered rather than left pending.
 
 use std::time::Duration;
 
+use reservation_core::keys::{PUSH_GROUP, PUSH_JOBS};
 use reservation_core::testing::{TestEngine, customer_of};
-use reservation_core::{ProductUpdate, Sku, VapidKey};
+use reservation_core::{ProductUpdate, PushJob, PushKind, PushSubscription, Sku, VapidKey};
 use serde_json::json;
 
 use super::super::{eventually, real_time};
 use super::service::PushService;
-use super::workers::{PushWorker, SALE_OPENS, dead_pushes, interested};
+use super::workers::{BACK_IN_STOCK, PushWorker, SALE_OPENS, dead_pushes, interested};
 
 /// Opens `sku`'s sale half a second from now.
 async fn open_soon(t: &TestEngine, sku: &Sku) {
@@ -161,4 +165,102 @@ async fn a_refused_push_is_dead_lettered_at_once_and_a_failing_one_after_its_att
             .unwrap();
         assert_eq!(interests.len(), 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_is_kept_for_its_time_left_and_a_job_the_claim_refuses_is_dead_lettered() {
+    let t = TestEngine::start_with(real_time()).await;
+    let key = VapidKey::generate();
+    let service = PushService::start(&key.public_key_base64url()).await;
+    let far = t.engine.now_ms() + 3_600_000;
+    let sku = t
+        .product_with("DROP", 5, |p| p.sale_starts_at_ms = Some(far))
+        .await;
+    let now = t.engine.now_ms();
+    let job = |customer: &str, subscription: PushSubscription, kind, notice: String, at| PushJob {
+        kind,
+        sku: sku.clone(),
+        customer: customer_of(customer),
+        subscription,
+        notice,
+        expires_at_ms: None,
+        enqueued_at_ms: at,
+    };
+    let mut jobs = Vec::new();
+    // "Back in stock" is kept 15 minutes: five are gone already.
+    let late = service.subscribe("late").await;
+    interested(&t, &sku, "late", &late, BACK_IN_STOCK).await;
+    let five_ago = now - 5 * 60_000;
+    jobs.push(job(
+        "late",
+        late,
+        PushKind::BackInStock,
+        five_ago.to_string(),
+        five_ago,
+    ));
+    let stale = service.subscribe("stale").await;
+    interested(&t, &sku, "stale", &stale, BACK_IN_STOCK).await;
+    let long_ago = now - 20 * 60_000;
+    jobs.push(job(
+        "stale",
+        stale,
+        PushKind::BackInStock,
+        long_ago.to_string(),
+        long_ago,
+    ));
+    let malformed = service.subscribe("malformed").await;
+    interested(&t, &sku, "malformed", &malformed, SALE_OPENS).await;
+    jobs.push(job(
+        "malformed",
+        malformed,
+        PushKind::SaleOpens,
+        "soon".into(),
+        now,
+    ));
+    t.engine.enqueue_push_jobs(&jobs).await.unwrap();
+    let worker = PushWorker::start(&t, "pusher", &key, &[]);
+
+    eventually(
+        "the late one is sent, the stale one skipped, the malformed one dead-lettered",
+        Duration::from_secs(15),
+        async || {
+            service.pushes_to("late").len() == 1
+                && worker.counter("pushes_skipped", "reason=\"expired\"").await == 1
+                && dead_pushes(&t).await.len() == 1
+        },
+    )
+    .await;
+    let ttl: u64 = service.pushes_to("late")[0]["ttl"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (580..=600).contains(&ttl),
+        "TTL {ttl}, not what is left of 900"
+    );
+    assert!(service.pushes_to("stale").is_empty(), "too late to send");
+    // Refused when read (not a push job) or when claimed, it is the one
+    // dead letter, and says why.
+    let dead = dead_pushes(&t).await;
+    let reason: String = dead[0].get("reason").unwrap();
+    assert!(reason.contains("notice"), "{reason}");
+    // Nothing is left pending: a refused job is not taken again forever,
+    // and trimming can pass it.
+    let mut conn = t.raw_connection().await;
+    eventually(
+        "no job is left pending",
+        Duration::from_secs(5),
+        async || {
+            let pending: redis::streams::StreamPendingReply = redis::cmd("XPENDING")
+                .arg(PUSH_JOBS)
+                .arg(PUSH_GROUP)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            pending.count() == 0
+        },
+    )
+    .await;
+    assert!(service.pushes_to("malformed").is_empty());
 }

@@ -93,6 +93,7 @@ pub fn parse(json: &Value) -> PushSubscription {
         json["keys"]["auth"].as_str().unwrap(),
         EndpointPolicy {
             allow_http_loopback: true,
+            ..EndpointPolicy::default()
         },
     )
     .expect("the service's subscription is valid")

@@ -1,6 +1,6 @@
 //! Each push service origin goes at its own pace: one that throttles
 //! (`429` with `Retry-After`) or answers slowly holds up its own pushes,
-//! never another origin's.
+//! never another origin's; two slow ones do not take every send slot.
 
 use std::time::Duration;
 
@@ -115,4 +115,44 @@ async fn a_slow_origin_does_not_delay_another_origins_pushes() {
         async || arrivals(&slow, 201).len() == EACH,
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_slow_origins_do_not_take_every_send_slot() {
+    let (t, key, slow, quick, sku) = started().await;
+    let slower = PushService::start(&key.public_key_base64url()).await;
+    // Five seconds for each answer of either slow service. With four slots
+    // each origin may have half: the two slow ones would take all four,
+    // and the quick one would wait for their answers. Split between the
+    // three origins with work, one slot each, the quick one keeps one.
+    let plan = json!([{"status": 201, "delay": 5}]);
+    subscribers(&t, &sku, &slow, &quick, plan.clone()).await;
+    for i in 0..4 {
+        let name = format!("c{i}");
+        let subscription = slower.subscribe_planned(&name, plan.clone()).await;
+        interested(&t, &sku, &name, &subscription, SALE_OPENS).await;
+    }
+    let _worker = PushWorker::start(&t, "pusher", &key, &["--push-concurrency", "4"]);
+    open_now(&t, &sku).await;
+
+    eventually(
+        "the quick origin's subscribers all have the push",
+        Duration::from_secs(30),
+        async || arrivals(&quick, 201).len() == EACH,
+    )
+    .await;
+    let quick_done = *arrivals(&quick, 201).iter().max().unwrap();
+    let first_slow = arrivals(&slow, 201)
+        .into_iter()
+        .chain(arrivals(&slower, 201))
+        .min()
+        .expect("the slow origins were sent to");
+    assert!(
+        quick_done < first_slow + 5_000,
+        "the quick origin waited for a slow one's answer: done {} ms after the first slow push",
+        quick_done - first_slow
+    );
+    // Stalled (no answer for two seconds), each slow origin has had one
+    // push at a time in flight.
+    assert!(slow.pushes().len() <= 2 && slower.pushes().len() <= 2);
 }

@@ -2,16 +2,19 @@
 //! test's VAPID key, short timings (planning every 100 ms, a dead worker's
 //! jobs claimed after 1 s, its partitions after 1 s), its admin address
 //! known for `/metrics`, and killed when dropped. `PUSH_SPEC_LOGS=1` shows
-//! the workers' logs.
+//! the workers' logs. And what such a worker keeps of the senders' group:
+//! not the pushers long gone.
 
 use std::process::{Child, Stdio};
 
-use reservation_core::keys::{DEAD_PUSHES, PushProductKeys};
+use std::time::Duration;
+
+use reservation_core::keys::{DEAD_PUSHES, PUSH_GROUP, PUSH_JOBS, PushProductKeys};
 use reservation_core::local_redis::free_port;
 use reservation_core::testing::{TestEngine, customer_of};
 use reservation_core::{PushSubscription, PushTopics, Sku, VapidKey};
 
-use super::super::worker_command;
+use super::super::{eventually, worker_command};
 use super::service::PushService;
 
 /// The VAPID subject the specs' workers sign with.
@@ -200,4 +203,58 @@ pub async fn dead_pushes(t: &TestEngine) -> Vec<redis::streams::StreamId> {
         .await
         .unwrap();
     reply.ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pusher_long_gone_with_nothing_pending_is_removed_from_the_senders_group() {
+    let t = TestEngine::start_with(super::super::real_time()).await;
+    let key = VapidKey::generate();
+    let mut conn = t.raw_connection().await;
+    let consumers = async |conn: &mut reservation_core::testing::RawConnection| {
+        let reply: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(PUSH_JOBS)
+            .arg(PUSH_GROUP)
+            .query_async(conn)
+            .await
+            .unwrap();
+        reply
+            .consumers
+            .into_iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+    };
+    // The group as a worker makes it, and a pusher that went away.
+    redis::pipe()
+        .cmd("XGROUP")
+        .arg("CREATE")
+        .arg(PUSH_JOBS)
+        .arg(PUSH_GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(PUSH_JOBS)
+        .arg(PUSH_GROUP)
+        .arg("gone-pusher")
+        .exec_async(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let _worker = PushWorker::start(
+        &t,
+        "pusher",
+        &key,
+        &["--forget-consumers-after", "1s", "--trim-interval-ms", "50"],
+    );
+    eventually(
+        "the gone pusher removed",
+        Duration::from_secs(10),
+        async || {
+            !consumers(&mut conn)
+                .await
+                .contains(&"gone-pusher".to_owned())
+        },
+    )
+    .await;
 }

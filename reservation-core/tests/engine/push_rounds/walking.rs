@@ -1,54 +1,9 @@
-//! Push rounds: a sale opening or a return to stock starts one round per
-//! notice, compare-and-set; a round's batches cover every interest of the
-//! product, however many; moving a round on is compare-and-set too. The
-//! planner's sightings of availability start "back in stock" rounds on the
-//! way from none to some only.
+//! A round starts once per notice, compare-and-set; its batches cover every
+//! interest of the product, however many; moving a round on is
+//! compare-and-set too; a round goes on past what was written behind the
+//! engine's back: a stored interest that is none, a notice that is no number.
 
-use std::collections::HashSet;
-
-use reservation_core::testing::{TestEngine, customer_of, push_subscription_n};
-use reservation_core::{Engine, Error, PushKind, PushRoundBatch, PushTopics, Sku};
-
-const SALE_START: i64 = 1_700_000_600_000;
-
-fn wants(kind: PushKind) -> PushTopics {
-    PushTopics {
-        sale_opens: kind == PushKind::SaleOpens,
-        back_in_stock: kind == PushKind::BackInStock,
-        hold_expiring: kind == PushKind::HoldExpiring,
-    }
-}
-
-/// `count` shoppers `PREFIX-N`, each interested in `sku` for `topics`.
-async fn interested(t: &TestEngine, sku: &Sku, prefix: &str, count: usize, topics: PushTopics) {
-    for n in 0..count {
-        let customer = customer_of(&format!("{prefix}-{n}"));
-        t.engine
-            .subscribe_push(&customer, sku, &push_subscription_n(n), topics, 20)
-            .await
-            .unwrap();
-    }
-}
-
-/// Walks the round of `kind` to its end the way a planner does, a batch
-/// at a time; returns the batches.
-async fn walk(engine: &Engine, sku: &Sku, kind: PushKind, count: u32) -> Vec<PushRoundBatch> {
-    let mut batches = Vec::new();
-    while let Some(batch) = engine.push_round_batch(sku, kind, count).await.unwrap() {
-        assert!(engine.advance_push_round(&batch).await.unwrap());
-        batches.push(batch);
-        assert!(batches.len() < 10_000, "the round never ends");
-    }
-    batches
-}
-
-fn customers(batches: &[PushRoundBatch]) -> HashSet<String> {
-    batches
-        .iter()
-        .flat_map(|batch| &batch.interests)
-        .map(|interest| interest.customer.to_string())
-        .collect()
-}
+use super::*;
 
 #[tokio::test]
 async fn a_round_starts_once_per_notice_and_a_later_notice_starts_a_new_one() {
@@ -212,70 +167,74 @@ async fn moving_a_round_on_is_compare_and_set() {
 }
 
 #[tokio::test]
-async fn stock_coming_back_starts_a_back_in_stock_round_and_nothing_else_does() {
+async fn a_stored_interest_that_is_none_is_skipped_and_the_round_goes_on() {
     let t = TestEngine::start().await;
     let sku = t.product("TEE", 1).await;
-    interested(&t, &sku, "fan", 2, wants(PushKind::BackInStock)).await;
-    let e = &t.engine;
-    let now = e.now_ms();
+    interested(&t, &sku, "fan", 20, wants(PushKind::BackInStock)).await;
+    let bad_endpoint = br#"{"customer":"eve","sku":"TEE","endpoint":"ftp://push.example/x",
+        "p256dh":"x","auth":"y","sale_opens":true,"back_in_stock":true,
+        "hold_expiring":true,"created_at_ms":1}"#;
+    let garbage: &[(&[u8], &[u8])] = &[
+        (b"mallory/x", b"not json"),
+        (b"eve/y", bad_endpoint),
+        (b"zed/z", b"{\"customer\":\"\xff\xfe\"}"),
+        (b"\xff/w", b"{}"),
+    ];
+    written_behind(&t, &PushProductKeys::new(&sku).interests, garbage).await;
+    assert!(
+        t.engine
+            .start_push_round(&sku, PushKind::BackInStock, SALE_START)
+            .await
+            .unwrap()
+    );
+    let batches = walk(&t.engine, &sku, PushKind::BackInStock, 5).await;
+    assert_eq!(customers(&batches).len(), 20, "every readable interest");
+    let skipped: usize = batches.iter().map(|b| b.skipped).sum();
+    assert_eq!(skipped, 4, "each unreadable one skipped, and counted");
+}
 
-    assert_eq!(
-        e.observe_push_availability(&sku, 0, now).await.unwrap(),
-        None,
-        "the first sighting is recorded silently"
-    );
-    assert_eq!(
-        e.observe_push_availability(&sku, 0, now + 1).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        e.push_round_batch(&sku, PushKind::BackInStock, 10)
+#[tokio::test]
+async fn a_stored_notice_or_cursor_that_is_no_number_counts_as_none() {
+    let t = TestEngine::start().await;
+    let sku = t.product("TEE", 1).await;
+    let both = PushTopics {
+        back_in_stock: true,
+        ..wants(PushKind::SaleOpens)
+    };
+    interested(&t, &sku, "fan", 3, both).await;
+    let rounds = PushProductKeys::new(&sku).rounds;
+    let garbled: &[(&[u8], &[u8])] = &[
+        (b"opens_notice", b"soon"),
+        (b"opens_cursor", b"0"),
+        (b"back_notice", b"1700000000000"),
+        (b"back_cursor", b"nowhere"),
+    ];
+    written_behind(&t, &rounds, garbled).await;
+    let e = &t.engine;
+    for kind in [PushKind::SaleOpens, PushKind::BackInStock] {
+        assert_eq!(
+            e.push_round_batch(&sku, kind, 10).await.unwrap(),
+            None,
+            "{kind}: no round to walk"
+        );
+    }
+    assert!(
+        e.start_push_round(&sku, PushKind::SaleOpens, SALE_START)
             .await
             .unwrap(),
-        None
+        "a notice that is no number is no round started"
+    );
+    assert_eq!(
+        customers(&walk(e, &sku, PushKind::SaleOpens, 10).await).len(),
+        3
     );
 
+    written_behind(&t, &rounds, &[(b"back_notice", b"later")]).await;
+    let now = e.now_ms();
+    assert_eq!(seen(e, &sku, 0, now).await, None);
+    assert_eq!(seen(e, &sku, 1, now + 1).await, Some(now + 1));
     assert_eq!(
-        e.observe_push_availability(&sku, 4, now + 2).await.unwrap(),
-        Some(now + 2),
-        "none to some"
-    );
-    assert_eq!(
-        e.observe_push_availability(&sku, 4, now + 3).await.unwrap(),
-        None,
-        "some to some"
-    );
-    assert_eq!(
-        e.observe_push_availability(&sku, 7, now + 4).await.unwrap(),
-        None
-    );
-    let batches = walk(e, &sku, PushKind::BackInStock, 10).await;
-    assert_eq!(batches[0].notice, now + 2);
-    assert_eq!(customers(&batches).len(), 2);
-
-    assert_eq!(
-        e.observe_push_availability(&sku, 0, now + 5).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        e.observe_push_availability(&sku, 1, now + 6).await.unwrap(),
-        Some(now + 6),
-        "sold out and back again is a new round"
-    );
-    assert_eq!(
-        e.observe_push_availability(&sku, 0, now + 7).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        e.observe_push_availability(&sku, 1, now + 6).await.unwrap(),
-        Some(now + 7),
-        "a notice never goes back, even on a clock behind"
-    );
-
-    let other = t.product("MUG", 5).await;
-    assert_eq!(
-        e.observe_push_availability(&other, 5, now).await.unwrap(),
-        None,
-        "a product first seen in stock was never seen sold out"
+        customers(&walk(e, &sku, PushKind::BackInStock, 10).await).len(),
+        3
     );
 }
