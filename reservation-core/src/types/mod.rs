@@ -13,6 +13,7 @@ mod ids;
 mod products;
 mod push;
 mod push_jobs;
+mod push_services;
 mod requests;
 mod stock;
 
@@ -21,8 +22,9 @@ use crate::error::Error;
 pub use holds::{Hold, HoldEvent, HoldState, Reservation, Transition};
 pub use ids::{CustomerId, RequestId, ReservationId, Sku};
 pub use products::{NewProduct, Product, ProductUpdate};
-pub use push::{EndpointPolicy, PushServiceHost, PushServices, PushSubscription, SubscriptionId};
+pub use push::{PushSubscription, SubscriptionId};
 pub use push_jobs::{PushInterest, PushJob, PushKind, PushTopics};
+pub use push_services::{EndpointPolicy, PushServiceHost, PushServices};
 pub use requests::{CartLine, CartRequest, Quantity, ReserveRequest};
 pub use stock::{StockEvent, StockSnapshot};
 
