@@ -30,6 +30,7 @@ pub mod alarm;
 pub mod audit;
 pub mod baseline;
 pub mod cli;
+mod cpu;
 pub mod latency;
 pub mod merchant;
 pub mod outcome;

@@ -25,6 +25,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::cli::PushOpeningArgs;
+use crate::cpu::CpuMeter;
 use crate::latency::LatencySummary;
 use crate::torture::deployment::Binaries;
 use probes::Phase;
@@ -58,9 +59,6 @@ pub async fn run(args: PushOpeningArgs) -> Result<bool> {
     let binaries = Binaries::find(args.bin_dir.as_deref())?;
     let redis = LocalRedis::start().context("start a private Redis")?;
     let engine = Engine::connect(&RedisConfig::new(redis.url()), EngineConfig::default()).await?;
-    let mut info = redis::Client::open(redis.url())?
-        .get_multiplexed_async_connection()
-        .await?;
     let far = engine.now_ms() + 86_400_000;
     let opening = product(&engine, "PUSH-OPENING", 1_000, 600, Some(far)).await?;
     let buy = product(&engine, "PUSH-PROBE-BUY", 1_000_000, 600, None).await?;
@@ -98,7 +96,7 @@ pub async fn run(args: PushOpeningArgs) -> Result<bool> {
 
     let starts_at = engine.now_ms() + 1_000;
     let opened = Instant::now() + Duration::from_millis(1_000);
-    let cpu_before = (process_cpu(worker_pid)?, redis_cpu(&mut info).await?);
+    let cpu = CpuMeter::start(Some(worker_pid), Some(&redis.url())).await?;
     engine
         .update_product(
             &opening,
@@ -118,7 +116,7 @@ pub async fn run(args: PushOpeningArgs) -> Result<bool> {
             args.timeout
         );
     }
-    let cpu_after = (process_cpu(worker_pid)?, redis_cpu(&mut info).await?);
+    let spent = cpu.stop().await;
     phase_tx.send_replace(Phase::Done);
     let probes = probes.await.context("the probes panicked")??;
     // Late duplicates would arrive now.
@@ -147,8 +145,8 @@ pub async fn run(args: PushOpeningArgs) -> Result<bool> {
         first_push_s: since_open(tally.first),
         last_push_s: since_open(tally.last),
         pushes_per_second: told / spread,
-        worker_cpu_us_per_push: (cpu_after.0 - cpu_before.0) * 1e6 / told,
-        redis_cpu_us_per_push: (cpu_after.1 - cpu_before.1) * 1e6 / told,
+        worker_cpu_us_per_push: spent.server_s.map_or(f64::NAN, |s| s * 1e6 / told),
+        redis_cpu_us_per_push: spent.redis_s.map_or(f64::NAN, |s| s * 1e6 / told),
         purchases_before: probes.before.purchases.summary(),
         purchases_during: probes.during.purchases.summary(),
         expiry_lateness_before: probes.before.expiry_lateness.summary(),
@@ -229,34 +227,6 @@ async fn subscribe(
 fn auth_of(n: usize) -> String {
     use base64ct::{Base64UrlUnpadded, Encoding};
     Base64UrlUnpadded::encode_string(&(n as u128).to_be_bytes())
-}
-
-/// CPU seconds process `pid` has used, user and system.
-fn process_cpu(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("unreadable /proc/PID/stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    Ok(ticks / rustix::param::clock_ticks_per_second() as f64)
-}
-
-/// CPU seconds Redis has used (`INFO cpu`).
-async fn redis_cpu(redis: &mut redis::aio::MultiplexedConnection) -> Result<f64> {
-    let info: String = redis::cmd("INFO").arg("cpu").query_async(redis).await?;
-    let field = |name: &str| -> Result<f64> {
-        info.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .context("INFO cpu lacks a field")?
-            .trim()
-            .parse()
-            .context("INFO cpu field")
-    };
-    Ok(field("used_cpu_user")? + field("used_cpu_sys")?)
 }
 
 fn print(r: &Report) {

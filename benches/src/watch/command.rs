@@ -9,11 +9,11 @@ use anyhow::{Result, bail};
 
 use super::changes;
 use super::clients::{TransportMix, Watchers};
-use super::cpu::CpuMeter;
 use super::host::{raise_file_limit, resident_kb};
 use super::recorder::Shared;
 use super::report::{Crowd, ServerCost, WatchReport};
 use crate::cli::WatchArgs;
+use crate::cpu::CpuMeter;
 use crate::merchant::Merchant;
 use crate::output::{Results, finish, objectives};
 use crate::progress::Progress;

@@ -12,13 +12,12 @@
 //! watchers and receives their events, `changes` publishes the stock
 //! changes, `recorder` keeps what the watchers saw and whether they
 //! converged, `host` makes room for the sockets and reads the server's
-//! memory, `cpu` reads what the window cost the server and Redis, and
-//! `report` holds what comes out.
+//! memory (the crate's `cpu` reads what the window cost the server and
+//! Redis), and `report` holds what comes out.
 
 mod changes;
 mod clients;
 mod command;
-mod cpu;
 mod host;
 mod recorder;
 mod report;

@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::changes::Changes;
-use super::cpu::CpuUse;
 use super::recorder::{Convergence, Recorder};
+use crate::cpu::CpuUse;
 use crate::latency::LatencySummary;
 use crate::report::{self, Check, Second, Table};
 

@@ -1,13 +1,12 @@
-//! The CPU a watch run cost the server and Redis, read at the start of the
-//! measured window (just before the first client connects) and at its end
-//! (once the clients have settled): the server's from `/proc/PID/stat`, so
-//! any process can be measured (the api-server, or the Node relay baseline),
-//! and Redis's from `INFO cpu`, when the run is told where Redis is.
+//! The CPU a run's measured window cost a server process and Redis, read at
+//! its start and at its end: the process's from `/proc/PID/stat`, so any
+//! process can be measured (the api-server, the Node relay baseline, a
+//! purchase worker), and Redis's from `INFO cpu`, when the run knows where
+//! Redis is.
 //!
-//! Divided by the stock events delivered, it is what each delivery costs
-//! with everything around it counted in: connects, watches and their
-//! snapshots, pings, and the changes' own calls. That is what decides how
-//! many watchers a core serves, and it is the same sum for both servers.
+//! Divided by the work done (stock events delivered, pushes sent), it is
+//! what each unit costs with everything around it counted in. That travels
+//! between machines far better than a rate on shared cores.
 
 use anyhow::{Context, Result};
 
@@ -19,13 +18,13 @@ struct Reading {
 
 /// What the window cost, in CPU seconds; `None` for what was not measured.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct CpuUse {
-    pub(super) server_s: Option<f64>,
-    pub(super) redis_s: Option<f64>,
+pub(crate) struct CpuUse {
+    pub(crate) server_s: Option<f64>,
+    pub(crate) redis_s: Option<f64>,
 }
 
 /// The readings at the start of the window, and where to take the next.
-pub(super) struct CpuMeter {
+pub(crate) struct CpuMeter {
     server_pid: Option<u32>,
     redis_urls: Vec<String>,
     start: Reading,
@@ -35,7 +34,7 @@ impl CpuMeter {
     /// Starts the window. `redis_url` may be a comma-separated list of
     /// nodes: their CPU is summed. A Redis that cannot be read now fails the
     /// run before it begins, as a wrong flag should.
-    pub(super) async fn start(server_pid: Option<u32>, redis_url: Option<&str>) -> Result<Self> {
+    pub(crate) async fn start(server_pid: Option<u32>, redis_url: Option<&str>) -> Result<Self> {
         let redis_urls: Vec<String> = redis_url
             .map(|urls| urls.split(',').map(str::to_owned).collect())
             .unwrap_or_default();
@@ -53,7 +52,7 @@ impl CpuMeter {
     /// Ends the window. A figure that can no longer be read (the server
     /// died, Redis went away) is left out, said on stderr, rather than
     /// losing the run's report.
-    pub(super) async fn stop(self) -> CpuUse {
+    pub(crate) async fn stop(self) -> CpuUse {
         let server = self.server_pid.map(process_cpu_s).transpose();
         let redis = redis_cpu_s(&self.redis_urls).await;
         let spent = |start: Option<f64>, end: Result<Option<f64>>, what: &str| match end {
