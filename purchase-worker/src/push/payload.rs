@@ -179,7 +179,7 @@ fn time_left(deadline_ms: Option<i64>, now_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use reservation_core::testing::TEST_ENDPOINTS;
-    use reservation_core::{CustomerId, PushSubscription, StockSnapshot, VapidKey};
+    use reservation_core::{CustomerId, PushSubscription, VapidKey};
 
     use super::*;
 
@@ -204,26 +204,7 @@ mod tests {
     }
 
     fn product(available: i64) -> Product {
-        let sku = Sku::new("tee").unwrap();
-        Product {
-            sku: sku.clone(),
-            name: "Limited tee".to_owned(),
-            price_cents: 2500,
-            per_customer_limit: 0,
-            hold_seconds: 600,
-            sale_starts_at_ms: None,
-            sale_ends_at_ms: None,
-            stock: StockSnapshot {
-                sku,
-                available,
-                held: 0,
-                sold: 0,
-                total: 10,
-                version: 1,
-                at_ms: 0,
-                paused: false,
-            },
-        }
+        reservation_core::testing::product_as_read(&Sku::new("tee").unwrap(), available)
     }
 
     #[test]

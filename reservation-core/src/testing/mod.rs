@@ -26,7 +26,9 @@ pub use certificates::TestCertificates;
 pub use config_docs::{CONFIGURATION_PAGE, check_generated_block, settings_table};
 pub use engine::{START_MS, TestEngine, TestOptions};
 pub use listen::drain;
-pub use push::{EXAMPLE_PUSH_SERVICES, TEST_ENDPOINTS, push_subscription, push_subscription_n};
+pub use push::{
+    EXAMPLE_PUSH_SERVICES, TEST_ENDPOINTS, product_as_read, push_subscription, push_subscription_n,
+};
 pub use requests::{cart, customer_of, request_of, reserve, sku_of};
 pub use secured::{ENGINE_USER, SecuredAccess, documented_acl_rules};
 pub use servers::{TestRedis, on_cluster, on_tls_acl};

@@ -1,7 +1,10 @@
 //! Web push fixtures: subscriptions with real P-256 keys (the engine checks
-//! a subscription's key is a point on the curve), at made-up endpoints.
+//! a subscription's key is a point on the curve), at made-up endpoints, and
+//! a product as a push is made from it.
 
-use crate::types::{EndpointPolicy, PushServiceHost, PushServices, PushSubscription};
+use crate::types::{
+    EndpointPolicy, Product, PushServiceHost, PushServices, PushSubscription, Sku, StockSnapshot,
+};
 use crate::vapid::VapidKey;
 
 /// The made-up push services specs subscribe to: every host under
@@ -34,4 +37,29 @@ pub fn push_subscription(endpoint: &str) -> PushSubscription {
 /// A subscription at `https://push.example/N`.
 pub fn push_subscription_n(n: usize) -> PushSubscription {
     push_subscription(&format!("https://push.example/send/{n}"))
+}
+
+/// A product named "Limited tee" as the engine would read it, with
+/// `available` units and none held or sold: what a push's notification is
+/// made from, without a Redis.
+pub fn product_as_read(sku: &Sku, available: i64) -> Product {
+    Product {
+        sku: sku.clone(),
+        name: "Limited tee".to_owned(),
+        price_cents: 2500,
+        per_customer_limit: 0,
+        hold_seconds: 600,
+        sale_starts_at_ms: None,
+        sale_ends_at_ms: None,
+        stock: StockSnapshot {
+            sku: sku.clone(),
+            available,
+            held: 0,
+            sold: 0,
+            total: available,
+            version: 1,
+            at_ms: 0,
+            paused: false,
+        },
+    }
 }

@@ -17,9 +17,9 @@ use futures_util::future::join_all;
 use purchase_worker::push::payload::{self, Notification};
 use purchase_worker::push::{Push, PushOutcome, PushSender};
 use reservation_core::local_redis::free_port;
+use reservation_core::testing::product_as_read;
 use reservation_core::{
-    CustomerId, EndpointPolicy, Product, PushJob, PushKind, PushSubscription, Sku, StockSnapshot,
-    VapidKey,
+    CustomerId, EndpointPolicy, PushJob, PushKind, PushSubscription, Sku, VapidKey,
 };
 use serde_json::{Value, json};
 
@@ -60,28 +60,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn product(sku: &Sku, available: i64) -> Product {
-    Product {
-        sku: sku.clone(),
-        name: "Limited tee".to_owned(),
-        price_cents: 2500,
-        per_customer_limit: 0,
-        hold_seconds: 600,
-        sale_starts_at_ms: None,
-        sale_ends_at_ms: None,
-        stock: StockSnapshot {
-            sku: sku.clone(),
-            available,
-            held: 0,
-            sold: 0,
-            total: available,
-            version: 1,
-            at_ms: 0,
-            paused: false,
-        },
-    }
-}
-
 #[tokio::test]
 async fn a_push_arrives_encrypted_signed_and_with_its_headers() {
     let key = VapidKey::generate();
@@ -100,7 +78,7 @@ async fn a_push_arrives_encrypted_signed_and_with_its_headers() {
         expires_at_ms: None,
         enqueued_at_ms: now,
     };
-    let notification = Notification::for_job(&job, &product(&sku, 7), now);
+    let notification = Notification::for_job(&job, &product_as_read(&sku, 7), now);
     let body = notification.to_bytes();
     let topic = payload::topic(job.kind, &job.sku);
     let push = Push {
