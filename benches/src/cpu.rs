@@ -7,19 +7,34 @@
 //! Divided by the work done (stock events delivered, pushes sent), it is
 //! what each unit costs with everything around it counted in. That travels
 //! between machines far better than a rate on shared cores.
+//!
+//! The process's user-space share is kept apart too: on loopback the
+//! kernel's part of every send includes the receiving client's TCP work, a
+//! floor any server pays, so the user-space figure is the one a server's
+//! own code moves.
 
 use anyhow::{Context, Result};
 
 /// CPU used so far, in seconds, by the server and by Redis.
 struct Reading {
-    server: Option<f64>,
+    server: Option<ProcessCpu>,
     redis: Option<f64>,
+}
+
+/// A process's CPU so far, in seconds.
+#[derive(Clone, Copy, Debug)]
+struct ProcessCpu {
+    user: f64,
+    system: f64,
 }
 
 /// What the window cost, in CPU seconds; `None` for what was not measured.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct CpuUse {
+    /// User plus system.
     pub(crate) server_s: Option<f64>,
+    /// User space alone.
+    pub(crate) server_user_s: Option<f64>,
     pub(crate) redis_s: Option<f64>,
 }
 
@@ -55,22 +70,32 @@ impl CpuMeter {
     pub(crate) async fn stop(self) -> CpuUse {
         let server = self.server_pid.map(process_cpu_s).transpose();
         let redis = redis_cpu_s(&self.redis_urls).await;
-        let spent = |start: Option<f64>, end: Result<Option<f64>>, what: &str| match end {
-            Ok(end) => Some(end? - start?),
-            Err(e) => {
-                eprintln!("{what} CPU left out: {e:#}");
-                None
-            }
-        };
+        let server = ended(server, "the server's").zip(self.start.server);
+        let redis = ended(redis, "Redis's").zip(self.start.redis);
         CpuUse {
-            server_s: spent(self.start.server, server, "the server's"),
-            redis_s: spent(self.start.redis, redis, "Redis's"),
+            server_s: server.map(|(end, start)| end.total() - start.total()),
+            server_user_s: server.map(|(end, start)| end.user - start.user),
+            redis_s: redis.map(|(end, start)| end - start),
         }
     }
 }
 
-/// User plus system CPU of process `pid` (all its threads), in seconds.
-fn process_cpu_s(pid: u32) -> Result<f64> {
+/// A reading taken at the end of the window, or `None`, said on stderr.
+fn ended<T>(end: Result<Option<T>>, what: &str) -> Option<T> {
+    end.unwrap_or_else(|e| {
+        eprintln!("{what} CPU left out: {e:#}");
+        None
+    })
+}
+
+impl ProcessCpu {
+    fn total(self) -> f64 {
+        self.user + self.system
+    }
+}
+
+/// The user and system CPU of process `pid` (all its threads), in seconds.
+fn process_cpu_s(pid: u32) -> Result<ProcessCpu> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading the CPU of process {pid}"))?;
     // The command name, field 2, is in parentheses and may hold spaces or
@@ -87,8 +112,11 @@ fn process_cpu_s(pid: u32) -> Result<f64> {
             .and_then(|v| v.parse().ok())
             .context("no utime and stime in /proc/PID/stat")
     };
-    let used = ticks()? + ticks()?;
-    Ok(used as f64 / rustix::param::clock_ticks_per_second() as f64)
+    let hz = rustix::param::clock_ticks_per_second() as f64;
+    Ok(ProcessCpu {
+        user: ticks()? as f64 / hz,
+        system: ticks()? as f64 / hz,
+    })
 }
 
 /// `used_cpu_user` plus `used_cpu_sys` of every node in `urls`, summed, in
@@ -119,11 +147,11 @@ mod tests {
     #[test]
     fn the_cpu_of_a_busy_process_grows() {
         let pid = std::process::id();
-        let before = process_cpu_s(pid).unwrap();
+        let before = process_cpu_s(pid).unwrap().total();
         // Busy until the kernel has counted a tick more, however loaded the
         // machine; seconds of it would mean the reading never moves.
         let spin = std::time::Instant::now();
-        while process_cpu_s(pid).unwrap() <= before {
+        while process_cpu_s(pid).unwrap().total() <= before {
             assert!(
                 spin.elapsed().as_secs() < 10,
                 "the CPU read stays at {before}"

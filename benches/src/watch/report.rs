@@ -46,6 +46,10 @@ pub struct WatchReport {
     /// `server_cpu_s` per stock event delivered, in µs: connects, watches,
     /// pings and the changes' calls counted in.
     pub server_cpu_us_per_event: Option<f64>,
+    /// The user-space part of `server_cpu_us_per_event`: what is left when
+    /// the kernel's sends (on loopback, with the clients' TCP work in them)
+    /// are taken out.
+    pub server_user_cpu_us_per_event: Option<f64>,
     /// Redis's CPU (`used_cpu_user` + `used_cpu_sys`) over the same window,
     /// in seconds, when the run was given `--redis-url`.
     pub redis_cpu_s: Option<f64>,
@@ -113,6 +117,7 @@ impl WatchReport {
             server_rss_kb_per_client: cost.rss_kb_per_client,
             server_cpu_s: cost.cpu.server_s,
             server_cpu_us_per_event: per_event(cost.cpu.server_s),
+            server_user_cpu_us_per_event: per_event(cost.cpu.server_user_s),
             redis_cpu_s: cost.cpu.redis_s,
             redis_cpu_us_per_event: per_event(cost.cpu.redis_s),
             elapsed_s,
@@ -142,6 +147,7 @@ impl WatchReport {
             "bytes_per_event" => self.bytes_per_event,
             "rss_kb_per_client" => self.server_rss_kb_per_client?,
             "server_cpu_us_per_event" => self.server_cpu_us_per_event?,
+            "server_user_cpu_us_per_event" => self.server_user_cpu_us_per_event?,
             "redis_cpu_us_per_event" => self.redis_cpu_us_per_event?,
             _ => return None,
         })
@@ -235,7 +241,11 @@ impl WatchReport {
             None => format!("{s:.2} s, no event delivered"),
         };
         if let Some(s) = r.server_cpu_s {
-            add("server CPU", cpu(s, r.server_cpu_us_per_event));
+            let mut server = cpu(s, r.server_cpu_us_per_event);
+            if let Some(us) = r.server_user_cpu_us_per_event {
+                server += &format!(" ({us:.1} µs of it in user space)");
+            }
+            add("server CPU", server);
         }
         if let Some(s) = r.redis_cpu_s {
             add("Redis CPU", cpu(s, r.redis_cpu_us_per_event));

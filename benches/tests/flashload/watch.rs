@@ -101,6 +101,11 @@ fn assert_every_client_saw_every_change(r: &Value) {
             "{figure}: {r}"
         );
     }
+    let user = r["server_user_cpu_us_per_event"].as_f64();
+    assert!(
+        user.is_some_and(|us| (0.0..=r["server_cpu_us_per_event"].as_f64().unwrap()).contains(&us)),
+        "the user-space share of the server's CPU: {r}"
+    );
     for check in r["checks"].as_array().unwrap() {
         assert_eq!(check["passed"], true, "{check}");
     }
