@@ -2,8 +2,8 @@
 //! long-polling for clients that cannot upgrade), on the HTTP listener.
 //!
 //! - `watch {sku}` (with an ack) answers the product's snapshot, or
-//!   `{"error": {"code", "message"}}`, and puts the socket in room
-//!   `product:SKU`; `unwatch {sku}` takes it out. A socket watches at most
+//!   `{"error": {"code", "message"}}`, and puts the socket in the product's
+//!   room; `unwatch {sku}` takes it out. A socket watches at most
 //!   `max_watched` products.
 //! - The node relays a product's stock events only while one of its own
 //!   sockets watches it: one subscription per product per node, made for the
@@ -12,7 +12,7 @@
 //!   is always sent, versions only grow.
 //! - A socket that names a customer when it connects (the `customer_id` of its
 //!   auth payload, or the same header or cookie the HTTP API reads) joins
-//!   `customer:ID` and gets `hold` events for that customer's reservations.
+//!   that customer's room and gets `hold` events for their reservations.
 //!   No socket can join a room by name.
 //! - Slow clients cannot hold memory: a socket's send buffer is bounded, and
 //!   once it is full the socket is counted and disconnected instead of
@@ -26,7 +26,8 @@
 //!
 //! `admission` holds the HTTP middleware in front of Socket.IO, `sockets`
 //! a socket's state and events, `relays` the node's subscriptions to the
-//! feed, and `fanout` the emits to rooms and the slow clients.
+//! feed and their rooms, and `fanout` the emits to rooms and the slow
+//! clients.
 
 mod admission;
 mod fanout;
@@ -100,7 +101,7 @@ pub fn layer(app: App, options: LiveOptions) -> (SocketIoLayer, SocketIo) {
         .ping_interval(options.ping_interval)
         .ping_timeout(options.ping_timeout)
         .build_layer();
-    let fanout = Fanout::new(io.clone(), app.clone());
+    let fanout = Fanout::new(app.clone());
     let live = Arc::new(Live::new(app, options, fanout));
     // Socket.IO spawns connect handlers after it has told the client it is
     // connected, so a client's first event could beat a handler registered

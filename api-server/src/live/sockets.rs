@@ -13,7 +13,7 @@ use socketioxide::socket::Sid;
 
 use super::LiveOptions;
 use super::fanout::Fanout;
-use super::relays::{Relays, customer_room, product_room};
+use super::relays::Relays;
 use crate::app::App;
 use crate::identity::SocketAuth;
 use crate::limits::SocketPermit;
@@ -112,10 +112,9 @@ impl Live {
         let customer = named.transpose().map_err(|e| Refused(e.to_string()))?;
         if let Some(customer) = &customer {
             self.relays
-                .retain_customer(customer)
+                .retain_customer(customer, &socket)
                 .await
                 .map_err(|e| Refused(format!("hold events are unavailable: {e}")))?;
-            socket.join(customer_room(customer));
         }
         self.app.metrics.sockets.inc();
         self.sockets.lock().expect("sockets lock").insert(
@@ -196,26 +195,26 @@ impl Live {
         let sku = Sku::new(raw).map_err(|e| error_ack(e.reason(), e.to_string()))?;
         let added = !self.check_watch(socket, &sku)?;
         if added {
-            // The relay is counted before the socket's state names the
+            // In the room first, then read: a change landing in between
+            // reaches the socket as an event and shows in the snapshot, and
+            // the client keeps the higher version. Read first, a change
+            // landing before would reach the room without this socket, and
+            // when it was the product's last change the shopper would keep
+            // a stale count.
+            //
+            // The socket joins the relay before its state names the
             // product, so that a disconnect meanwhile releases only what was
-            // counted. The socket's own watches and unwatches wait for their
+            // joined. The socket's own watches and unwatches wait for their
             // turn, so its disconnect is all that can have come meanwhile.
             self.relays
-                .retain_product(&sku)
+                .retain_product(&sku, socket)
                 .await
                 .map_err(|e| error_ack(e.reason(), e.to_string()))?;
             if !self.claim(socket, &sku) {
-                self.relays.release_product(&sku);
+                self.relays.release_product(&sku, socket.id);
                 return Err(closing());
             }
         }
-        // Join first, then read: a change landing in between reaches the
-        // socket as an event and shows in the snapshot, and the client keeps
-        // the higher version. Read first, a change landing before the join
-        // would reach the room without this socket, and when it was the
-        // product's last change the shopper would keep a stale count.
-        let room = product_room(&sku);
-        socket.join(room.clone());
         match self.app.call("watch", self.app.engine.product(&sku)).await {
             Ok(product) => {
                 #[cfg(feature = "testing")]
@@ -226,8 +225,7 @@ impl Live {
             }
             Err(e) => {
                 if added && self.forget(socket, &sku) {
-                    socket.leave(room);
-                    self.relays.release_product(&sku);
+                    self.relays.release_product(&sku, socket.id);
                 }
                 Err(error_ack(e.reason(), e.to_string()))
             }
@@ -272,9 +270,8 @@ impl Live {
     }
 
     fn unwatch(&self, socket: &SocketRef, sku: &Sku) {
-        socket.leave(product_room(sku));
         if self.forget(socket, sku) {
-            self.relays.release_product(sku);
+            self.relays.release_product(sku, socket.id);
         }
     }
 
@@ -299,10 +296,10 @@ impl Live {
         self.app.metrics.sockets.dec();
         self.fanout.forget(&socket.id);
         for sku in &state.watched {
-            self.relays.release_product(sku);
+            self.relays.release_product(sku, socket.id);
         }
         if let Some(customer) = &state.customer {
-            self.relays.release_customer(customer);
+            self.relays.release_customer(customer, socket.id);
         }
     }
 }
