@@ -8,7 +8,9 @@
 # through the api-server's gRPC in every run; only the watchers move.
 # Prints, for each run: events per second delivered, publish→receive
 # latency, memory per client, the server's CPU for the run and per
-# delivered event (connects, watches and pings included) and Redis's; then
+# delivered event (connects, watches and pings included; and its user-space
+# part, without the kernel's sends), Redis's, and flashload's own (what the
+# clients take from the shared cores); then
 # the api-server's figures as ratios to the relay's.
 #
 #   benches/fanout.sh                                  # 2,000 clients, 20 products
@@ -19,7 +21,9 @@
 # arguments go to both fan-out runs' `flashload watch`. API_SERVER_FLAGS go
 # to api-server (e.g. "--stock-interval-ms 20"). RELAY=0 leaves the Node
 # relay out; otherwise node is needed, and benches/relay's packages are
-# installed as locked (`npm ci`) when they are not yet.
+# installed as locked (`npm ci`) when they are not yet. BASELINE=0 leaves
+# the one-watcher-per-product run out. RESULTS=DIR keeps each run's
+# `flashload watch --json` report there (baseline, api-server, relay.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +32,7 @@ clients=${CLIENTS:-2000}
 skus=${SKUS:-20}
 changes=${CHANGES:-200}
 relay=${RELAY:-1}
+baseline=${BASELINE:-1}
 
 if [ "$relay" != 0 ]; then
   command -v node >/dev/null || { echo "the Node relay needs node (.ci/install-deps), or RELAY=0" >&2; exit 2; }
@@ -52,9 +57,11 @@ crowd=(--target "$grpc_addr" --token bench --redis-url "$redis_url" --setup --sk
   --changes "$changes" --duration "$duration")
 read -r load_before _ </proc/loadavg
 
-echo "== baseline: one watcher per product on the api-server"
-watch "${crowd[@]}" --http "$http_addr" --server-pid "$server_pid" --clients "$skus" \
-  --json "$work/baseline.json" >/dev/null
+if [ "$baseline" != 0 ]; then
+  echo "== baseline: one watcher per product on the api-server"
+  watch "${crowd[@]}" --http "$http_addr" --server-pid "$server_pid" --clients "$skus" \
+    --json "$work/baseline.json" >/dev/null
+fi
 echo "== api-server: $clients watchers"
 watch "${crowd[@]}" --http "$http_addr" --server-pid "$server_pid" --clients "$clients" \
   --json "$work/api-server.json" "$@" >/dev/null
@@ -75,6 +82,10 @@ if [ "$relay" != 0 ]; then
   echo "$api_before $(cpu_s "$server_pid")" >"$work/api-server-beside.txt"
 fi
 read -r load_after _ </proc/loadavg
+if [ -n "${RESULTS:-}" ]; then
+  mkdir -p "$RESULTS"
+  cp "$work"/*.json "$RESULTS"/
+fi
 
 python3 - "$work" "$load_before" "$load_after" "$(nproc)" <<'PY'
 import json, os, sys
@@ -89,24 +100,31 @@ def cell(value, fmt):
 
 print()
 print(f"{'run':<26}{'clients':>8}{'events/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-      f"{'KB/client':>11}{'CPU s':>8}{'µs/event':>10}{'Redis µs/event':>16}")
+      f"{'KB/client':>11}{'CPU s':>8}{'µs/event':>10}{'user µs':>9}{'Redis µs/event':>16}"
+      f"{'flashload µs':>14}")
 for name, r in runs:
     l = r["latency_ms"]
     print(f"{name:<26}{r['connected']:>8}{r['events_per_second']:>10.0f}{l['p50']:>9.2f}{l['p99']:>9.2f}"
           f"{l['p99.9']:>10.2f}{cell(r['server_rss_kb_per_client'], '.1f'):>11}"
           f"{cell(r['server_cpu_s'], '.2f'):>8}{cell(r['server_cpu_us_per_event'], '.1f'):>10}"
-          f"{cell(r['redis_cpu_us_per_event'], '.1f'):>16}")
+          f"{cell(r['server_user_cpu_us_per_event'], '.1f'):>9}"
+          f"{cell(r['redis_cpu_us_per_event'], '.1f'):>16}"
+          f"{cell(r['flashload_cpu_us_per_event'], '.1f'):>14}")
 
 def ratio(a, b):
     return f"{a / b:.2f}" if a is not None and b else "-"
 
-api, base = by["api-server"], by["one watcher per product"]
-print(f"\np99, api-server fan-out / one watcher per product: "
-      f"{ratio(api['latency_ms']['p99'], max(base['latency_ms']['p99'], 0.001))}")
+api = by["api-server"]
+print()
+if "one watcher per product" in by:
+    base = by["one watcher per product"]
+    print(f"p99, api-server fan-out / one watcher per product: "
+          f"{ratio(api['latency_ms']['p99'], max(base['latency_ms']['p99'], 0.001))}")
 if "Node relay" in by:
     node = by["Node relay"]
     print(f"server CPU per delivered event, api-server / Node relay: "
-          f"{ratio(api['server_cpu_us_per_event'], node['server_cpu_us_per_event'])}")
+          f"{ratio(api['server_cpu_us_per_event'], node['server_cpu_us_per_event'])}"
+          f" (user space alone: {ratio(api['server_user_cpu_us_per_event'], node['server_user_cpu_us_per_event'])})")
     print(f"p99 publish→receive, api-server / Node relay: {ratio(api['latency_ms']['p99'], node['latency_ms']['p99'])}")
     print(f"events/s delivered, api-server / Node relay: {ratio(api['events_per_second'], node['events_per_second'])}")
     # The api-server's own figure includes taking the changes; the relay's

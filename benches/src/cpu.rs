@@ -15,10 +15,12 @@
 
 use anyhow::{Context, Result};
 
-/// CPU used so far, in seconds, by the server and by Redis.
+/// CPU used so far, in seconds, by the server, by Redis and by this load
+/// generator itself.
 struct Reading {
     server: Option<ProcessCpu>,
     redis: Option<f64>,
+    generator: ProcessCpu,
 }
 
 /// A process's CPU so far, in seconds.
@@ -36,6 +38,9 @@ pub(crate) struct CpuUse {
     /// User space alone.
     pub(crate) server_user_s: Option<f64>,
     pub(crate) redis_s: Option<f64>,
+    /// This process's own, user plus system: on a machine it shares with
+    /// the server, what it takes is the server's to lack.
+    pub(crate) generator_s: Option<f64>,
 }
 
 /// The readings at the start of the window, and where to take the next.
@@ -56,6 +61,7 @@ impl CpuMeter {
         let start = Reading {
             server: server_pid.map(process_cpu_s).transpose()?,
             redis: redis_cpu_s(&redis_urls).await?,
+            generator: process_cpu_s(std::process::id())?,
         };
         Ok(Self {
             server_pid,
@@ -76,6 +82,8 @@ impl CpuMeter {
             server_s: server.map(|(end, start)| end.total() - start.total()),
             server_user_s: server.map(|(end, start)| end.user - start.user),
             redis_s: redis.map(|(end, start)| end - start),
+            generator_s: ended(process_cpu_s(std::process::id()).map(Some), "flashload's")
+                .map(|end| end.total() - self.start.generator.total()),
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct WatchReport {
     pub redis_cpu_s: Option<f64>,
     /// `redis_cpu_s` per stock event delivered, in µs.
     pub redis_cpu_us_per_event: Option<f64>,
+    /// flashload's own CPU over the same window per stock event received,
+    /// in µs: its clients' share of a machine it shares with the server.
+    pub flashload_cpu_us_per_event: Option<f64>,
     pub elapsed_s: f64,
     pub timeline: Vec<Second>,
     pub checks: Vec<Check>,
@@ -120,6 +123,7 @@ impl WatchReport {
             server_user_cpu_us_per_event: per_event(cost.cpu.server_user_s),
             redis_cpu_s: cost.cpu.redis_s,
             redis_cpu_us_per_event: per_event(cost.cpu.redis_s),
+            flashload_cpu_us_per_event: per_event(cost.cpu.generator_s),
             elapsed_s,
             timeline: recorder
                 .seconds
@@ -249,6 +253,12 @@ impl WatchReport {
         }
         if let Some(s) = r.redis_cpu_s {
             add("Redis CPU", cpu(s, r.redis_cpu_us_per_event));
+        }
+        if let Some(us) = r.flashload_cpu_us_per_event {
+            add(
+                "flashload's own CPU",
+                format!("{us:.1} µs per event received"),
+            );
         }
         let latency = report::latency_table(
             "publish→receive latency (ms)",

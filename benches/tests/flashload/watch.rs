@@ -95,7 +95,11 @@ fn assert_every_client_saw_every_change(r: &Value) {
     assert_eq!(r["out_of_order"], 0, "{r}");
     assert!(r["events"].as_u64().unwrap() >= 40, "{r}");
     assert!(r["bytes_per_event"].as_f64().unwrap() > 50.0, "{r}");
-    for figure in ["server_cpu_us_per_event", "redis_cpu_us_per_event"] {
+    for figure in [
+        "server_cpu_us_per_event",
+        "redis_cpu_us_per_event",
+        "flashload_cpu_us_per_event",
+    ] {
         assert!(
             r[figure].as_f64().is_some_and(|us| us > 0.0),
             "{figure}: {r}"
