@@ -37,10 +37,10 @@ mod sockets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::{ParserConfig, SocketIo};
 
 pub(crate) use admission::{admit_session, detach_head};
 
@@ -91,10 +91,19 @@ impl Default for LiveOptions {
     }
 }
 
+/// Most binary attachments one event may announce. Shoppers send none; a
+/// client announcing thousands would have the node wait for and hold them.
+const MAX_ATTACHMENTS: usize = 4;
+
 /// The Socket.IO layer for the HTTP router, and the handle that closes every
 /// session when the node shuts down ([`SocketIo::close`]).
 pub fn layer(app: App, options: LiveOptions) -> (SocketIoLayer, SocketIo) {
+    // An event's attachments together weigh no more than one packet may.
+    let parser = ParserConfig::common()
+        .max_incoming_binaries(MAX_ATTACHMENTS)
+        .max_incoming_binary_buf_size(usize::try_from(options.max_payload).unwrap_or(usize::MAX));
     let (layer, io) = SocketIo::builder()
+        .with_parser(parser)
         .max_buffer_size(options.max_buffer)
         .max_payload(options.max_payload)
         .ws_read_buffer_size(options.ws_read_buffer)
