@@ -5,27 +5,19 @@
 //! test --workspace` (the README's test command) builds; alone, `cargo
 //! build --workspace` first.
 
-use std::process::Command;
-
-use serde_json::Value;
+mod standalone;
 
 #[test]
 fn a_sale_opening_reaches_every_subscriber_once_and_is_measured() {
-    let json = tempfile::NamedTempFile::new().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_flashload"))
-        .args(["push-opening", "--subscribers", "400", "--baseline", "2s"])
-        .args(["--timeout", "120s", "--json"])
-        .arg(json.path())
-        .output()
-        .expect("run flashload");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "flashload push-opening failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    let report: Value = serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    let report = standalone::passing_run(&[
+        "push-opening",
+        "--subscribers",
+        "400",
+        "--baseline",
+        "2s",
+        "--timeout",
+        "120s",
+    ]);
     assert_eq!(report["told"], 400, "{report}");
     assert_eq!(report["pushes"], 400, "each subscriber once: {report}");
     assert!(

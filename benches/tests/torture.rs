@@ -7,28 +7,14 @@
 //! which `cargo test --workspace` (the README's test command) builds; alone,
 //! `cargo build --workspace` first.
 
-use std::process::Command;
+mod standalone;
 
 use serde_json::Value;
 
 /// Runs `flashload torture` for `duration` with `args`; returns its JSON
 /// report after asserting that it passed.
 fn torture(duration: &str, args: &[&str]) -> Value {
-    let json = tempfile::NamedTempFile::new().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_flashload"))
-        .args(["torture", "--duration", duration, "--json"])
-        .arg(json.path())
-        .args(args)
-        .output()
-        .expect("run flashload");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "flashload torture failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap()
+    standalone::passing_run(&[&["torture", "--duration", duration], args].concat())
 }
 
 fn faults(report: &Value) -> Vec<String> {
