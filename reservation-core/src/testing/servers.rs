@@ -114,6 +114,21 @@ impl TestEngine {
         connections
     }
 
+    /// Makes every server's stream nodes hold 10 entries, so that an
+    /// approximate trim (`MAXLEN ~`, `MINID ~`), which drops whole nodes,
+    /// can drop a few entries at a time where a spec watches it.
+    pub async fn use_small_stream_nodes(&self) {
+        for mut server in self.each_server().await {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("stream-node-max-entries")
+                .arg(10)
+                .query_async(&mut server)
+                .await
+                .expect("CONFIG SET stream-node-max-entries");
+        }
+    }
+
     /// The test's Cluster; panics on a single node, for tests that need one.
     pub fn cluster(&self) -> &LocalCluster {
         match &self.redis {

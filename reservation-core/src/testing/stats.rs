@@ -106,10 +106,3 @@ impl TestEngine {
         slow
     }
 }
-
-impl TestEngine {
-    /// A connection to each server: the one, or every node of the Cluster.
-    pub async fn raw_servers(&self) -> Vec<redis::aio::MultiplexedConnection> {
-        self.each_server().await
-    }
-}

@@ -79,16 +79,7 @@ fn jobs(count: usize) -> Vec<PushJob> {
 #[tokio::test]
 async fn push_jobs_go_through_a_stream_read_by_the_senders_group() {
     let t = TestEngine::start_real_time().await;
-    // Small nodes, so an approximate trim can drop few entries at a time.
-    for mut server in t.raw_servers().await {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("stream-node-max-entries")
-            .arg(10)
-            .query_async(&mut server)
-            .await
-            .unwrap();
-    }
+    t.use_small_stream_nodes().await;
     let group = t
         .engine
         .push_job_group(Duration::from_millis(10))

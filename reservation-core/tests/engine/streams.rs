@@ -12,16 +12,7 @@ async fn a_stream_is_trimmed_to_its_retention_but_keeps_what_a_group_still_needs
     let t = TestEngine::start_real_time().await;
     let stream = t.engine.config().partitions.all().next().unwrap().orders;
     let mut conn = t.raw_connection().await;
-    // Small nodes, so an approximate trim can drop few entries at a time.
-    for mut server in t.raw_servers().await {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("stream-node-max-entries")
-            .arg(10)
-            .query_async(&mut server)
-            .await
-            .unwrap();
-    }
+    t.use_small_stream_nodes().await;
     let _: () = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(&stream)
