@@ -58,7 +58,9 @@ pub struct LiveOptions {
     pub interval: Duration,
     /// Packets buffered per socket before it counts as too slow.
     pub max_buffer: usize,
-    /// Largest packet a client may send, in bytes.
+    /// Largest packet a client may send, in bytes, over either transport:
+    /// a polling payload, a websocket message or frame, or an event's
+    /// binary attachments together.
     pub max_payload: u64,
     /// The websocket read buffer each connection holds, in bytes. Shoppers
     /// send only small packets (watches, pongs), so a small buffer costs
@@ -98,14 +100,20 @@ const MAX_ATTACHMENTS: usize = 4;
 /// The Socket.IO layer for the HTTP router, and the handle that closes every
 /// session when the node shuts down ([`SocketIo::close`]).
 pub fn layer(app: App, options: LiveOptions) -> (SocketIoLayer, SocketIo) {
-    // An event's attachments together weigh no more than one packet may.
+    // Engine.IO's payload bound covers polling only; left to the websocket
+    // library's defaults a single frame could make the node read and hold
+    // 16 MiB, and a message 64 MiB. An event's attachments together weigh
+    // no more than one packet may either.
+    let max_payload = usize::try_from(options.max_payload).unwrap_or(usize::MAX);
     let parser = ParserConfig::common()
         .max_incoming_binaries(MAX_ATTACHMENTS)
-        .max_incoming_binary_buf_size(usize::try_from(options.max_payload).unwrap_or(usize::MAX));
+        .max_incoming_binary_buf_size(max_payload);
     let (layer, io) = SocketIo::builder()
         .with_parser(parser)
         .max_buffer_size(options.max_buffer)
         .max_payload(options.max_payload)
+        .ws_max_message_size(max_payload)
+        .ws_max_frame_size(max_payload)
         .ws_read_buffer_size(options.ws_read_buffer)
         .ping_interval(options.ping_interval)
         .ping_timeout(options.ping_timeout)

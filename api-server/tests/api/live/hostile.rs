@@ -37,14 +37,19 @@ async fn hostile_sockets_are_cut_off_and_everyone_else_keeps_receiving() {
         "a socket that sent a malformed packet was not disconnected"
     );
 
-    // An oversized event over websocket is answered with an error...
-    let mut huge = SocketClient::websocket(addr, None).await.unwrap();
-    let answer = huge
-        .emit_with_ack_within("watch", json!({"sku": "A".repeat(100_000)}), ACK_LIMIT)
+    // A watch naming a product no SKU could be is answered with an error...
+    let mut long = SocketClient::websocket(addr, None).await.unwrap();
+    let answer = long
+        .emit_with_ack_within("watch", json!({"sku": "A".repeat(10_000)}), ACK_LIMIT)
         .await
         .expect("an answer");
     assert_eq!(answer["error"]["code"], "INVALID_ARGUMENT");
-    // ...and an oversized polling payload is refused outright.
+    // ...but an event heavier than a packet may be cuts its sender off over
+    // websocket, and is refused outright over polling.
+    let mut huge = SocketClient::websocket(addr, None).await.unwrap();
+    let watch = json!(["watch", {"sku": "A".repeat(100_000)}]);
+    huge.send_raw(&format!("42{watch}")).await.unwrap();
+    assert!(cut_off(&mut huge).await, "a 100 KB event over websocket");
     let session = s.polling_session().await;
     let refused = s
         .http
@@ -53,9 +58,10 @@ async fn hostile_sockets_are_cut_off_and_everyone_else_keeps_receiving() {
         .send()
         .await
         .unwrap();
-    assert!(
-        !refused.status().is_success(),
-        "a 100 KB polling payload was accepted"
+    assert_eq!(
+        refused.status(),
+        reqwest::StatusCode::PAYLOAD_TOO_LARGE,
+        "a 100 KB polling payload"
     );
 
     // Unknown events and attempts to join rooms by name do nothing.
@@ -201,14 +207,16 @@ async fn binary_attachments_past_their_bounds_cut_off_their_sender_and_nobody_el
         "10,000 attachments announced"
     );
 
-    // One attachment heavier than a whole packet may be.
+    // Attachments each within a packet's weight, together heavier than
+    // a whole packet may be.
     let mut heavy = SocketClient::websocket(addr, None).await.unwrap();
     heavy
-        .send_raw(r#"451-["watch",{"_placeholder":true,"num":0}]"#)
+        .send_raw(r#"452-["watch",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
         .await
         .unwrap();
-    heavy.send_binary(vec![0; 32 * 1024]).await.unwrap();
-    assert!(cut_off(&mut heavy).await, "a 32 KB attachment");
+    heavy.send_binary(vec![0; 12 * 1024]).await.unwrap();
+    heavy.send_binary(vec![0; 12 * 1024]).await.unwrap();
+    assert!(cut_off(&mut heavy).await, "two 12 KB attachments");
 
     assert_eq!(s.sockets_settled_at(1).await, 1, "the bystander alone");
     still_serving_safe(&s, &sku, &before, &mut bystander).await;
