@@ -24,6 +24,9 @@
 # installed as locked (`npm ci`) when they are not yet. BASELINE=0 leaves
 # the one-watcher-per-product run out. RESULTS=DIR keeps each run's
 # `flashload watch --json` report there (baseline, api-server, relay.json).
+# SYSCALLS=1 counts each server's system calls and context switches during
+# its fan-out run (perf stat) and prints them per delivered event: where
+# the kernel's share of the CPU goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +48,7 @@ if [ "$relay" != 0 ]; then
     cp "$lock" "$installed.source"
   fi
 fi
+[ "${SYSCALLS:-0}" = 0 ] || command -v perf >/dev/null || { echo "SYSCALLS=1 needs perf" >&2; exit 2; }
 cargo build --release --locked -q -p api-server -p flashsale-benches
 
 . benches/local-server.sh
@@ -53,6 +57,19 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$1/
 # flashload exits 1 when a check failed (still with its report: the table
 # below says which) and 2 when there was no run.
 watch() { target/release/flashload watch "$@" || [ $? -eq 1 ]; }
+# Runs flashload watch (the arguments after the first two) while perf
+# counts the system calls of the server with pid $1 into $work/$2.syscalls.
+counted_watch() {
+  local pid=$1 name=$2; shift 2
+  if [ "${SYSCALLS:-0}" = 0 ]; then watch "$@"; return; fi
+  local calls=sendto,sendmsg,write,writev,recvfrom,read,epoll_wait,epoll_pwait,futex
+  perf stat -x, -o "$work/$name.syscalls" -p "$pid" \
+    -e "context-switches,$(sed 's/[a-z_]*/syscalls:sys_enter_&/g' <<<"$calls")" &
+  local perf_pid=$!
+  watch "$@"
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" || true
+}
 crowd=(--target "$grpc_addr" --token bench --redis-url "$redis_url" --setup --skus "$skus"
   --changes "$changes" --duration "$duration")
 read -r load_before _ </proc/loadavg
@@ -63,8 +80,8 @@ if [ "$baseline" != 0 ]; then
     --json "$work/baseline.json" >/dev/null
 fi
 echo "== api-server: $clients watchers"
-watch "${crowd[@]}" --http "$http_addr" --server-pid "$server_pid" --clients "$clients" \
-  --json "$work/api-server.json" "$@" >/dev/null
+counted_watch "$server_pid" api-server "${crowd[@]}" --http "$http_addr" --server-pid "$server_pid" \
+  --clients "$clients" --json "$work/api-server.json" "$@" >/dev/null
 
 if [ "$relay" != 0 ]; then
   relay_addr="127.0.0.1:$(free_port)"
@@ -77,8 +94,8 @@ if [ "$relay" != 0 ]; then
   # What the api-server spends meanwhile (the products, the changes' gRPC
   # calls, no watcher): in its own run it is part of its figure.
   api_before=$(cpu_s "$server_pid")
-  watch "${crowd[@]}" --http "$relay_addr" --server-pid "$relay_pid" --clients "$clients" \
-    --json "$work/relay.json" "$@" >/dev/null
+  counted_watch "$relay_pid" relay "${crowd[@]}" --http "$relay_addr" --server-pid "$relay_pid" \
+    --clients "$clients" --json "$work/relay.json" "$@" >/dev/null
   echo "$api_before $(cpu_s "$server_pid")" >"$work/api-server-beside.txt"
 fi
 read -r load_after _ </proc/loadavg
@@ -136,6 +153,17 @@ if "Node relay" in by:
         fanout_us = (api["server_cpu_s"] - share) * 1e6 / api["events"]
         print(f"  less the changes' share ({share:.2f} s, the api-server's CPU during the relay's run): "
               f"{fanout_us:.1f} µs per event, {ratio(fanout_us, node['server_cpu_us_per_event'])} of the relay's")
+for name, file in [("api-server", "api-server"), ("Node relay", "relay")]:
+    path = f"{work}/{file}.syscalls"
+    if name in by and os.path.exists(path):
+        counts = {}
+        for line in open(path):
+            fields = line.strip().split(",")
+            if len(fields) > 2 and fields[0].isdigit() and int(fields[0]) > 0:
+                counts[fields[2].removeprefix("syscalls:sys_enter_")] = int(fields[0])
+        per_event = ", ".join(f"{call} {n / by[name]['events']:.2f}" for call, n in
+                              sorted(counts.items(), key=lambda item: -item[1]))
+        print(f"{name} per delivered event: {per_event}")
 print(f"load average: {load_before} before, {load_after} after, on {cores} cores")
 
 failed_any = False
