@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use api_server::testing::TestServer;
 use flashsale_benches::socket::{ACK_LIMIT, Event, Received, SocketClient};
-use reservation_core::Sku;
 use reservation_core::testing::reserve;
+use reservation_core::{Sku, StockSnapshot};
 use serde_json::json;
 
 #[tokio::test]
@@ -103,37 +103,55 @@ async fn cut_off(client: &mut SocketClient) -> bool {
     false
 }
 
-/// After hostile input: SAFE's stock and the node's one subscription are as
-/// they were, the server is healthy, and the next change reaches the
-/// bystander watching SAFE.
-async fn still_serving_safe(
-    s: &TestServer,
-    sku: &Sku,
-    before: &reservation_core::StockSnapshot,
-    bystander: &mut SocketClient,
-) {
-    assert_eq!(s.stock_subscriptions().await, 1);
-    assert_eq!(&s.t.stock("SAFE").await, before);
-    assert_eq!(s.health().await, reqwest::StatusCode::OK);
-    s.t.engine
-        .reserve(&reserve(sku, "ann", 1, "r1"))
-        .await
-        .unwrap();
-    let received = bystander.next_within(Duration::from_secs(2)).await;
-    assert!(
-        matches!(received, Some(Received::Event(Event { ref name, data: ref event, .. }))
-            if name == "stock" && event["version"] == 2),
-        "{received:?}"
-    );
+/// A node selling SAFE, a bystander watching it, and SAFE's stock from
+/// before anything hostile arrived.
+struct Safe {
+    s: TestServer,
+    sku: Sku,
+    before: StockSnapshot,
+    bystander: SocketClient,
+}
+
+impl Safe {
+    async fn start() -> Self {
+        let s = TestServer::start().await;
+        let sku = s.t.product("SAFE", 100).await;
+        let before = s.t.stock("SAFE").await;
+        let bystander = SocketClient::watching(s.http_addr(), "SAFE").await.unwrap();
+        Self {
+            s,
+            sku,
+            before,
+            bystander,
+        }
+    }
+
+    /// After hostile input: SAFE's stock and the node's one subscription are
+    /// as they were, the server is healthy, and the next change reaches the
+    /// bystander.
+    async fn still_serving(mut self) {
+        let s = &self.s;
+        assert_eq!(s.stock_subscriptions().await, 1);
+        assert_eq!(s.t.stock("SAFE").await, self.before);
+        assert_eq!(s.health().await, reqwest::StatusCode::OK);
+        s.t.engine
+            .reserve(&reserve(&self.sku, "ann", 1, "r1"))
+            .await
+            .unwrap();
+        let received = self.bystander.next_within(Duration::from_secs(2)).await;
+        assert!(
+            matches!(received, Some(Received::Event(Event { ref name, data: ref event, .. }))
+                if name == "stock" && event["version"] == 2),
+            "{received:?}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn malformed_packets_over_websocket_cut_off_their_sender_and_nobody_else() {
-    let s = TestServer::start().await;
-    let sku = s.t.product("SAFE", 100).await;
-    let before = s.t.stock("SAFE").await;
+    let safe = Safe::start().await;
+    let s = &safe.s;
     let addr = s.http_addr();
-    let mut bystander = SocketClient::watching(addr, "SAFE").await.unwrap();
 
     // A packet the server cannot even parse leaves nothing to answer: the
     // connection goes.
@@ -183,17 +201,15 @@ async fn malformed_packets_over_websocket_cut_off_their_sender_and_nobody_else()
     );
 
     assert_eq!(s.sockets_settled_at(2).await, 2, "the bystander and lost");
-    still_serving_safe(&s, &sku, &before, &mut bystander).await;
+    safe.still_serving().await;
     assert_eq!(lost.next_within(Duration::from_millis(500)).await, None);
 }
 
 #[tokio::test]
 async fn binary_attachments_past_their_bounds_cut_off_their_sender_and_nobody_else() {
-    let s = TestServer::start().await;
-    let sku = s.t.product("SAFE", 100).await;
-    let before = s.t.stock("SAFE").await;
+    let safe = Safe::start().await;
+    let s = &safe.s;
     let addr = s.http_addr();
-    let mut bystander = SocketClient::watching(addr, "SAFE").await.unwrap();
 
     // Announcing more attachments than any shopper sends: the node would
     // wait for every one of them, and hold them.
@@ -219,15 +235,13 @@ async fn binary_attachments_past_their_bounds_cut_off_their_sender_and_nobody_el
     assert!(cut_off(&mut heavy).await, "two 12 KB attachments");
 
     assert_eq!(s.sockets_settled_at(1).await, 1, "the bystander alone");
-    still_serving_safe(&s, &sku, &before, &mut bystander).await;
+    safe.still_serving().await;
 }
 
 #[tokio::test]
 async fn polling_requests_without_a_session_a_supported_protocol_or_a_packet_are_refused() {
-    let s = TestServer::start().await;
-    let sku = s.t.product("SAFE", 100).await;
-    let before = s.t.stock("SAFE").await;
-    let mut bystander = SocketClient::watching(s.http_addr(), "SAFE").await.unwrap();
+    let safe = Safe::start().await;
+    let s = &safe.s;
     let answer = async |request: reqwest::RequestBuilder| {
         let response = request.send().await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
@@ -289,5 +303,5 @@ async fn polling_requests_without_a_session_a_supported_protocol_or_a_packet_are
     assert_eq!(answer(s.http.get(&session)).await, unknown_session);
 
     assert_eq!(s.sockets_settled_at(1).await, 1, "only the bystander");
-    still_serving_safe(&s, &sku, &before, &mut bystander).await;
+    safe.still_serving().await;
 }
