@@ -7,6 +7,7 @@
 //! name and each of its sockets by id, for every event.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -130,12 +131,12 @@ fn insert_relay<K: Eq + std::hash::Hash>(
     socket: &SocketRef,
 ) {
     let mut relays = relays.lock().expect("relays lock");
-    let relay = match relays.get(&key) {
-        Some(existing) => {
+    let relay = match relays.entry(key) {
+        Entry::Occupied(existing) => {
             relay.task.abort();
-            existing
+            existing.into_mut()
         }
-        None => relays.entry(key).or_insert(relay),
+        Entry::Vacant(vacant) => vacant.insert(relay),
     };
     join(&relay.room, socket);
 }
