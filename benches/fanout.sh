@@ -62,9 +62,11 @@ watch() { target/release/flashload watch "$@" || [ $? -eq 1 ]; }
 counted_watch() {
   local pid=$1 name=$2; shift 2
   if [ "${SYSCALLS:-0}" = 0 ]; then watch "$@"; return; fi
-  local calls=sendto,sendmsg,write,writev,recvfrom,read,epoll_wait,epoll_pwait,futex
-  perf stat -x, -o "$work/$name.syscalls" -p "$pid" \
-    -e "context-switches,$(sed 's/[a-z_]*/syscalls:sys_enter_&/g' <<<"$calls")" &
+  local events=context-switches call
+  for call in sendto sendmsg write writev recvfrom read epoll_wait epoll_pwait futex; do
+    events+=",syscalls:sys_enter_$call"
+  done
+  perf stat -x, -o "$work/$name.syscalls" -p "$pid" -e "$events" &
   local perf_pid=$!
   watch "$@"
   kill -INT "$perf_pid" 2>/dev/null || true
@@ -163,7 +165,7 @@ for name, file in [("api-server", "api-server"), ("Node relay", "relay")]:
                 counts[fields[2].removeprefix("syscalls:sys_enter_")] = int(fields[0])
         per_event = ", ".join(f"{call} {n / by[name]['events']:.2f}" for call, n in
                               sorted(counts.items(), key=lambda item: -item[1]))
-        print(f"{name} per delivered event: {per_event}")
+        print(f"{name} per delivered event: {per_event or 'nothing counted (see perf above)'}")
 print(f"load average: {load_before} before, {load_after} after, on {cores} cores")
 
 failed_any = False
